@@ -1,0 +1,1 @@
+//! Output encoders, ICC profiles, EXIF and atomic writes.

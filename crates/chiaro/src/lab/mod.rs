@@ -1,0 +1,1 @@
+//! Image-quality lab: metrics and synthetic test data.

@@ -1,0 +1,25 @@
+//! chiaro: an open camera imaging engine.
+//!
+//! Data flow of a single-frame development (see the README's architecture section):
+//!
+//! ```text
+//! file ──raw::read_file──> RawImage (u16 sensor DN + metadata)
+//!      ──pipeline::develop(recipe)──> CFA pass: linearise, OpcodeList1, black/white,
+//!                                     OpcodeList2, white balance            (one f32 plane)
+//!                          tiled pass: demosaic, OpcodeList3, highlights, camera -> output
+//!                                      colour, exposure, tone curve, encode  (tiles in parallel)
+//!      ──io::write_image──> JPEG / PNG / TIFF with ICC profile and EXIF (atomic write)
+//! ```
+
+pub mod color;
+pub mod error;
+pub mod image;
+pub mod io;
+pub mod lab;
+pub mod limits;
+pub mod pipeline;
+pub mod raw;
+pub mod stages;
+
+pub use error::{Error, ErrorKind, Result};
+pub use limits::Limits;

@@ -1,0 +1,91 @@
+//! Resource limits checked before any allocation driven by file contents.
+//!
+//! A hostile file can claim a 2^32 x 2^32 image; every reader asks [`Limits`] before it
+//! allocates, and allocates fallibly, so such a file is an error, never an abort.
+
+use crate::error::{Error, Result};
+
+/// Upper bounds on what one decode may allocate.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest width or height in pixels.
+    pub max_dimension: usize,
+    /// Largest number of samples (pixels x components) in one image.
+    pub max_samples: usize,
+    /// Largest single allocation in bytes.
+    pub max_alloc_bytes: usize,
+    /// Largest number of strips or tiles in one image.
+    pub max_tiles: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_dimension: 65_535,
+            max_samples: 400_000_000,
+            max_alloc_bytes: 4 << 30,
+            max_tiles: 1 << 20,
+        }
+    }
+}
+
+impl Limits {
+    /// Checks an image size against the limits.
+    pub fn check_image(&self, width: usize, height: usize, components: usize) -> Result<usize> {
+        if width == 0 || height == 0 {
+            return Err(Error::decode(format!(
+                "image size {width}x{height} is empty"
+            )));
+        }
+        if width > self.max_dimension || height > self.max_dimension {
+            return Err(Error::limits(format!(
+                "image size {width}x{height} exceeds the {} px limit",
+                self.max_dimension
+            )));
+        }
+        let samples = width
+            .checked_mul(height)
+            .and_then(|n| n.checked_mul(components))
+            .filter(|&n| n <= self.max_samples)
+            .ok_or_else(|| {
+                Error::limits(format!(
+                    "image of {width}x{height}x{components} samples exceeds the limit of {}",
+                    self.max_samples
+                ))
+            })?;
+        Ok(samples)
+    }
+}
+
+/// Allocates a zeroed vector of `n` elements without aborting on failure.
+pub fn try_vec<T: Clone + Default>(n: usize, limits: &Limits) -> Result<Vec<T>> {
+    let bytes = n
+        .checked_mul(std::mem::size_of::<T>())
+        .unwrap_or(usize::MAX);
+    if bytes > limits.max_alloc_bytes {
+        return Err(Error::limits(format!(
+            "allocation of {bytes} bytes exceeds the {} byte limit",
+            limits.max_alloc_bytes
+        )));
+    }
+    let mut v = Vec::new();
+    v.try_reserve_exact(n)
+        .map_err(|_| Error::limits(format!("cannot allocate {bytes} bytes")))?;
+    v.resize(n, T::default());
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_reject_huge_images_before_allocating() {
+        let l = Limits::default();
+        assert!(l.check_image(100_000, 10, 1).is_err());
+        assert!(l.check_image(60_000, 60_000, 3).is_err());
+        assert!(l.check_image(0, 10, 1).is_err());
+        assert_eq!(l.check_image(10, 10, 3).ok(), Some(300));
+        assert!(try_vec::<f32>(usize::MAX / 2, &l).is_err());
+    }
+}

@@ -1,0 +1,1 @@
+//! Lossless JPEG (ITU T.81 process 14) decoder.

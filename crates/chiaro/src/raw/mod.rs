@@ -1,0 +1,236 @@
+//! The raw image and its readers.
+//!
+//! [`RawImage`] keeps the sensor samples exactly as stored (`u16` sensor DN) together with
+//! everything the pipeline needs to develop them: CFA layout, black and white levels, areas,
+//! orientation and the DNG colour calibration. Readers: [`dng`] (chiaro's own hardened DNG
+//! reader, the phone path), [`sidecar`] (headerless dumps with a TOML sidecar) and, behind
+//! the `rawler` feature, [`rawler_bridge`] for other camera formats.
+
+pub mod cfa;
+pub mod dng;
+#[cfg(feature = "rawler")]
+pub mod rawler_bridge;
+pub mod sidecar;
+pub mod tiff;
+
+use std::path::Path;
+
+pub use cfa::{CfaColor, CfaPattern};
+
+use crate::color::matrix::Mat3;
+use crate::error::{Error, Result};
+use crate::image::Rect;
+use crate::limits::Limits;
+use crate::stages::opcodes::Opcode;
+
+/// Black level: a repeating pattern plus optional per-row and per-column deltas (DNG 1.7
+/// BlackLevel, BlackLevelRepeatDim, BlackLevelDeltaH/V), in sensor DN.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlackLevel {
+    pub repeat_rows: usize,
+    pub repeat_cols: usize,
+    /// `repeat_rows * repeat_cols` values, row-major.
+    pub values: Vec<f32>,
+    /// One delta per column of the active area (may be empty).
+    pub delta_h: Vec<f32>,
+    /// One delta per row of the active area (may be empty).
+    pub delta_v: Vec<f32>,
+}
+
+impl BlackLevel {
+    pub fn uniform(v: f32) -> Self {
+        BlackLevel {
+            repeat_rows: 1,
+            repeat_cols: 1,
+            values: vec![v],
+            delta_h: vec![],
+            delta_v: vec![],
+        }
+    }
+    /// Black level at active-area row `y`, column `x`.
+    #[inline]
+    pub fn at(&self, y: usize, x: usize) -> f32 {
+        let mut b = self.values[(y % self.repeat_rows) * self.repeat_cols + x % self.repeat_cols];
+        if let Some(d) = self.delta_h.get(x) {
+            b += d;
+        }
+        if let Some(d) = self.delta_v.get(y) {
+            b += d;
+        }
+        b
+    }
+    /// Mean black level over the repeat pattern (for reporting).
+    pub fn mean(&self) -> f32 {
+        self.values.iter().sum::<f32>() / self.values.len().max(1) as f32
+    }
+}
+
+/// DNG colour calibration (DNG 1.7 spec, chapter 6). Matrices map as the spec says:
+/// ColorMatrix XYZ -> reference camera, ForwardMatrix white-balanced camera -> XYZ D50,
+/// CameraCalibration reference camera -> this camera.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ColorCalibration {
+    pub color_matrix1: Option<Mat3>,
+    pub color_matrix2: Option<Mat3>,
+    pub forward_matrix1: Option<Mat3>,
+    pub forward_matrix2: Option<Mat3>,
+    pub camera_calibration1: Option<Mat3>,
+    pub camera_calibration2: Option<Mat3>,
+    /// EXIF LightSource codes of the two calibrations (21 = D65, 17 = Standard A, ...).
+    pub illuminant1: u16,
+    pub illuminant2: u16,
+    pub analog_balance: Option<[f64; 3]>,
+    /// AsShotNeutral: the camera's neutral (reciprocal white-balance gains).
+    pub as_shot_neutral: Option<[f64; 3]>,
+    /// AsShotWhiteXY: the white point as CIE xy, used when no neutral is given.
+    pub as_shot_white_xy: Option<[f64; 2]>,
+    /// BaselineExposure in EV.
+    pub baseline_exposure: f64,
+}
+
+/// EXIF facts carried from the source into outputs and reports.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct ExifInfo {
+    pub make: Option<String>,
+    pub model: Option<String>,
+    pub lens_make: Option<String>,
+    pub lens_model: Option<String>,
+    /// DateTimeOriginal as `YYYY:MM:DD HH:MM:SS`.
+    pub date_time: Option<String>,
+    pub exposure_time: Option<f64>,
+    pub f_number: Option<f64>,
+    pub iso: Option<u32>,
+    pub focal_length: Option<f64>,
+}
+
+/// DNG opcode lists: list 1 runs on stored values, list 2 on normalised CFA data, list 3 on
+/// demosaiced camera RGB (DNG 1.7 spec, chapter 7).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OpcodeLists {
+    pub list1: Vec<Opcode>,
+    pub list2: Vec<Opcode>,
+    pub list3: Vec<Opcode>,
+}
+
+/// A decoded raw frame.
+#[derive(Debug, Clone)]
+pub struct RawImage {
+    /// Width of the stored sample grid in sensor sites.
+    pub width: usize,
+    pub height: usize,
+    /// Samples per site: 1 for a CFA mosaic, 3 for linear (demosaiced) raw.
+    pub samples_per_pixel: usize,
+    /// Sensor samples, row-major, interleaved when `samples_per_pixel > 1`, in sensor DN.
+    pub data: Vec<u16>,
+    /// CFA layout anchored at the top-left of `data` (ignored when samples_per_pixel is 3).
+    pub cfa: CfaPattern,
+    /// Optional linearisation table: stored value -> linear DN.
+    pub linearization: Option<Vec<u16>>,
+    pub black: BlackLevel,
+    /// White (saturation) level per sample plane, in linear DN.
+    pub white: Vec<f32>,
+    /// The area of `data` that holds image pixels (DNG ActiveArea).
+    pub active_area: Rect,
+    /// The crop to show, relative to the active area (DNG DefaultCropOrigin/Size).
+    pub default_crop: Rect,
+    /// EXIF orientation code 1..=8.
+    pub orientation: u16,
+    pub color: ColorCalibration,
+    pub opcodes: OpcodeLists,
+    /// DNG NoiseProfile: (scale, offset) pairs per plane, variance = scale * x + offset.
+    pub noise_profile: Vec<(f64, f64)>,
+    pub exif: ExifInfo,
+    /// Name of the reader that produced this image (for `info`).
+    pub format: String,
+    /// Problems that did not stop the decode (skipped optional opcodes, ...).
+    pub warnings: Vec<String>,
+}
+
+impl RawImage {
+    /// Checks the invariants the pipeline relies on; readers call it before returning.
+    pub fn validate(&self) -> Result<()> {
+        let spp = self.samples_per_pixel;
+        if spp != 1 && spp != 3 {
+            return Err(Error::unsupported(format!("{spp} samples per pixel")));
+        }
+        if self.data.len() != self.width * self.height * spp {
+            return Err(Error::decode("sample count does not match the image size"));
+        }
+        if !self.active_area.fits_in(self.width, self.height) {
+            return Err(Error::decode(format!(
+                "active area {:?} lies outside the {}x{} image",
+                self.active_area, self.width, self.height
+            )));
+        }
+        if !self
+            .default_crop
+            .fits_in(self.active_area.width, self.active_area.height)
+        {
+            return Err(Error::decode(format!(
+                "default crop {:?} lies outside the active area",
+                self.default_crop
+            )));
+        }
+        if self.white.len() != spp {
+            return Err(Error::decode(
+                "white level count does not match samples per pixel",
+            ));
+        }
+        let b = &self.black;
+        if b.repeat_rows == 0
+            || b.repeat_cols == 0
+            || b.values.len() != b.repeat_rows * b.repeat_cols
+        {
+            return Err(Error::decode("black level pattern is malformed"));
+        }
+        for (&w, c) in self.white.iter().zip(0..) {
+            if !(w > b.mean()) || !w.is_finite() {
+                return Err(Error::decode(format!(
+                    "white level {w} of plane {c} is not above the black level {}",
+                    b.mean()
+                )));
+            }
+        }
+        if !(1..=8).contains(&self.orientation) {
+            return Err(Error::decode(format!(
+                "orientation {} is not 1..8",
+                self.orientation
+            )));
+        }
+        Ok(())
+    }
+
+    /// True when the samples are a CFA mosaic that needs demosaicing.
+    pub fn is_cfa(&self) -> bool {
+        self.samples_per_pixel == 1
+    }
+}
+
+/// Reads any supported raw file: DNG by chiaro's own reader, `name.raw` with a `name.toml`
+/// sidecar, other formats through rawler (feature `rawler`). Errors name the file.
+pub fn read_file(path: &Path, limits: &Limits) -> Result<RawImage> {
+    read_file_inner(path, limits).map_err(|e| e.with_path(path))
+}
+
+fn read_file_inner(path: &Path, limits: &Limits) -> Result<RawImage> {
+    if sidecar::sidecar_path(path).is_some_and(|p| p.exists()) {
+        return sidecar::read(path, limits);
+    }
+    let bytes = std::fs::read(path)?;
+    if bytes.is_empty() {
+        return Err(Error::decode("the file is empty"));
+    }
+    if dng::is_dng(&bytes) {
+        return dng::decode(&bytes, limits);
+    }
+    #[cfg(feature = "rawler")]
+    {
+        rawler_bridge::decode(path, &bytes, limits)
+    }
+    #[cfg(not(feature = "rawler"))]
+    {
+        Err(Error::unsupported(
+            "not a DNG; other camera formats need chiaro built with the `rawler` feature",
+        ))
+    }
+}
