@@ -1,1 +1,264 @@
-fn main() {}
+//! `chiaro`: the command-line front end of the chiaro engine. Parses options, runs the
+//! library on each file (files in parallel), shows progress, and maps errors to exit codes.
+//! All image work is in the `chiaro` library.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+
+use chiaro::color::spaces::OutputSpace;
+use chiaro::io::{EncodeOptions, Format};
+use chiaro::pipeline::{OutputSpec, Recipe, Stage};
+use chiaro::stages::demosaic::DemosaicMethod;
+use chiaro::stages::white_balance::WbMode;
+use chiaro::{ErrorKind, Limits};
+
+mod info;
+
+#[derive(Parser)]
+#[command(name = "chiaro", version, about = "chiaro: develop camera RAW and DNG files")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Develop raw files into JPEG, PNG or TIFF images.
+    Develop(DevelopArgs),
+    /// Show what chiaro reads from a raw file.
+    Info {
+        file: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct DevelopArgs {
+    /// Raw files: DNG, camera raws, or NAME.raw with a NAME.toml sidecar.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output file (one input only).
+    #[arg(short = 'o', long = "output", conflicts_with = "out_dir")]
+    output: Option<PathBuf>,
+    /// Output folder: each input becomes DIR/NAME.EXT.
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+    /// jpeg, png or tiff; default from the output's extension, else jpeg.
+    #[arg(long)]
+    format: Option<String>,
+    /// Bits per sample: 8, 16 or 32 (float TIFF). Default: 8 for JPEG and PNG, 16 for TIFF
+    /// (32 with --linear).
+    #[arg(long)]
+    bits: Option<u8>,
+    /// srgb, display-p3, rec2020, prophoto, xyz or camera.
+    #[arg(long)]
+    colorspace: Option<String>,
+    /// Scene-referred output: no tone curve, no look, no transfer function.
+    #[arg(long)]
+    linear: bool,
+    /// as-shot, auto, camera (daylight preset), daylight, cloudy, shade, tungsten,
+    /// fluorescent, flash, or KELVIN[,TINT].
+    #[arg(long)]
+    wb: Option<String>,
+    /// Exposure correction in EV.
+    #[arg(long, allow_hyphen_values = true)]
+    exposure: Option<f32>,
+    /// bilinear, malvar, rcd (default) or markesteijn (X-Trans).
+    #[arg(long)]
+    demosaic: Option<String>,
+    /// A built-in look (standard, contrast, soft) or a look TOML file.
+    #[arg(long)]
+    look: Option<String>,
+    /// A recipe TOML file (the options above override its stages).
+    #[arg(long)]
+    recipe: Option<PathBuf>,
+    /// JPEG quality 1-100.
+    #[arg(long, default_value_t = 92, value_parser = clap::value_parser!(u8).range(1..=100))]
+    quality: u8,
+    /// Replace existing output files.
+    #[arg(long)]
+    overwrite: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Develop(args) => develop(args),
+        Command::Info { file, json } => info::run(&file, json).map(|_| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("chiaro: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Everything fixed for the whole batch.
+struct Job {
+    recipe: Recipe,
+    spec: OutputSpec,
+    format: Format,
+    quality: u8,
+    overwrite: bool,
+    limits: Limits,
+}
+
+fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
+    if args.output.is_some() && args.inputs.len() > 1 {
+        bail!("-o names one output file; use --out-dir for {} inputs", args.inputs.len());
+    }
+    if args.output.is_none() && args.out_dir.is_none() {
+        bail!("give -o OUTPUT or --out-dir DIR");
+    }
+    let format = match (&args.format, &args.output) {
+        (Some(f), _) => Format::from_name(f)?,
+        (None, Some(o)) => Format::from_path(o).with_context(|| format!("{}: unknown output extension; use --format", o.display()))?,
+        (None, None) => Format::Jpeg,
+    };
+    let bits = args.bits.unwrap_or(match format {
+        Format::Tiff if args.linear => 32,
+        Format::Tiff => 16,
+        _ => 8,
+    });
+    if !format.supports_bits(bits) {
+        bail!("{} cannot hold {bits}-bit samples", format.extension());
+    }
+    let recipe = build_recipe(&args)?;
+    let job = Job { recipe, spec: OutputSpec { bits, linear: args.linear }, format, quality: args.quality, overwrite: args.overwrite, limits: Limits::default() };
+
+    let outputs: Vec<PathBuf> = match (&args.output, &args.out_dir) {
+        (Some(o), _) => {
+            if let Some(dir) = o.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create folder", dir.display()))?;
+            }
+            vec![o.clone()]
+        }
+        (None, Some(dir)) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create folder", dir.display()))?;
+            args.inputs.iter().map(|i| dir.join(i.file_stem().unwrap_or(i.as_os_str())).with_extension(format.extension())).collect()
+        }
+        (None, None) => unreachable!("checked above"),
+    };
+
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = cancel.clone();
+        // A second Ctrl-C while finishing up is ignored; files in flight are abandoned
+        // before their atomic rename, so no partial output is left.
+        let _ = ctrlc::set_handler(move || cancel.store(true, Ordering::SeqCst));
+    }
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(j) = args.jobs {
+        pool = pool.num_threads(j.max(1));
+    }
+    let pool = pool.build().context("cannot start worker threads")?;
+
+    let bar = ProgressBar::new(args.inputs.len() as u64);
+    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let start = Instant::now();
+    let results: Vec<Result<(), chiaro::Error>> = pool.install(|| {
+        args.inputs
+            .par_iter()
+            .zip(&outputs)
+            .map(|(input, output)| {
+                let r = develop_one(&job, input, output, &cancel);
+                match &r {
+                    Ok(()) => bar.set_message(format!("{}", output.display())),
+                    Err(e) if e.kind() != ErrorKind::Cancelled => bar.suspend(|| eprintln!("chiaro: {e}")),
+                    Err(_) => {}
+                }
+                bar.inc(1);
+                r
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    let cancelled = cancel.load(Ordering::SeqCst);
+    eprintln!(
+        "chiaro: developed {} of {} file(s), {failed} failed, in {:.2} s{}",
+        results.len() - failed,
+        results.len(),
+        start.elapsed().as_secs_f64(),
+        if cancelled { " (cancelled)" } else { "" }
+    );
+    Ok(if cancelled {
+        ExitCode::from(130)
+    } else if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn develop_one(job: &Job, input: &Path, output: &Path, cancel: &AtomicBool) -> Result<(), chiaro::Error> {
+    if !job.overwrite && output.exists() {
+        return Err(chiaro::Error::new(ErrorKind::Io, "exists; use --overwrite to replace it").with_path(output));
+    }
+    let raw = chiaro::raw::read_file(input, &job.limits)?;
+    let dev = chiaro::pipeline::develop(&raw, &job.recipe, &job.spec, Some(cancel)).map_err(|e| e.with_path(input))?;
+    let opts = EncodeOptions {
+        format: job.format,
+        quality: job.quality,
+        icc_profile: dev.icc_profile,
+        exif: raw.exif.clone(),
+        software: format!("chiaro {}", env!("CARGO_PKG_VERSION")),
+    };
+    let bytes = chiaro::io::encode(&dev.image, &opts).map_err(|e| e.with_path(output))?;
+    if cancel.load(Ordering::SeqCst) {
+        return Err(chiaro::Error::new(ErrorKind::Cancelled, "cancelled"));
+    }
+    chiaro::io::write_atomic(output, &bytes, job.overwrite).map_err(|e| e.with_path(output))
+}
+
+/// The recipe: a file or the default, then a look, then the command-line overrides.
+fn build_recipe(args: &DevelopArgs) -> anyhow::Result<Recipe> {
+    let mut recipe = match &args.recipe {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("{}: cannot read recipe", p.display()))?;
+            Recipe::from_toml(&text).with_context(|| p.display().to_string())?
+        }
+        None => Recipe::default(),
+    };
+    if let Some(look) = &args.look {
+        if args.linear {
+            bail!("--look and --linear exclude each other: a look is display-referred");
+        }
+        for stage in chiaro::pipeline::recipe::look(look)? {
+            recipe.set(stage);
+        }
+    }
+    if let Some(wb) = &args.wb {
+        recipe.set(Stage::WhiteBalance { mode: WbMode::parse(wb)? });
+    }
+    if let Some(d) = &args.demosaic {
+        recipe.set(Stage::Demosaic { method: DemosaicMethod::from_name(d)? });
+    }
+    if let Some(cs) = &args.colorspace {
+        recipe.set(Stage::Color { space: OutputSpace::from_name(cs)? });
+    }
+    if let Some(ev) = args.exposure {
+        let baseline = !args.linear;
+        recipe.set(Stage::Exposure { ev, baseline });
+    }
+    if args.linear {
+        recipe = recipe.linear();
+    }
+    recipe.validate()?;
+    Ok(recipe)
+}

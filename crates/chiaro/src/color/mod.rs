@@ -2,3 +2,8 @@
 
 pub mod matrix;
 pub mod transfer;
+pub mod dcp;
+pub mod dng;
+pub mod spaces;
+pub mod temperature;
+pub mod xy;

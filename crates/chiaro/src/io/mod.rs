@@ -1,1 +1,277 @@
 //! Output encoders, ICC profiles, EXIF and atomic writes.
+//!
+//! [`encode`] turns an interleaved RGB [`OutputImage`] into JPEG, PNG or TIFF bytes carrying
+//! the output ICC profile and the source's EXIF facts; [`write_atomic`] puts those bytes on disk
+//! so that a crash or a clash never leaves a half-written or clobbered file behind.
+
+pub mod exif;
+pub mod icc;
+mod jpeg_out;
+mod png_out;
+mod tiff_out;
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::raw::ExifInfo;
+
+/// An output file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Jpeg,
+    Png,
+    Tiff,
+}
+
+impl Format {
+    /// Parses a format name as users type it (`jpeg`/`jpg`, `png`, `tiff`/`tif`, any case).
+    pub fn from_name(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "jpeg" | "jpg" => Ok(Format::Jpeg),
+            "png" => Ok(Format::Png),
+            "tiff" | "tif" => Ok(Format::Tiff),
+            _ => Err(Error::parameter(format!(
+                "unknown output format {s:?} (expected jpeg, png or tiff)"
+            ))),
+        }
+    }
+
+    /// The format an output path's extension names (`.jpg .jpeg .png .tif .tiff`, any case).
+    pub fn from_path(p: &Path) -> Option<Self> {
+        let ext = p.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "jpg" | "jpeg" => Some(Format::Jpeg),
+            "png" => Some(Format::Png),
+            "tif" | "tiff" => Some(Format::Tiff),
+            _ => None,
+        }
+    }
+
+    /// The usual file extension, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Jpeg => "jpg",
+            Format::Png => "png",
+            Format::Tiff => "tif",
+        }
+    }
+
+    /// Whether the format can store samples of `bits` bits: JPEG 8; PNG 8, 16; TIFF 8, 16 and
+    /// 32 (float).
+    pub fn supports_bits(self, bits: u8) -> bool {
+        match self {
+            Format::Jpeg => bits == 8,
+            Format::Png => matches!(bits, 8 | 16),
+            Format::Tiff => matches!(bits, 8 | 16 | 32),
+        }
+    }
+}
+
+/// Interleaved RGB output samples, already encoded (transfer applied) except `F32`, which holds
+/// whatever the caller put there (linear light for `--linear`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pixels {
+    U8(Vec<u8>),
+    U16(Vec<u16>),
+    F32(Vec<f32>),
+}
+
+impl Pixels {
+    /// Bits per sample.
+    pub fn bits(&self) -> u8 {
+        match self {
+            Pixels::U8(_) => 8,
+            Pixels::U16(_) => 16,
+            Pixels::F32(_) => 32,
+        }
+    }
+
+    /// Number of samples (three per pixel).
+    pub fn len(&self) -> usize {
+        match self {
+            Pixels::U8(v) => v.len(),
+            Pixels::U16(v) => v.len(),
+            Pixels::F32(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A finished image ready to encode: three channels, row-major, interleaved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputImage {
+    pub width: usize,
+    pub height: usize,
+    pub pixels: Pixels,
+}
+
+/// What to write around the pixels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodeOptions {
+    pub format: Format,
+    /// JPEG quality 1..=100 (ignored by the lossless formats).
+    pub quality: u8,
+    /// The output colour space's ICC profile (empty: none embedded).
+    pub icc_profile: Vec<u8>,
+    pub exif: ExifInfo,
+    /// Written as EXIF/TIFF Software.
+    pub software: String,
+}
+
+/// Encodes to bytes. The image is already oriented, so EXIF Orientation is written as 1.
+///
+/// Unsupported combinations (16-bit JPEG, float PNG, ...), sample counts that do not match
+/// the dimensions and out-of-range JPEG qualities are `Parameter` errors.
+pub fn encode(img: &OutputImage, opts: &EncodeOptions) -> Result<Vec<u8>> {
+    let bits = img.pixels.bits();
+    if !opts.format.supports_bits(bits) {
+        return Err(Error::parameter(format!(
+            "{:?} cannot store {bits}-bit samples",
+            opts.format
+        )));
+    }
+    if img.width == 0 || img.height == 0 {
+        return Err(Error::parameter(format!(
+            "cannot encode an empty {}x{} image",
+            img.width, img.height
+        )));
+    }
+    let expected = img
+        .width
+        .checked_mul(img.height)
+        .and_then(|n| n.checked_mul(3))
+        .ok_or_else(|| Error::parameter("image dimensions overflow"))?;
+    if img.pixels.len() != expected {
+        return Err(Error::parameter(format!(
+            "{}x{} RGB image needs {expected} samples, got {}",
+            img.width,
+            img.height,
+            img.pixels.len()
+        )));
+    }
+    let (Ok(width), Ok(height)) = (u32::try_from(img.width), u32::try_from(img.height)) else {
+        return Err(Error::parameter(format!(
+            "{}x{} is too large to encode",
+            img.width, img.height
+        )));
+    };
+    let facts = exif::ImageFacts {
+        width,
+        height,
+        format: opts.format,
+        srgb: icc::is_srgb(&opts.icc_profile),
+    };
+    match opts.format {
+        Format::Jpeg => {
+            let blob = exif::blob(&opts.exif, &opts.software, Some(facts))?;
+            jpeg_out::encode(img, opts, &blob)
+        }
+        Format::Png => {
+            let blob = exif::blob(&opts.exif, &opts.software, Some(facts))?;
+            png_out::encode(img, opts, &blob)
+        }
+        Format::Tiff => {
+            let fields = exif::fields(&opts.exif, &opts.software, Some(facts));
+            tiff_out::encode(img, opts, &fields)
+        }
+    }
+}
+
+/// Writes `bytes` to `path` atomically: into a temporary file in the destination folder, then
+/// renamed over. With `overwrite == false` an existing file is never clobbered, even if it
+/// appears while writing; the temporary file never survives an error.
+pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: bool) -> Result<()> {
+    let exists = || {
+        Error::new(
+            ErrorKind::Io,
+            "already exists; use --overwrite to replace it",
+        )
+        .with_path(path)
+    };
+    if !overwrite && path.exists() {
+        return Err(exists());
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let io_err = |e: std::io::Error| Error::io(e).with_path(path);
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".chiaro-").suffix(".part");
+    // NamedTempFile creates 0600 files; ask for 0666 so the umask gives the output the same
+    // permissions as any other new file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(io_err)?;
+    tmp.write_all(bytes).map_err(io_err)?;
+    tmp.as_file().sync_all().map_err(io_err)?;
+    // On failure the PersistError hands the temp file back; dropping it deletes it.
+    let persisted = if overwrite {
+        tmp.persist(path)
+    } else {
+        tmp.persist_noclobber(path)
+    };
+    match persisted {
+        Ok(_) => Ok(()),
+        Err(e) if !overwrite && e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(exists())
+        }
+        Err(e) => Err(io_err(e.error)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_names_and_extensions() {
+        assert_eq!(Format::from_name("JPG").ok(), Some(Format::Jpeg));
+        assert_eq!(Format::from_name("tif").ok(), Some(Format::Tiff));
+        assert_eq!(
+            Format::from_name("webp").map_err(|e| e.kind()).err(),
+            Some(ErrorKind::Parameter)
+        );
+        for f in [Format::Jpeg, Format::Png, Format::Tiff] {
+            let p = format!("x.{}", f.extension());
+            assert_eq!(Format::from_path(Path::new(&p)), Some(f));
+        }
+        assert!(!Format::Jpeg.supports_bits(16));
+        assert!(Format::Png.supports_bits(16) && !Format::Png.supports_bits(32));
+        assert!(Format::Tiff.supports_bits(32));
+    }
+
+    #[test]
+    fn format_serialises_lowercase() {
+        assert_eq!(
+            serde_json::to_string(&Format::Tiff).ok().as_deref(),
+            Some("\"tiff\"")
+        );
+    }
+
+    #[test]
+    fn mismatched_sample_count_is_a_parameter_error() {
+        let img = OutputImage {
+            width: 2,
+            height: 2,
+            pixels: Pixels::U8(vec![0; 11]),
+        };
+        let opts = EncodeOptions {
+            format: Format::Png,
+            quality: 90,
+            icc_profile: vec![],
+            exif: ExifInfo::default(),
+            software: "chiaro".into(),
+        };
+        let err = encode(&img, &opts).err().map(|e| e.kind());
+        assert_eq!(err, Some(ErrorKind::Parameter));
+    }
+}

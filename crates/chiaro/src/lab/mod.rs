@@ -1,1 +1,4 @@
-//! Image-quality lab: metrics and synthetic test data.
+//! Image-quality lab: metrics and synthetic test data with known ground truth.
+
+pub mod metrics;
+pub mod synth;

@@ -1,0 +1,98 @@
+//! Linearisation and black/white normalisation (DNG 1.7 spec, chapter 5, "Linearization"
+//! and "Black Subtraction", "Rescaling").
+//!
+//! # Units
+//! In: stored sensor values (u16 DN) of the active area. Out: `f32`, 0 = black level,
+//! 1 = white level of the sample plane; not clipped (noise below black stays negative so
+//! averages stay unbiased; values above white come from the linearisation table only).
+
+use rayon::prelude::*;
+
+use crate::image::Plane;
+use crate::raw::RawImage;
+
+/// Linearisation table lookup (clamped at its end, DNG 1.7 LinearizationTable).
+#[inline]
+fn linearize(table: Option<&[u16]>, v: u16) -> f32 {
+    match table {
+        Some(t) => f32::from(t[(v as usize).min(t.len() - 1)]),
+        None => f32::from(v),
+    }
+}
+
+/// Stored values of the whole raw as `f32` (for OpcodeList1, which runs before
+/// linearisation on the full stored image).
+pub fn stored_plane(raw: &RawImage) -> Plane {
+    let spp = raw.samples_per_pixel;
+    Plane { width: raw.width * spp, height: raw.height, data: raw.data.iter().map(|&v| f32::from(v)).collect() }
+}
+
+/// Normalises the active area of sample plane `s` (0 for CFA data; 0..3 for LinearRaw).
+///
+/// `stored` optionally overrides `raw.data` (after OpcodeList1 ran on it).
+pub fn normalize(raw: &RawImage, stored: Option<&Plane>, s: usize) -> Plane {
+    let spp = raw.samples_per_pixel;
+    let a = raw.active_area;
+    let table = raw.linearization.as_deref().filter(|t| !t.is_empty());
+    let white = raw.white[s];
+    let mut out = Plane::new(a.width, a.height);
+    out.data.par_chunks_mut(a.width).enumerate().for_each(|(y, row)| {
+        let src_row = (a.y + y) * raw.width * spp;
+        for (x, o) in row.iter_mut().enumerate() {
+            let i = src_row + (a.x + x) * spp + s;
+            let v = match stored {
+                Some(p) if table.is_some() => linearize(table, p.data[i].round().clamp(0.0, 65535.0) as u16),
+                Some(p) => p.data[i],
+                None => linearize(table, raw.data[i]),
+            };
+            let black = raw.black.at(y, x);
+            *o = (v - black) / (white - black);
+        }
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::Rect;
+    use crate::raw::{BlackLevel, CfaPattern};
+
+    fn raw(data: Vec<u16>, w: usize, h: usize) -> RawImage {
+        RawImage {
+            width: w,
+            height: h,
+            samples_per_pixel: 1,
+            data,
+            cfa: CfaPattern::bayer("RGGB").expect("valid"),
+            linearization: None,
+            black: BlackLevel::uniform(100.0),
+            white: vec![1100.0],
+            active_area: Rect::new(0, 0, w, h),
+            default_crop: Rect::new(0, 0, w, h),
+            orientation: 1,
+            color: Default::default(),
+            opcodes: Default::default(),
+            noise_profile: vec![],
+            exif: Default::default(),
+            format: "test".into(),
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn black_maps_to_zero_and_white_to_one() {
+        let p = normalize(&raw(vec![100, 1100, 600, 50], 2, 2), None, 0);
+        assert_eq!(p.data, vec![0.0, 1.0, 0.5, -0.05]);
+    }
+
+    #[test]
+    fn per_row_black_deltas_and_active_area_apply() {
+        let mut r = raw(vec![0, 0, 0, 200, 300, 0, 400, 500], 4, 2);
+        r.active_area = Rect::new(1, 1, 3, 1);
+        r.default_crop = Rect::new(0, 0, 3, 1);
+        r.black.delta_v = vec![100.0];
+        let p = normalize(&r, None, 0);
+        assert_eq!(p.data, vec![0.0, -0.2, 0.2]);
+    }
+}

@@ -1,0 +1,122 @@
+//! The default filmic tone curve for display output.
+//!
+//! A film-like rational curve (J. Hable's filmic operator, GDC 2010) with a toe and a
+//! shoulder, applied to the max-RGB norm of each pixel and scaled back onto its channels, so
+//! hues and saturation are kept and no channel clips. The curve is normalised so scene
+//! `white` maps to display 1 and the exposure bias is solved so scene middle grey (0.18)
+//! lands on display `grey_out`.
+//!
+//! # Units
+//! In: scene-linear RGB of the output space (0.18 = middle grey). Out: display-linear RGB in
+//! 0..1 (the output transfer function encodes it afterwards).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Parameters of the curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Filmic {
+    /// Scene-linear value that maps to display white.
+    pub white: f32,
+    /// Display-linear value of scene middle grey (0.18); 0.18 keeps mid-tones as exposed.
+    pub grey_out: f32,
+    /// Toe strength: larger values deepen the shadows.
+    pub toe: f32,
+    /// Shoulder strength: larger values compress highlights more softly.
+    pub shoulder: f32,
+}
+
+impl Default for Filmic {
+    fn default() -> Self {
+        Filmic { white: 8.0, grey_out: 0.18, toe: 0.20, shoulder: 0.15 }
+    }
+}
+
+/// A prepared curve: parameters resolved to the constants of the rational function.
+#[derive(Debug, Clone, Copy)]
+pub struct FilmicCurve {
+    bias: f32,
+    inv_white: f32,
+    p: Filmic,
+}
+
+impl Filmic {
+    pub fn validate(&self) -> Result<()> {
+        let ok = self.white > 0.5 && self.white < 1000.0 && self.grey_out > 0.01 && self.grey_out < 0.8;
+        if !ok || !(0.0..=1.0).contains(&self.toe) || !(0.0..=1.0).contains(&self.shoulder) {
+            return Err(Error::parameter(format!("filmic parameters out of range: {self:?}")));
+        }
+        Ok(())
+    }
+
+    /// Solves the exposure bias so 0.18 maps to `grey_out` (bisection on a monotone curve).
+    pub fn prepare(&self) -> FilmicCurve {
+        let mut curve = FilmicCurve { bias: 1.0, inv_white: 1.0, p: *self };
+        let (mut lo, mut hi) = (0.01f32, 100.0f32);
+        for _ in 0..60 {
+            let mid = (lo * hi).sqrt();
+            curve.bias = mid;
+            curve.inv_white = 1.0 / curve.raw(mid * self.white);
+            if curve.map(0.18) < self.grey_out { lo = mid } else { hi = mid }
+        }
+        curve
+    }
+}
+
+impl FilmicCurve {
+    /// Hable's rational curve with shoulder A, linear B, toe D and fixed C, E, F.
+    #[inline]
+    fn raw(&self, x: f32) -> f32 {
+        let (a, b, c, d, e, f) = (self.p.shoulder, 0.50, 0.10, self.p.toe, 0.02, 0.30);
+        (x * (a * x + c * b) + d * e) / (x * (a * x + b) + d * f) - e / f
+    }
+
+    /// Maps a scene-linear value to display-linear 0..1.
+    #[inline]
+    pub fn map(&self, x: f32) -> f32 {
+        (self.raw(x.max(0.0) * self.bias) * self.inv_white).clamp(0.0, 1.0)
+    }
+
+    /// Tone-maps one row of interleaved RGB by its max-RGB norm.
+    pub fn apply_row(&self, row: &mut [f32]) {
+        for px in row.chunks_exact_mut(3) {
+            let n = px[0].max(px[1]).max(px[2]);
+            if n <= 0.0 {
+                px.iter_mut().for_each(|v| *v = 0.0);
+                continue;
+            }
+            let k = self.map(n) / n;
+            px.iter_mut().for_each(|v| *v = (*v * k).max(0.0));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filmic_keeps_grey_maps_white_to_one_and_is_monotone() {
+        let c = Filmic::default().prepare();
+        assert!((c.map(0.18) - 0.18).abs() < 1e-3);
+        assert!((c.map(8.0) - 1.0).abs() < 1e-4);
+        assert_eq!(c.map(50.0), 1.0);
+        let mut last = -1.0;
+        for i in 0..1000 {
+            let v = c.map(i as f32 / 100.0);
+            assert!(v >= last);
+            last = v;
+        }
+    }
+
+    #[test]
+    fn filmic_preserves_channel_ratios() {
+        let c = Filmic::default().prepare();
+        let mut px = [2.0, 1.0, 0.5];
+        c.apply_row(&mut px);
+        assert!((px[0] / px[1] - 2.0).abs() < 1e-4 && (px[1] / px[2] - 2.0).abs() < 1e-4);
+        assert!(px[0] <= 1.0);
+    }
+}

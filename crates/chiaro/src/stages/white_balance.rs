@@ -1,0 +1,251 @@
+//! White balance: choosing the white and scaling the CFA channels so it becomes neutral.
+//!
+//! # Units
+//! In: normalised CFA samples (0 = black, 1 = white level), camera RGB filters. Out: the same
+//! samples multiplied by `1 / neutral[c]`, so a neutral surface has equal R, G, B and the
+//! channel that clips first (largest neutral entry) still clips at 1.
+//!
+//! # References
+//! DNG 1.7 spec chapter 6 (camera neutral, AsShotNeutral / AsShotWhiteXY).
+
+use serde::{Deserialize, Serialize};
+
+use crate::color::dng::normalize_max;
+use crate::color::temperature::temperature_to_xy;
+use crate::error::{Error, Result};
+use crate::raw::{CfaPattern, ColorCalibration};
+
+/// How the white is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum WbMode {
+    /// The camera's as-shot white (AsShotNeutral or AsShotWhiteXY).
+    AsShot,
+    /// Estimated from the image ([`auto_neutral`]).
+    Auto,
+    /// A camera preset computed from the camera's own colour calibration at a named
+    /// illuminant (`camera` = daylight, 5500 K).
+    Preset(Preset),
+    /// A correlated colour temperature in kelvin and a tint (DNG SDK scale, + = magenta).
+    Kelvin { temperature: f64, tint: f64 },
+}
+
+/// Named illuminants for camera presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preset {
+    Daylight,
+    Cloudy,
+    Shade,
+    Tungsten,
+    Fluorescent,
+    Flash,
+}
+
+impl Preset {
+    /// (temperature K, tint) of the preset, as raw converters commonly define them.
+    fn temperature(self) -> (f64, f64) {
+        match self {
+            Preset::Daylight => (5500.0, 0.0),
+            Preset::Cloudy => (6500.0, 0.0),
+            Preset::Shade => (7500.0, 0.0),
+            Preset::Tungsten => (2850.0, 0.0),
+            Preset::Fluorescent => (3800.0, 21.0),
+            Preset::Flash => (5500.0, 0.0),
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Preset::Daylight => "daylight",
+            Preset::Cloudy => "cloudy",
+            Preset::Shade => "shade",
+            Preset::Tungsten => "tungsten",
+            Preset::Fluorescent => "fluorescent",
+            Preset::Flash => "flash",
+        }
+    }
+}
+
+impl TryFrom<String> for WbMode {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        WbMode::parse(&s)
+    }
+}
+
+impl From<WbMode> for String {
+    fn from(m: WbMode) -> String {
+        match m {
+            WbMode::AsShot => "as-shot".into(),
+            WbMode::Auto => "auto".into(),
+            WbMode::Preset(p) => p.name().into(),
+            WbMode::Kelvin { temperature, tint } => format!("{temperature},{tint}"),
+        }
+    }
+}
+
+impl WbMode {
+    /// Parses `as-shot`, `auto`, `camera`, a preset name, `KELVIN` or `KELVIN,TINT`.
+    pub fn parse(s: &str) -> Result<Self> {
+        let t = s.trim().to_ascii_lowercase();
+        Ok(match t.as_str() {
+            "as-shot" | "asshot" | "as_shot" => WbMode::AsShot,
+            "auto" => WbMode::Auto,
+            "camera" | "daylight" => WbMode::Preset(Preset::Daylight),
+            "cloudy" => WbMode::Preset(Preset::Cloudy),
+            "shade" => WbMode::Preset(Preset::Shade),
+            "tungsten" | "incandescent" => WbMode::Preset(Preset::Tungsten),
+            "fluorescent" => WbMode::Preset(Preset::Fluorescent),
+            "flash" => WbMode::Preset(Preset::Flash),
+            _ => {
+                let mut parts = t.split(',');
+                let num = |p: Option<&str>| p.map(|v| v.trim().trim_end_matches('k').parse::<f64>());
+                let bad = || Error::parameter(format!("white balance '{s}': use as-shot, auto, camera, a preset or KELVIN[,TINT]"));
+                let temperature = num(parts.next()).ok_or_else(bad)?.map_err(|_| bad())?;
+                let tint = num(parts.next()).transpose().map_err(|_| bad())?.unwrap_or(0.0);
+                if parts.next().is_some() || !(1000.0..=50000.0).contains(&temperature) || !(-150.0..=150.0).contains(&tint) {
+                    return Err(bad());
+                }
+                WbMode::Kelvin { temperature, tint }
+            }
+        })
+    }
+}
+
+/// The camera neutral (largest entry 1) for a white-balance mode. `auto` needs the image
+/// statistics, passed as `auto_estimate`.
+pub fn neutral_for(mode: WbMode, cal: &ColorCalibration, auto_estimate: impl FnOnce() -> [f64; 3]) -> Result<[f64; 3]> {
+    let from_xy = |xy: [f64; 2]| -> Result<[f64; 3]> {
+        if !cal.has_matrix() {
+            return Err(Error::parameter("a Kelvin or preset white balance needs the camera's colour matrix, which this file lacks"));
+        }
+        Ok(cal.xy_to_neutral(xy))
+    };
+    Ok(normalize_max(match mode {
+        WbMode::AsShot => match (cal.as_shot_neutral, cal.as_shot_white_xy) {
+            (Some(n), _) => n,
+            (None, Some(xy)) => from_xy(xy)?,
+            // No as-shot white recorded: daylight from the calibration, else unity gains.
+            (None, None) if cal.has_matrix() => from_xy(temperature_to_xy(5500.0, 0.0))?,
+            (None, None) => [1.0; 3],
+        },
+        WbMode::Auto => auto_estimate(),
+        WbMode::Preset(p) => {
+            let (t, tint) = p.temperature();
+            from_xy(temperature_to_xy(t, tint))?
+        }
+        WbMode::Kelvin { temperature, tint } => from_xy(temperature_to_xy(temperature, tint))?,
+    }))
+}
+
+/// A first automatic white balance: grey world over the image's likely-neutral pixels.
+///
+/// The normalised CFA is reduced to one RGB value per CFA period (2x2 or 6x6 superpixels).
+/// Clipped and near-black superpixels are dropped; the estimate starts as the grey-world mean
+/// and is refined three times using only superpixels whose chromaticity, under the current
+/// estimate, lies near neutral (the grey-world assumption restricted to greys, after
+/// Finlayson's shades-of-grey family). Returns the camera neutral.
+pub fn auto_neutral(cfa: &[f32], width: usize, height: usize, pattern: &CfaPattern) -> [f64; 3] {
+    let (pw, ph) = (pattern.width(), pattern.height());
+    let mut cells: Vec<[f64; 3]> = Vec::new();
+    // Sample at most ~250k superpixels.
+    let step = (((width / pw) * (height / ph)) as f64 / 250_000.0).sqrt().ceil().max(1.0) as usize;
+    for by in (0..height / ph).step_by(step) {
+        for bx in (0..width / pw).step_by(step) {
+            let (mut sum, mut n, mut clipped) = ([0.0f64; 3], [0u32; 3], false);
+            for dy in 0..ph {
+                for dx in 0..pw {
+                    let (y, x) = (by * ph + dy, bx * pw + dx);
+                    let v = cfa[y * width + x];
+                    clipped |= v >= 0.95;
+                    let c = pattern.color(y, x) as usize;
+                    sum[c] += f64::from(v);
+                    n[c] += 1;
+                }
+            }
+            let rgb = [0, 1, 2].map(|c| sum[c] / f64::from(n[c].max(1)));
+            if !clipped && rgb.iter().all(|&v| v > 0.005) {
+                cells.push(rgb);
+            }
+        }
+    }
+    if cells.is_empty() {
+        return [1.0; 3];
+    }
+    let mean = |sel: &dyn Fn(&[f64; 3]) -> bool| {
+        let mut s = [0.0; 3];
+        let mut k = 0usize;
+        for c in cells.iter().filter(|c| sel(c)) {
+            s.iter_mut().zip(c).for_each(|(a, b)| *a += b);
+            k += 1;
+        }
+        (k > cells.len() / 50 + 10).then_some(s)
+    };
+    let mut est = mean(&|_| true).unwrap_or([1.0; 3]);
+    for radius in [0.5, 0.3, 0.2] {
+        let e = normalize_max(est);
+        let near = |c: &[f64; 3]| {
+            let b = [c[0] / e[0], c[1] / e[1], c[2] / e[2]];
+            let s = b[0] + b[1] + b[2];
+            let (r, g) = (b[0] / s, b[1] / s);
+            ((r - 1.0 / 3.0).powi(2) + (g - 1.0 / 3.0).powi(2)).sqrt() < radius / 3.0
+        };
+        match mean(&near) {
+            Some(s) => est = s,
+            None => break,
+        }
+    }
+    normalize_max(est)
+}
+
+/// Multiplies each CFA site by `1 / neutral[colour]` (in place, rows in parallel).
+pub fn apply(cfa: &mut [f32], width: usize, pattern: &CfaPattern, neutral: [f64; 3]) {
+    use rayon::prelude::*;
+    let gains = neutral.map(|n| (1.0 / n) as f32);
+    cfa.par_chunks_mut(width).enumerate().for_each(|(y, row)| {
+        for (x, v) in row.iter_mut().enumerate() {
+            *v *= gains[pattern.color(y, x) as usize];
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wb_modes_parse_and_round_trip() {
+        for s in ["as-shot", "auto", "daylight", "tungsten", "5000,10"] {
+            let m = WbMode::parse(s).expect("valid");
+            assert_eq!(WbMode::parse(&String::from(m)).expect("valid"), m);
+        }
+        assert_eq!(WbMode::parse("camera").expect("valid"), WbMode::Preset(Preset::Daylight));
+        assert_eq!(WbMode::parse("3200").expect("valid"), WbMode::Kelvin { temperature: 3200.0, tint: 0.0 });
+        for bad in ["warm", "5000,", "10", "5000,3,4", "nan"] {
+            assert!(WbMode::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn wb_gray_patch_stays_neutral() {
+        // A grey scene under a warm light (camera neutral 0.5, 1, 0.7) plus coloured patches.
+        let pattern = CfaPattern::bayer("RGGB").expect("valid");
+        let (w, h) = (64, 64);
+        let neutral = [0.5, 1.0, 0.7];
+        let mut cfa = vec![0.0f32; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let reflect = if (x / 16 + y / 16) % 4 == 1 { [0.6, 0.2, 0.1] } else { [0.3, 0.3, 0.3] };
+                let c = pattern.color(y, x) as usize;
+                cfa[y * w + x] = (reflect[c] * neutral[c]) as f32;
+            }
+        }
+        let est = auto_neutral(&cfa, w, h, &pattern);
+        for c in 0..3 {
+            assert!((est[c] - neutral[c]).abs() < 0.02, "{est:?}");
+        }
+        apply(&mut cfa, w, &pattern, est);
+        // A grey superpixel is now neutral.
+        let (r, g, b) = (cfa[0], cfa[1], cfa[w + 1]);
+        assert!((r - g).abs() < 0.01 && (b - g).abs() < 0.01, "{r} {g} {b}");
+    }
+}

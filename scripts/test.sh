@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs chiaro's whole test suite on a fresh machine: installs what the tests need (the
+# rawpy/LibRaw peer used by the comparison tests), then format, lint and all tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! python3 -c "import rawpy, numpy" 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check "rawpy>=0.21" "numpy" \
+    || echo "warning: could not install rawpy; the LibRaw comparison tests will fail" >&2
+fi
+if [ ! -d ../shared/data ]; then
+  echo "error: ../shared/data (the test data) must sit beside the repository" >&2
+  exit 1
+fi
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
