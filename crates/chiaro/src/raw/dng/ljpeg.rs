@@ -52,7 +52,9 @@ impl HuffTable {
     /// (T.81 C.2, generation of the code sizes and codes).
     fn new(counts: &[u8; 16], values: &[u8]) -> Result<Self> {
         let total: usize = counts.iter().map(|&c| c as usize).sum();
-        if total != values.len() || total == 0 {
+        // An empty table is allowed (some writers fill unused slots); any code read with it
+        // is then invalid.
+        if total != values.len() {
             return Err(Error::decode(
                 "Huffman table counts do not match its values",
             ));
@@ -254,9 +256,14 @@ impl<'a> BitReader<'a> {
         for len in LUT_BITS + 1..=16 {
             let code = peek >> (16 - len);
             if code <= t.maxcode[len as usize] {
-                let i = t.valptr[len as usize] + (code - t.mincode[len as usize]) as usize;
-                self.consume(len);
-                return t.values.get(i).copied().unwrap_or(0) as u32;
+                let value = usize::try_from(code - t.mincode[len as usize])
+                    .ok()
+                    .and_then(|d| t.values.get(t.valptr[len as usize] + d));
+                if let Some(&v) = value {
+                    self.consume(len);
+                    return v as u32;
+                }
+                break;
             }
         }
         self.bad_code = true;
@@ -1282,8 +1289,11 @@ mod tests {
         assert!(encode(&[0; 10], 2, 1, 5, 8, 1).is_err());
     }
 
-    /// Test-only TIFF walk: the tiles of the raw IFD (SubIFD with NewSubfileType 0).
-    pub(crate) fn dng_tiles(f: &[u8]) -> Option<(Vec<(usize, usize)>, [usize; 4])> {
+    /// Tile (offset, length) pairs and [width, height, tile width, tile length].
+    type Tiles = (Vec<(usize, usize)>, [usize; 4]);
+
+    /// Test-only TIFF walk: the tiles of the raw IFD (the IFD with NewSubfileType 0).
+    fn dng_tiles(f: &[u8]) -> Option<Tiles> {
         let le = f.get(..2)? == b"II";
         let u16_at = |p: usize| -> Option<usize> {
             let b = f.get(p..p + 2)?;

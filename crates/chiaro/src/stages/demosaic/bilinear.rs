@@ -150,35 +150,39 @@ pub(super) fn run(src: &Mosaic, out: &mut [f32]) {
     let bl = Bilinear::new(src.pattern);
     let (w, h, r) = (src.width, src.height, bl.radius);
     let (ph, pw) = (src.pattern.height(), src.pattern.width());
-    // Linear offsets of the taps for this image's stride, per phase and colour, and the sum of
-    // their weights.
-    let offsets: Vec<[(Vec<(isize, f32)>, f32); 3]> = (0..ph * pw)
+    // Per phase: the site colour and, per colour, the taps as linear offsets for this image's
+    // stride with the sum of their weights.
+    type Lin = (Vec<(isize, f32)>, f32);
+    let phases: Vec<(usize, [Lin; 3])> = (0..ph * pw)
         .map(|phase| {
             let (py, px) = (phase / pw, phase % pw);
-            [0, 1, 2].map(|c| {
+            let taps = [0, 1, 2].map(|c| {
                 let taps = bl.range(py, px, c);
                 let total = taps.iter().fold(0.0f32, |a, t| a + t.w);
                 let list = taps.iter().map(|t| (t.dy * w as isize + t.dx, t.w)).collect();
                 (list, total)
-            })
+            });
+            (src.pattern.color(py, px) as usize, taps)
         })
         .collect();
     for y in 0..h {
         let row_out = &mut out[3 * y * w..3 * (y + 1) * w];
         let interior_row = y >= r && y + r < h;
+        let py = y % ph;
+        let mut px = 0;
         for (x, px_out) in row_out.chunks_exact_mut(3).enumerate() {
+            let (site, taps) = &phases[py * pw + px];
+            px = if px + 1 == pw { 0 } else { px + 1 };
             if interior_row && x >= r && x + r < w {
                 let i = y * w + x;
                 let own = src.data[i];
-                let site = src.pattern.color(y, x) as usize;
-                let taps = &offsets[(y % ph) * pw + x % pw];
                 for (c, v) in px_out.iter_mut().enumerate() {
                     let (list, total) = &taps[c];
-                    *v = if c == site || list.is_empty() {
+                    *v = if c == *site || list.is_empty() {
                         own
                     } else {
                         list.iter().fold(0.0f32, |acc, &(o, wt)| {
-                            acc + wt * src.data[(i as isize + o) as usize]
+                            acc + wt * src.data[i.wrapping_add_signed(o)]
                         }) / total
                     };
                 }

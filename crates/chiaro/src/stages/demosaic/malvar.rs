@@ -32,9 +32,11 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3]) {
     for j in pad..pad + win.height {
         let row = |k: usize| &d[k * s..(k + 1) * s];
         let (m2, m1, c0, p1, p2) = (row(j - 2), row(j - 1), row(j), row(j + 1), row(j + 2));
+        // Colours by column parity: the site and its right-hand neighbour.
+        let cols = [win.pattern.color(j, 0), win.pattern.color(j, 1)];
         for x in pad..pad + win.width {
             let c = c0[x];
-            let site = win.pattern.color(j, x);
+            let site = cols[x & 1];
             // Sums of the rings the kernels are built from.
             let card1 = |a: &[f32], b: &[f32]| a[x] + b[x];
             let vert1 = card1(m1, p1);
@@ -48,7 +50,7 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3]) {
                     (5.0 * c + 4.0 * horiz1 - diag - horiz2 + 0.5 * vert2) * 0.125;
                 let along_col =
                     (5.0 * c + 4.0 * vert1 - diag - vert2 + 0.5 * horiz2) * 0.125;
-                if win.pattern.color(j, x + 1) == 0 {
+                if cols[(x + 1) & 1] == 0 {
                     [along_row, c, along_col]
                 } else {
                     [along_col, c, along_row]

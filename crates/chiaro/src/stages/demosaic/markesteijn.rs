@@ -36,7 +36,7 @@
 //! J. F. Hamilton, J. E. Adams, "Adaptive color plane interpolation in single sensor color
 //! electronic camera", US patent 5,629,734, 1997 (the curvature correction).
 
-use super::{Border, Mosaic, Window, run_tiled};
+use super::{Border, Mosaic, Window, give, run_tiled, take, view};
 use crate::raw::cfa::CfaPattern;
 
 /// Padding the stages need: green reads 4 away, red/blue 2 more, derivative 1, homogeneity 1,
@@ -60,10 +60,11 @@ pub(super) fn supports(p: &CfaPattern) -> bool {
 }
 
 pub(super) fn run(src: &Mosaic, out: &mut [f32]) {
-    let mut scratch = Scratch::default();
+    let mut scratch = Scratch::take();
     run_tiled(src, PAD, Border::Virtual, out, |win, planes| {
         core(win, planes, &mut scratch)
     });
+    scratch.give();
 }
 
 type Off = (isize, isize);
@@ -274,22 +275,52 @@ impl Linear {
     }
 }
 
-#[derive(Default)]
+/// Per-call working planes, from the thread's buffer pool; one set per direction.
 struct Scratch {
     g: [Vec<f32>; 4],
     r: [Vec<f32>; 4],
     b: [Vec<f32>; 4],
+    /// First `cfa - g` (the colour differences), then the derivatives, then the homogeneity
+    /// summed over 5 samples of a row.
     drv: [Vec<f32>; 4],
-    homo: [Vec<u8>; 4],
-    /// Homogeneity summed over 5 samples of a row.
-    hsum: [Vec<u16>; 4],
-    /// Row of derivative thresholds.
-    thr: Vec<f32>,
+    /// Homogeneity counts (small integers, kept as `f32` for the vector units).
+    homo: [Vec<f32>; 4],
+    /// Row buffers: derivative thresholds, then the four 5x5 homogeneity sums.
+    rows: [Vec<f32>; 5],
 }
 
+impl Scratch {
+    fn take() -> Self {
+        let four = || std::array::from_fn(|_| take(0));
+        Scratch {
+            g: four(),
+            r: four(),
+            b: four(),
+            drv: four(),
+            homo: four(),
+            rows: std::array::from_fn(|_| take(0)),
+        }
+    }
+
+    fn give(self) {
+        let Scratch {
+            g,
+            r,
+            b,
+            drv,
+            homo,
+            rows,
+        } = self;
+        for v in g.into_iter().chain(r).chain(b).chain(drv).chain(homo).chain(rows) {
+            give(v);
+        }
+    }
+}
+
+/// First index at or after `from` in column phase `px` (of 6).
 #[inline(always)]
-fn at(i: usize, o: isize) -> usize {
-    (i as isize + o) as usize
+fn first_in_phase(from: usize, px: usize) -> usize {
+    from + (px + 6 - from % 6) % 6
 }
 
 fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
@@ -306,64 +337,75 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
             v.clear();
             v.extend_from_slice(cfa);
         }
-        sc.drv[d].clear();
-        sc.drv[d].resize(n, 0.0);
-        sc.homo[d].clear();
-        sc.homo[d].resize(n, 0);
-        sc.hsum[d].clear();
-        sc.hsum[d].resize(n, 0);
+        for v in [&mut sc.drv[d], &mut sc.homo[d]] {
+            v.clear();
+            v.resize(n, 0.0);
+        }
     }
-    sc.thr.clear();
-    sc.thr.resize(s, 0.0);
-    let phase = |y: usize, x: usize| (y % 6) * 6 + x % 6;
+    for v in sc.rows.iter_mut() {
+        v.clear();
+        v.resize(s, 0.0);
+    }
+    let si = s as isize;
 
-    // 1. Green at red and blue sites, per direction.
+    // 1. Green at red and blue sites, per direction; each phase has fixed rules, so the loops
+    //    run over one phase of a row at a time.
     for y in M_GREEN..rows - M_GREEN {
-        for x in M_GREEN..s - M_GREEN {
-            let ph = phase(y, x);
+        for px in 0..6 {
+            let ph = (y % 6) * 6 + px;
             if lin.site[ph] == 1 {
                 continue;
             }
-            let i = y * s + x;
-            let (k, o) = &lin.clamp[ph];
-            let (mut lo, mut hi) = (f32::MAX, f32::MIN);
-            for &o in &o[..*k] {
-                let v = cfa[at(i, o)];
-                lo = lo.min(v);
-                hi = hi.max(v);
-            }
-            for d in 0..4 {
-                let (a, b, t, terms) = &lin.green[ph][d];
-                let (ga, gb) = (cfa[at(i, *a)], cfa[at(i, *b)]);
-                let mut v = ga + (gb - ga) * t;
-                for &(p, q, w) in terms {
-                    v += w * (cfa[at(i, p)] - cfa[at(i, q)]);
+            let (k, bounds) = &lin.clamp[ph];
+            let bounds = &bounds[..*k];
+            let rules = &lin.green[ph];
+            for x in (first_in_phase(M_GREEN, px)..s - M_GREEN).step_by(6) {
+                let i = y * s + x;
+                let (mut lo, mut hi) = (f32::MAX, f32::MIN);
+                for &o in bounds {
+                    let v = cfa[i.wrapping_add_signed(o)];
+                    lo = lo.min(v);
+                    hi = hi.max(v);
                 }
-                sc.g[d][i] = v.max(lo).min(hi);
+                for (d, (a, b, t, terms)) in rules.iter().enumerate() {
+                    let ga = cfa[i.wrapping_add_signed(*a)];
+                    let gb = cfa[i.wrapping_add_signed(*b)];
+                    let mut v = ga + (gb - ga) * t;
+                    for &(p, q, w) in terms {
+                        v += w * (cfa[i.wrapping_add_signed(p)] - cfa[i.wrapping_add_signed(q)]);
+                    }
+                    sc.g[d][i] = v.max(lo).min(hi);
+                }
             }
         }
     }
 
-    // 2. Red and blue from colour differences, per direction.
+    // 2. Red and blue from colour differences `cfa - g`, per direction.
     for d in 0..4 {
         let g = &sc.g[d];
-        let (pr, pb) = (&mut sc.r[d], &mut sc.b[d]);
+        let diff = &mut sc.drv[d];
+        for ((o, &c), &gv) in diff.iter_mut().zip(cfa).zip(g.iter()) {
+            *o = c - gv;
+        }
+        let diff = &sc.drv[d];
         for y in M_RB..rows - M_RB {
-            for x in M_RB..s - M_RB {
-                let ph = phase(y, x);
-                let i = y * s + x;
+            for px in 0..6 {
+                let ph = (y % 6) * 6 + px;
                 let site = lin.site[ph];
-                for (ci, plane) in [(0usize, &mut *pr), (1, &mut *pb)] {
+                for (ci, plane) in [(0usize, &mut sc.r[d]), (1, &mut sc.b[d])] {
                     if site == 2 * ci as u8 {
                         continue;
                     }
                     let (k, o, w) = &lin.rb[ph][d][ci];
-                    let mut acc = 0.0f32;
-                    for t in 0..*k {
-                        let j = at(i, o[t]);
-                        acc += w[t] * (cfa[j] - g[j]);
+                    let (o, w) = (&o[..*k], &w[..*k]);
+                    for x in (first_in_phase(M_RB, px)..s - M_RB).step_by(6) {
+                        let i = y * s + x;
+                        let mut acc = 0.0f32;
+                        for (&o, &w) in o.iter().zip(w) {
+                            acc += w * diff[i.wrapping_add_signed(o)];
+                        }
+                        plane[i] = (g[i] + acc).max(0.0);
                     }
-                    plane[i] = (g[i] + acc).max(0.0);
                 }
             }
         }
@@ -371,15 +413,13 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
 
     // 3. Squared second derivative along the direction, in Y'PbPr.
     for (d, &(dy, dx)) in DIRS.iter().enumerate() {
-        let o = dy * s as isize + dx;
+        let o = dy * si + dx;
         let (r, g, b) = (&sc.r[d], &sc.g[d], &sc.b[d]);
         for y in M_DRV..rows - M_DRV {
-            let a = y * s + M_DRV;
-            let m = s - 2 * M_DRV;
-            let (lo, hi) = (at(a, -o), at(a, o));
-            let (r0, rl, rh) = (&r[a..a + m], &r[lo..lo + m], &r[hi..hi + m]);
-            let (g0, gl, gh) = (&g[a..a + m], &g[lo..lo + m], &g[hi..hi + m]);
-            let (b0, bl, bh) = (&b[a..a + m], &b[lo..lo + m], &b[hi..hi + m]);
+            let (a, m) = (y * s + M_DRV, s - 2 * M_DRV);
+            let (r0, rl, rh) = (view(r, a, 0, m), view(r, a, -o, m), view(r, a, o, m));
+            let (g0, gl, gh) = (view(g, a, 0, m), view(g, a, -o, m), view(g, a, o, m));
+            let (b0, bl, bh) = (view(b, a, 0, m), view(b, a, -o, m), view(b, a, o, m));
             let out = &mut sc.drv[d][a..a + m];
             for x in 0..m {
                 let dr = 2.0 * r0[x] - rl[x] - rh[x];
@@ -395,9 +435,8 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
 
     // 4. Homogeneity: neighbours whose derivative is within 8x the centre's smallest.
     for y in M_HOMO..rows - M_HOMO {
-        let a = y * s + M_HOMO;
-        let m = s - 2 * M_HOMO;
-        let thr = &mut sc.thr[..m];
+        let (a, m) = (y * s + M_HOMO, s - 2 * M_HOMO);
+        let thr = &mut sc.rows[0][..m];
         thr.copy_from_slice(&sc.drv[0][a..a + m]);
         for d in 1..4 {
             for (t, &v) in thr.iter_mut().zip(&sc.drv[d][a..a + m]) {
@@ -411,59 +450,73 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
             let homo = &mut sc.homo[d][a..a + m];
             for dy in -1isize..=1 {
                 for dx in -1isize..=1 {
-                    let b = at(a, dy * s as isize + dx);
-                    let nb = &sc.drv[d][b..b + m];
+                    let nb = view(&sc.drv[d], a, dy * si + dx, m);
                     for ((h, &v), &t) in homo.iter_mut().zip(nb).zip(thr.iter()) {
-                        *h += u8::from(v <= t);
+                        *h += if v <= t { 1.0 } else { 0.0 };
                     }
                 }
             }
         }
     }
-    // Row sums of 5 homogeneity counts.
+    // Sums of 5 homogeneity counts along rows, into the derivative planes (no longer needed).
     for d in 0..4 {
         for y in M_HOMO..rows - M_HOMO {
-            let a = y * s + PAD;
-            let m = s - 2 * PAD;
-            let src = &sc.homo[d][a - 2..a + m + 2];
-            let out = &mut sc.hsum[d][a..a + m];
+            let (a, m) = (y * s + PAD, s - 2 * PAD);
+            let h = |o: isize| view(&sc.homo[d], a, o, m);
+            let (h0, h1, h2, h3, h4) = (h(-2), h(-1), h(0), h(1), h(2));
+            let out = &mut sc.drv[d][a..a + m];
             for x in 0..m {
-                out[x] = u16::from(src[x])
-                    + u16::from(src[x + 1])
-                    + u16::from(src[x + 2])
-                    + u16::from(src[x + 3])
-                    + u16::from(src[x + 4]);
+                out[x] = h0[x] + h1[x] + h2[x] + h3[x] + h4[x];
             }
         }
     }
 
     // 5. Average the directions within 7/8 of the most homogeneous.
     let [pr, pg, pb] = planes;
+    let [_, hm0, hm1, hm2, hm3] = &mut sc.rows;
     for y in PAD..rows - PAD {
-        for x in PAD..s - PAD {
-            let i = y * s + x;
-            let mut hm = [0u16; 4];
-            for (d, h) in hm.iter_mut().enumerate() {
-                let hs = &sc.hsum[d];
-                *h = hs[i - 2 * s] + hs[i - s] + hs[i] + hs[i + s] + hs[i + 2 * s];
+        let (a, m) = (y * s + PAD, s - 2 * PAD);
+        for (d, hm) in [&mut *hm0, &mut *hm1, &mut *hm2, &mut *hm3].into_iter().enumerate() {
+            let h = |o: isize| view(&sc.drv[d], a, o, m);
+            let (h0, h1, h2, h3, h4) = (h(-2 * si), h(-si), h(0), h(si), h(2 * si));
+            for x in 0..m {
+                hm[x] = h0[x] + h1[x] + h2[x] + h3[x] + h4[x];
             }
-            let best = hm.iter().copied().max().unwrap_or(0);
-            let floor = best - best / 8;
-            let (mut r, mut g, mut b, mut k) = (0.0f32, 0.0f32, 0.0f32, 0u8);
+        }
+        let hm = [&hm0[..m], &hm1[..m], &hm2[..m], &hm3[..m]];
+        fn views(p: &[Vec<f32>; 4], a: usize, m: usize) -> [&[f32]; 4] {
+            [0, 1, 2, 3].map(|d| view(&p[d], a, 0, m))
+        }
+        let (r, g, b) = (views(&sc.r, a, m), views(&sc.g, a, m), views(&sc.b, a, m));
+        let (or, og, ob) = (&mut pr[a..a + m], &mut pg[a..a + m], &mut pb[a..a + m]);
+        for x in 0..m {
+            let best = hm[0][x].max(hm[1][x]).max(hm[2][x]).max(hm[3][x]);
+            // Counts are integers: `best - floor(best / 8)`, as in dcraw.
+            let floor = best - (best * 0.125).floor();
+            let (mut sr, mut sg, mut sb, mut k) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
             for d in 0..4 {
-                if hm[d] >= floor {
-                    r += sc.r[d][i];
-                    g += sc.g[d][i];
-                    b += sc.b[d][i];
-                    k += 1;
-                }
+                let on = if hm[d][x] >= floor { 1.0 } else { 0.0 };
+                sr += on * r[d][x];
+                sg += on * g[d][x];
+                sb += on * b[d][x];
+                k += on;
             }
-            let inv = 1.0 / f32::from(k.max(1));
-            let mut px = [r * inv, g * inv, b * inv];
-            px[lin.site[phase(y, x)] as usize] = cfa[i];
-            pr[i] = px[0];
-            pg[i] = px[1];
-            pb[i] = px[2];
+            let inv = 1.0 / k;
+            or[x] = sr * inv;
+            og[x] = sg * inv;
+            ob[x] = sb * inv;
+        }
+        // The sample itself, exactly (the average of equal values may round).
+        for px in 0..6 {
+            let c = lin.site[(y % 6) * 6 + px];
+            let dst = match c {
+                0 => &mut *pr,
+                1 => &mut *pg,
+                _ => &mut *pb,
+            };
+            for x in (first_in_phase(PAD, px)..s - PAD).step_by(6) {
+                dst[y * s + x] = cfa[y * s + x];
+            }
         }
     }
 }

@@ -253,7 +253,7 @@ pub(super) struct Window {
 impl Window {
     fn new() -> Self {
         Window {
-            data: Vec::new(),
+            data: take(0),
             stride: 0,
             rows: 0,
             pad: 0,
@@ -319,6 +319,41 @@ impl Window {
     }
 }
 
+thread_local! {
+    /// Buffers of earlier calls on this thread: the pipeline calls once per tile, and fresh
+    /// multi-megabyte allocations would cost more in page faults than some of the methods.
+    static POOL: std::cell::RefCell<Vec<Vec<f32>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Most buffers kept per thread (Markesteijn uses 25 at once).
+const POOL_MAX: usize = 32;
+
+/// A buffer of `n` zeros, reusing one of this thread's earlier buffers when there is one.
+pub(super) fn take(n: usize) -> Vec<f32> {
+    let mut v = POOL.with(|p| p.borrow_mut().pop()).unwrap_or_default();
+    v.clear();
+    v.resize(n, 0.0);
+    v
+}
+
+/// Hands a buffer from [`take`] back to this thread's pool.
+pub(super) fn give(v: Vec<f32>) {
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() < POOL_MAX {
+            p.push(v);
+        }
+    });
+}
+
+/// The `m` samples of `plane` starting `o` samples from `base`: shifted views of the same row
+/// let the per-row loops index every neighbour with one `x`, which the compiler vectorises.
+#[inline(always)]
+pub(super) fn view(plane: &[f32], base: usize, o: isize, m: usize) -> &[f32] {
+    let start = base.wrapping_add_signed(o);
+    &plane[start..start + m]
+}
+
 /// Largest tile edge processed in one piece: keeps the work set of the heavier methods near
 /// the size of a core's cache while the halo overhead stays small.
 const MAX_TILE: usize = 320;
@@ -342,7 +377,7 @@ fn run_tiled(
 ) {
     let fallback = bilinear::Bilinear::new(src.pattern);
     let mut win = Window::new();
-    let mut planes: [Vec<f32>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    let mut planes: [Vec<f32>; 3] = [take(0), take(0), take(0)];
     for (y0, th) in spans(src.height) {
         for (x0, tw) in spans(src.width) {
             if tw == 0 || th == 0 {
@@ -367,6 +402,10 @@ fn run_tiled(
                 }
             }
         }
+    }
+    give(win.data);
+    for p in planes {
+        give(p);
     }
 }
 

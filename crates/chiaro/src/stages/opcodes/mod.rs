@@ -298,14 +298,33 @@ impl RowSeg<'_> {
 
 /// Applies one per-pixel opcode to one row segment. Shared by [`apply_to_plane`] and
 /// [`apply_to_rgb_tile`], so tiles and whole planes get bit-identical results.
-fn apply_pointwise(op: &Opcode, g: &Geometry, seg: &mut RowSeg) {
+///
+/// `col_table` is an optional precomputed [`GainMap::col_table`] for a GainMap.
+fn apply_pointwise(op: &Opcode, g: &Geometry, seg: &mut RowSeg, col_table: Option<&[(u32, f32)]>) {
     match op {
         Opcode::GainMap(m) => {
+            if m.area.row_index(seg.y).is_none() {
+                return;
+            }
+            let Some((c0, c1)) = m.area.cols(seg.x0, seg.x1()) else {
+                return;
+            };
+            let pitch = m.area.col_pitch.max(1) as usize;
             let rows = m.row_weights(seg.y, g.height);
+            let cols = m.col_map(g.width);
             let map_planes = m.map_planes.max(1) as usize;
-            seg.for_area(&m.area, |p, x, v| {
-                *v *= m.gain(&rows, x, g.width, p.min(map_planes - 1));
-            });
+            for p in m.area.plane_range(seg.planes) {
+                m.apply_row(
+                    &rows,
+                    &cols,
+                    col_table,
+                    p.min(map_planes - 1),
+                    &mut seg.data[p..],
+                    seg.stride,
+                    seg.x0,
+                    (c0, c1, pitch),
+                );
+            }
         }
         Opcode::FixVignetteRadial { k, cx, cy } => {
             let v = Vignette::new(k, *cx, *cy, g.width, g.height);
@@ -449,9 +468,22 @@ pub fn apply_to_plane(
         height: h,
         unit: values.unit(),
     };
-    for op in list {
+    let mut i = 0;
+    while i < list.len() {
+        let op = &list[i];
         match op {
             _ if op.is_pointwise() => {
+                // Consecutive per-pixel opcodes run together, one pass over the plane.
+                let run = list[i..].iter().take_while(|o| o.is_pointwise()).count();
+                let ops = &list[i..i + run];
+                i += run;
+                let tables: Vec<Option<Vec<(u32, f32)>>> = ops
+                    .iter()
+                    .map(|op| match op {
+                        Opcode::GainMap(m) => m.col_table(w),
+                        _ => None,
+                    })
+                    .collect();
                 plane
                     .data
                     .par_chunks_mut(w)
@@ -464,8 +496,11 @@ pub fn apply_to_plane(
                             stride: 1,
                             planes: 1,
                         };
-                        apply_pointwise(op, &g, &mut seg);
+                        for (op, table) in ops.iter().zip(&tables) {
+                            apply_pointwise(op, &g, &mut seg, table.as_deref());
+                        }
                     });
+                continue;
             }
             Opcode::FixBadPixelsConstant { constant, .. } => {
                 if values == PlaneValues::Stored {
@@ -490,6 +525,7 @@ pub fn apply_to_plane(
             )),
             _ => {}
         }
+        i += 1;
     }
     Ok(())
 }
@@ -529,7 +565,7 @@ pub fn apply_to_rgb_tile(
                 stride: 3,
                 planes: 3,
             };
-            apply_pointwise(op, &g, &mut seg);
+            apply_pointwise(op, &g, &mut seg, None);
         }
     }
 }

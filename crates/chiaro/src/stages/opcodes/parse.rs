@@ -293,7 +293,11 @@ fn gain_map(r: &mut Reader, size: usize, limits: &Limits) -> Result<GainMap> {
     if (points_v > 1 && spacing_v <= 0.0) || (points_h > 1 && spacing_h <= 0.0) {
         return Err(Error::decode("gain map spacing is not positive"));
     }
-    let n = points_v as u64 * points_h as u64 * map_planes as u64;
+    let n = (points_v as u64)
+        .checked_mul(points_h as u64)
+        .and_then(|n| n.checked_mul(map_planes as u64))
+        .filter(|&n| n <= u32::MAX as u64)
+        .ok_or_else(|| Error::decode("gain map size overflows"))?;
     expect_size(size, AREA_BYTES + 44 + 4 * n)?;
     let mut gains = try_vec::<f32>(n as usize, limits)?;
     for g in &mut gains {
