@@ -32,7 +32,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Develop raw files into JPEG, PNG or TIFF images.
-    Develop(DevelopArgs),
+    Develop(Box<DevelopArgs>),
     /// Show what chiaro reads from a raw file.
     Info {
         file: PathBuf,
@@ -96,7 +96,7 @@ struct DevelopArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Develop(args) => develop(args),
+        Command::Develop(args) => develop(*args),
         Command::Info { file, json } => info::run(&file, json).map(|_| ExitCode::SUCCESS),
     };
     match result {

@@ -59,9 +59,7 @@ impl Limits {
 
 /// Allocates a zeroed vector of `n` elements without aborting on failure.
 pub fn try_vec<T: Clone + Default>(n: usize, limits: &Limits) -> Result<Vec<T>> {
-    let bytes = n
-        .checked_mul(std::mem::size_of::<T>())
-        .unwrap_or(usize::MAX);
+    let bytes = n.saturating_mul(std::mem::size_of::<T>());
     if bytes > limits.max_alloc_bytes {
         return Err(Error::limits(format!(
             "allocation of {bytes} bytes exceeds the {} byte limit",

@@ -59,7 +59,10 @@ fn load(i: usize) -> Image {
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     let (width, height) = (info.width as usize, info.height as usize);
     let channels = info.line_size / width;
-    assert!(channels >= 3, "{name}: expected RGB, got {channels} channels");
+    assert!(
+        channels >= 3,
+        "{name}: expected RGB, got {channels} channels"
+    );
     let mut rgb = Vec::with_capacity(3 * width * height);
     for row in buf.chunks_exact(info.line_size).take(height) {
         for px in row[..width * channels].chunks_exact(channels) {
@@ -125,7 +128,12 @@ fn scores(pattern: &CfaPattern, methods: &[DemosaicMethod]) -> (Vec<f64>, Vec<(S
     (means, per_image)
 }
 
-fn print_table(title: &str, methods: &[DemosaicMethod], means: &[f64], rows: &[(String, Vec<f64>)]) {
+fn print_table(
+    title: &str,
+    methods: &[DemosaicMethod],
+    means: &[f64],
+    rows: &[(String, Vec<f64>)],
+) {
     println!("\n{title}: CPSNR in dB (8-bit, {BORDER} px border left out)");
     print!("{:<12}", "image");
     for m in methods {

@@ -33,8 +33,8 @@ fn box_xyz(d: &Developed, y0: usize, y1: usize, x0: usize, x1: usize) -> [f64; 3
     let mut s = [0.0f64; 3];
     for y in y0..y1 {
         for x in x0..x1 {
-            for c in 0..3 {
-                s[c] += f64::from(d.rgb[(y * d.width + x) * 3 + c]);
+            for (c, v) in s.iter_mut().enumerate() {
+                *v += f64::from(d.rgb[(y * d.width + x) * 3 + c]);
             }
         }
     }

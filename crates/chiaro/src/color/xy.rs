@@ -16,7 +16,7 @@ pub fn xy_to_xyz(xy: [f64; 2]) -> Vec3 {
 /// Chromaticity of an XYZ triple (D50 when the triple is black or invalid).
 pub fn xyz_to_xy(v: Vec3) -> [f64; 2] {
     let s = v[0] + v[1] + v[2];
-    if !(s > 0.0) || !s.is_finite() { D50_XY } else { [v[0] / s, v[1] / s] }
+    if s.is_nan() || s <= 0.0 || !s.is_finite() { D50_XY } else { [v[0] / s, v[1] / s] }
 }
 
 /// Bradford cone response matrix (Lam 1985), as used by ICC v4 and the DNG SDK.

@@ -98,13 +98,15 @@ impl CfaPattern {
         self.colors[(y % self.height) * self.width + x % self.width]
     }
 
-    /// True for a 2x2 pattern with two greens on a diagonal (RGGB, BGGR, GRBG, GBRG).
+    /// True for a 2x2 pattern with the greens on one diagonal and red and blue on the other
+    /// (RGGB, BGGR, GRBG, GBRG).
     pub fn is_bayer(&self) -> bool {
-        self.width == 2
-            && self.height == 2
-            && self.color(0, 0) == self.color(1, 1)
-            && self.color(0, 1) == self.color(1, 0)
-            && (self.color(0, 0) == 1) != (self.color(0, 1) == 1)
+        if self.width != 2 || self.height != 2 {
+            return false;
+        }
+        let (a, b, c, d) = (self.color(0, 0), self.color(0, 1), self.color(1, 0), self.color(1, 1));
+        let diagonal = |g1: u8, g2: u8, x: u8, y: u8| g1 == 1 && g2 == 1 && x != 1 && y != 1 && x != y;
+        diagonal(a, d, b, c) || diagonal(b, c, a, d)
     }
 
     /// The same pattern seen from an image that starts at (`y`, `x`) of this one.
@@ -160,7 +162,8 @@ mod tests {
     #[test]
     fn bad_patterns_are_rejected() {
         assert!(CfaPattern::bayer("RGGX").is_err());
-        assert!(CfaPattern::bayer("RRGG").is_ok());
+        assert!(CfaPattern::bayer("RRGG").is_err());
+        assert!(!CfaPattern::bayer("RGBG").expect("valid colours").is_bayer());
         assert!(CfaPattern::new(2, 2, &[0, 0, 0, 0]).is_err());
     }
 }

@@ -184,7 +184,7 @@ impl RawImage {
             return Err(Error::decode("black level pattern is malformed"));
         }
         for (&w, c) in self.white.iter().zip(0..) {
-            if !(w > b.mean()) || !w.is_finite() {
+            if w.is_nan() || w <= b.mean() || !w.is_finite() {
                 return Err(Error::decode(format!(
                     "white level {w} of plane {c} is not above the black level {}",
                     b.mean()

@@ -93,6 +93,8 @@ mod tests {
         r.default_crop = Rect::new(0, 0, 3, 1);
         r.black.delta_v = vec![100.0];
         let p = normalize(&r, None, 0);
-        assert_eq!(p.data, vec![0.0, -0.2, 0.2]);
+        // Row 1 from column 1 is [0, 400, 500]; black 100 + 100 (row delta), white 1100.
+        let want = [-200.0 / 900.0, 200.0 / 900.0, 300.0 / 900.0];
+        assert!(p.data.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6), "{:?}", p.data);
     }
 }

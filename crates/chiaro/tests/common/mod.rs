@@ -6,13 +6,19 @@ use std::path::PathBuf;
 /// `../shared/data` beside the repository; the tests need it (CI provides it).
 pub fn shared_data() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    assert!(p.is_dir(), "test data missing: {} (../shared must sit beside the repository)", p.display());
+    assert!(
+        p.is_dir(),
+        "test data missing: {} (../shared must sit beside the repository)",
+        p.display()
+    );
     p
 }
 
 /// The ColorChecker 24 (post-2014 edition) patches as XYZ relative to D50.
 pub fn colorchecker_xyz_d50() -> Vec<[f64; 3]> {
-    let text = std::fs::read_to_string(shared_data().join("color/colorchecker24_reference_values.json")).expect("reference values");
+    let text =
+        std::fs::read_to_string(shared_data().join("color/colorchecker24_reference_values.json"))
+            .expect("reference values");
     let v: serde_json::Value = serde_json::from_str(&text).expect("json");
     v["ColorChecker24 - After November 2014"]["patches"]
         .as_array()
@@ -20,7 +26,11 @@ pub fn colorchecker_xyz_d50() -> Vec<[f64; 3]> {
         .iter()
         .map(|p| {
             let x = &p["XYZ"];
-            [x[0].as_f64().expect("X"), x[1].as_f64().expect("Y"), x[2].as_f64().expect("Z")]
+            [
+                x[0].as_f64().expect("X"),
+                x[1].as_f64().expect("Y"),
+                x[2].as_f64().expect("Z"),
+            ]
         })
         .collect()
 }
@@ -30,8 +40,8 @@ pub fn box_mean(rgb: &[f32], width: usize, cx: usize, cy: usize, size: usize) ->
     let mut s = [0.0f64; 3];
     for y in cy - size / 2..cy + size / 2 {
         for x in cx - size / 2..cx + size / 2 {
-            for c in 0..3 {
-                s[c] += f64::from(rgb[(y * width + x) * 3 + c]);
+            for (c, v) in s.iter_mut().enumerate() {
+                *v += f64::from(rgb[(y * width + x) * 3 + c]);
             }
         }
     }

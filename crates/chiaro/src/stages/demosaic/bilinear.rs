@@ -66,7 +66,8 @@ impl Bilinear {
                         for dy in -reach..=reach {
                             for dx in -reach..=reach {
                                 if color(py, px, dy, dx) as usize == c {
-                                    let w = ((reach + 1 - dy.abs()) * (reach + 1 - dx.abs())) as f32;
+                                    let w =
+                                        ((reach + 1 - dy.abs()) * (reach + 1 - dx.abs())) as f32;
                                     found.push((dy, dx, w));
                                 }
                             }
@@ -159,7 +160,10 @@ pub(super) fn run(src: &Mosaic, out: &mut [f32]) {
             let taps = [0, 1, 2].map(|c| {
                 let taps = bl.range(py, px, c);
                 let total = taps.iter().fold(0.0f32, |a, t| a + t.w);
-                let list = taps.iter().map(|t| (t.dy * w as isize + t.dx, t.w)).collect();
+                let list = taps
+                    .iter()
+                    .map(|t| (t.dy * w as isize + t.dx, t.w))
+                    .collect();
                 (list, total)
             });
             (src.pattern.color(py, px) as usize, taps)

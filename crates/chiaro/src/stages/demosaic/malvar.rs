@@ -46,10 +46,8 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3]) {
             let diag = m1[x - 1] + m1[x + 1] + p1[x - 1] + p1[x + 1];
             let rgb = if site == 1 {
                 // Green site: one neighbour colour along the row, the other along the column.
-                let along_row =
-                    (5.0 * c + 4.0 * horiz1 - diag - horiz2 + 0.5 * vert2) * 0.125;
-                let along_col =
-                    (5.0 * c + 4.0 * vert1 - diag - vert2 + 0.5 * horiz2) * 0.125;
+                let along_row = (5.0 * c + 4.0 * horiz1 - diag - horiz2 + 0.5 * vert2) * 0.125;
+                let along_col = (5.0 * c + 4.0 * vert1 - diag - vert2 + 0.5 * horiz2) * 0.125;
                 if cols[(x + 1) & 1] == 0 {
                     [along_row, c, along_col]
                 } else {
@@ -58,7 +56,11 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3]) {
             } else {
                 let g = (4.0 * c + 2.0 * (vert1 + horiz1) - (vert2 + horiz2)) * 0.125;
                 let other = (6.0 * c + 2.0 * diag - 1.5 * (vert2 + horiz2)) * 0.125;
-                if site == 0 { [c, g, other] } else { [other, g, c] }
+                if site == 0 {
+                    [c, g, other]
+                } else {
+                    [other, g, c]
+                }
             };
             let i = j * s + x;
             pr[i] = rgb[0].max(0.0);
@@ -81,7 +83,11 @@ mod tests {
         let rgb: Vec<f32> = (0..w * h)
             .flat_map(|i| {
                 let (y, x) = ((i / w) as f32, (i % w) as f32);
-                [0.2 + 0.01 * x + 0.02 * y, 0.5 + 0.01 * x - 0.01 * y, 0.1 + 0.03 * y]
+                [
+                    0.2 + 0.01 * x + 0.02 * y,
+                    0.5 + 0.01 * x - 0.01 * y,
+                    0.1 + 0.03 * y,
+                ]
             })
             .collect();
         let p = CfaPattern::bayer("BGGR").expect("valid");

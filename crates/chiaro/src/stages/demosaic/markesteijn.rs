@@ -124,7 +124,10 @@ impl Rules {
             return None;
         }
         let col = |y: usize, x: usize, (dy, dx): Off| {
-            p.color((y as isize + 12 + dy) as usize, (x as isize + 12 + dx) as usize)
+            p.color(
+                (y as isize + 12 + dy) as usize,
+                (x as isize + 12 + dx) as usize,
+            )
         };
         let mut r = Rules {
             site: [0; 36],
@@ -170,10 +173,9 @@ impl Rules {
                                 (a, along(2, dir), 1.0 / 6.0),
                                 (b, along(-2, dir), 1.0 / 6.0),
                             ]
-                        } else if let (Some(m1), Some(m2)) = (
-                            nearest(site, dir, 1, 4),
-                            nearest(site, dir, -1, 4),
-                        ) {
+                        } else if let (Some(m1), Some(m2)) =
+                            (nearest(site, dir, 1, 4), nearest(site, dir, -1, 4))
+                        {
                             // A quadratic through the own colour at -m2, 0, m1 gives the curvature
                             // `c`; linear interpolation from +k1 and -k2 misses `-c * k1 * k2`.
                             let (k1f, k2f, m1f, m2f) = (k1 as f32, k2 as f32, m1 as f32, m2 as f32);
@@ -201,10 +203,9 @@ impl Rules {
                     for (d, &dir) in DIRS.iter().enumerate() {
                         let list: Vec<(Off, f32)> =
                             match (nearest(c, dir, 1, 2), nearest(c, dir, -1, 2)) {
-                                (Some(k1), Some(k2)) => vec![
-                                    (along(k1, dir), k2 as f32),
-                                    (along(-k2, dir), k1 as f32),
-                                ],
+                                (Some(k1), Some(k2)) => {
+                                    vec![(along(k1, dir), k2 as f32), (along(-k2, dir), k1 as f32)]
+                                }
                                 _ => {
                                     let mut v = Vec::new();
                                     for reach in [1isize, 2] {
@@ -233,12 +234,17 @@ impl Rules {
     }
 }
 
+/// A [`GreenRule`] with index deltas: `a`, `b`, `t`, terms.
+type LinGreen = (isize, isize, f32, [(isize, isize, f32); 2]);
+/// [`Taps`] with index deltas: count, deltas, weights.
+type LinTaps = (usize, [isize; MAX_TAPS], [f32; MAX_TAPS]);
+
 /// `Rules` with offsets turned into index deltas for one window stride.
 struct Linear {
     site: [u8; 36],
-    green: [[(isize, isize, f32, [(isize, isize, f32); 2]); 4]; 36],
+    green: [[LinGreen; 4]; 36],
     clamp: [(usize, [isize; MAX_TAPS]); 36],
-    rb: [[[(usize, [isize; MAX_TAPS], [f32; MAX_TAPS]); 2]; 4]; 36],
+    rb: [[[LinTaps; 2]; 4]; 36],
 }
 
 impl Linear {
@@ -246,8 +252,8 @@ impl Linear {
         let lin = |(dy, dx): Off| dy * s as isize + dx;
         let taps = |t: &Taps| {
             let mut o = [0isize; MAX_TAPS];
-            for k in 0..t.n {
-                o[k] = lin(t.o[k]);
+            for (dst, &src) in o.iter_mut().zip(&t.o[..t.n]) {
+                *dst = lin(src);
             }
             (t.n, o, t.w)
         };
@@ -311,7 +317,14 @@ impl Scratch {
             homo,
             rows,
         } = self;
-        for v in g.into_iter().chain(r).chain(b).chain(drv).chain(homo).chain(rows) {
+        for v in g
+            .into_iter()
+            .chain(r)
+            .chain(b)
+            .chain(drv)
+            .chain(homo)
+            .chain(rows)
+        {
             give(v);
         }
     }
@@ -398,13 +411,24 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
                     }
                     let (k, o, w) = &lin.rb[ph][d][ci];
                     let (o, w) = (&o[..*k], &w[..*k]);
-                    for x in (first_in_phase(M_RB, px)..s - M_RB).step_by(6) {
-                        let i = y * s + x;
-                        let mut acc = 0.0f32;
-                        for (&o, &w) in o.iter().zip(w) {
-                            acc += w * diff[i.wrapping_add_signed(o)];
+                    let xs = (first_in_phase(M_RB, px)..s - M_RB).step_by(6);
+                    if let ([o0, o1], [w0, w1]) = (o, w) {
+                        // The common case (a site on each side along the direction), unrolled.
+                        for x in xs {
+                            let i = y * s + x;
+                            let acc = w0 * diff[i.wrapping_add_signed(*o0)]
+                                + w1 * diff[i.wrapping_add_signed(*o1)];
+                            plane[i] = (g[i] + acc).max(0.0);
                         }
-                        plane[i] = (g[i] + acc).max(0.0);
+                    } else {
+                        for x in xs {
+                            let i = y * s + x;
+                            let mut acc = 0.0f32;
+                            for (&o, &w) in o.iter().zip(w) {
+                                acc += w * diff[i.wrapping_add_signed(o)];
+                            }
+                            plane[i] = (g[i] + acc).max(0.0);
+                        }
                     }
                 }
             }
@@ -476,7 +500,10 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
     let [_, hm0, hm1, hm2, hm3] = &mut sc.rows;
     for y in PAD..rows - PAD {
         let (a, m) = (y * s + PAD, s - 2 * PAD);
-        for (d, hm) in [&mut *hm0, &mut *hm1, &mut *hm2, &mut *hm3].into_iter().enumerate() {
+        for (d, hm) in [&mut *hm0, &mut *hm1, &mut *hm2, &mut *hm3]
+            .into_iter()
+            .enumerate()
+        {
             let h = |o: isize| view(&sc.drv[d], a, o, m);
             let (h0, h1, h2, h3, h4) = (h(-2 * si), h(-si), h(0), h(si), h(2 * si));
             for x in 0..m {
@@ -491,11 +518,12 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
         let (or, og, ob) = (&mut pr[a..a + m], &mut pg[a..a + m], &mut pb[a..a + m]);
         for x in 0..m {
             let best = hm[0][x].max(hm[1][x]).max(hm[2][x]).max(hm[3][x]);
-            // Counts are integers: `best - floor(best / 8)`, as in dcraw.
-            let floor = best - (best * 0.125).floor();
+            // dcraw keeps `hm >= best - floor(best / 8)`; for integer counts that is
+            // `best - hm <= best / 8`, which needs no rounding.
+            let slack = best * 0.125;
             let (mut sr, mut sg, mut sb, mut k) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
             for d in 0..4 {
-                let on = if hm[d][x] >= floor { 1.0 } else { 0.0 };
+                let on = if best - hm[d][x] <= slack { 1.0 } else { 0.0 };
                 sr += on * r[d][x];
                 sg += on * g[d][x];
                 sb += on * b[d][x];

@@ -163,7 +163,15 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
     for y in 3..rows - 3 {
         let (b, m) = (y * s + 3, s - 6);
         let v = |o: isize| view(cfa, b, o, m);
-        let (a3, a2, a1, c, b1, b2, b3) = (v(-3 * si), v(-2 * si), v(-si), v(0), v(si), v(2 * si), v(3 * si));
+        let (a3, a2, a1, c, b1, b2, b3) = (
+            v(-3 * si),
+            v(-2 * si),
+            v(-si),
+            v(0),
+            v(si),
+            v(2 * si),
+            v(3 * si),
+        );
         let (l3, l2, l1, r1, r2, r3) = (v(-3), v(-2), v(-1), v(1), v(2), v(3));
         let hv = &mut sc.hp_a[b..b + m];
         for x in 0..m {
@@ -209,10 +217,14 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
                 let c = c0[x];
                 let ns = (n1[x] - s1[x]).abs();
                 let we = (w1[x] - e1[x]).abs();
-                let n_grad = EPS + ns + (c - n2[x]).abs() + (n1[x] - n3[x]).abs() + (n2[x] - n4[x]).abs();
-                let s_grad = EPS + ns + (c - s2[x]).abs() + (s1[x] - s3[x]).abs() + (s2[x] - s4[x]).abs();
-                let w_grad = EPS + we + (c - w2[x]).abs() + (w1[x] - w3[x]).abs() + (w2[x] - w4[x]).abs();
-                let e_grad = EPS + we + (c - e2[x]).abs() + (e1[x] - e3[x]).abs() + (e2[x] - e4[x]).abs();
+                let n_grad =
+                    EPS + ns + (c - n2[x]).abs() + (n1[x] - n3[x]).abs() + (n2[x] - n4[x]).abs();
+                let s_grad =
+                    EPS + ns + (c - s2[x]).abs() + (s1[x] - s3[x]).abs() + (s2[x] - s4[x]).abs();
+                let w_grad =
+                    EPS + we + (c - w2[x]).abs() + (w1[x] - w3[x]).abs() + (w2[x] - w4[x]).abs();
+                let e_grad =
+                    EPS + we + (c - e2[x]).abs() + (e1[x] - e3[x]).abs() + (e2[x] - e4[x]).abs();
                 // Hamilton-Adams: the neighbour plus half the own-colour step across it.
                 let n_est = n1[x] + 0.5 * (c - n2[x]);
                 let s_est = s1[x] + 0.5 * (c - s2[x]);
@@ -275,11 +287,25 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
         for y in lo..rows - lo {
             let b = y * s + lo;
             let x0 = first(y, lo, false);
-            let own: &[f32] = if win.pattern.color(y, x0) == 0 { pr } else { pb };
+            let own: &[f32] = if win.pattern.color(y, x0) == 0 {
+                pr
+            } else {
+                pb
+            };
             {
                 let g: &[f32] = pg;
-                let (gn, gs, gw, ge) = (view(g, b, -si, m), view(g, b, si, m), view(g, b, -1, m), view(g, b, 1, m));
-                let (cn, cs, cw, ce) = (view(own, b, -si, m), view(own, b, si, m), view(own, b, -1, m), view(own, b, 1, m));
+                let (gn, gs, gw, ge) = (
+                    view(g, b, -si, m),
+                    view(g, b, si, m),
+                    view(g, b, -1, m),
+                    view(g, b, 1, m),
+                );
+                let (cn, cs, cw, ce) = (
+                    view(own, b, -si, m),
+                    view(own, b, si, m),
+                    view(own, b, -1, m),
+                    view(own, b, 1, m),
+                );
                 let d = |o: isize| view(vh, b, o, m);
                 let (dc, dnw, dne, dsw, dse) = (d(0), d(-si - 1), d(-si + 1), d(si - 1), d(si + 1));
                 let c0 = view(cfa, b, 0, m);
@@ -328,8 +354,15 @@ fn rb_at_rb(
             let gv = |o: isize| view(g, b, o, m);
             let d = |o: isize| view(pq, b, o, m);
             let (nw, ne, sw, se) = (v(-si - 1), v(-si + 1), v(si - 1), v(si + 1));
-            let (nw3, ne3, sw3, se3) = (v(-3 * si - 3), v(-3 * si + 3), v(3 * si - 3), v(3 * si + 3));
-            let (g0, gnw2, gne2, gsw2, gse2) = (gv(0), gv(-2 * si - 2), gv(-2 * si + 2), gv(2 * si - 2), gv(2 * si + 2));
+            let (nw3, ne3, sw3, se3) =
+                (v(-3 * si - 3), v(-3 * si + 3), v(3 * si - 3), v(3 * si + 3));
+            let (g0, gnw2, gne2, gsw2, gse2) = (
+                gv(0),
+                gv(-2 * si - 2),
+                gv(-2 * si + 2),
+                gv(2 * si - 2),
+                gv(2 * si + 2),
+            );
             let (gnw, gne, gsw, gse) = (gv(-si - 1), gv(-si + 1), gv(si - 1), gv(si + 1));
             let (dc, dnw, dne, dsw, dse) = (d(0), d(-si - 1), d(-si + 1), d(si - 1), d(si + 1));
             for x in 0..m {
@@ -347,7 +380,11 @@ fn rb_at_rb(
         },
         |y, row| {
             let x0 = first(win, y, lo, false);
-            let dst = if win.pattern.color(y, x0) == 0 { &mut *pb } else { &mut *pr };
+            let dst = if win.pattern.color(y, x0) == 0 {
+                &mut *pb
+            } else {
+                &mut *pr
+            };
             keep_every_other(&mut dst[y * s + x0..y * s + s - lo], &row[x0 - lo..]);
         },
     );
@@ -390,19 +427,24 @@ fn rb_at_green(
                 let (gn_grad, gs_grad) = (EPS + (g1 - gn2[x]).abs(), EPS + (g1 - gs2[x]).abs());
                 let (gw_grad, ge_grad) = (EPS + (g1 - gw2[x]).abs(), EPS + (g1 - ge2[x]).abs());
                 let (dn, ds, dw, de) = (gn[x], gs[x], gw[x], ge[x]);
-                let est = |n1: f32, s1: f32, w1: f32, e1: f32, n3: f32, s3: f32, w3: f32, e3: f32| {
-                    let sn = (n1 - s1).abs();
-                    let ew = (w1 - e1).abs();
-                    let n_grad = gn_grad + sn + (n1 - n3).abs();
-                    let s_grad = gs_grad + sn + (s1 - s3).abs();
-                    let w_grad = gw_grad + ew + (w1 - w3).abs();
-                    let e_grad = ge_grad + ew + (e1 - e3).abs();
-                    let v_est = blend(n1 - dn, s1 - ds, n_grad, s_grad);
-                    let h_est = blend(w1 - dw, e1 - de, w_grad, e_grad);
-                    (g1 + v_est + (h_est - v_est) * disc).max(0.0)
-                };
-                tr[x] = est(rn1[x], rs1[x], rw1[x], re1[x], rn3[x], rs3[x], rw3[x], re3[x]);
-                tb[x] = est(bn1[x], bs1[x], bw1[x], be1[x], bn3[x], bs3[x], bw3[x], be3[x]);
+                let est =
+                    |n1: f32, s1: f32, w1: f32, e1: f32, n3: f32, s3: f32, w3: f32, e3: f32| {
+                        let sn = (n1 - s1).abs();
+                        let ew = (w1 - e1).abs();
+                        let n_grad = gn_grad + sn + (n1 - n3).abs();
+                        let s_grad = gs_grad + sn + (s1 - s3).abs();
+                        let w_grad = gw_grad + ew + (w1 - w3).abs();
+                        let e_grad = ge_grad + ew + (e1 - e3).abs();
+                        let v_est = blend(n1 - dn, s1 - ds, n_grad, s_grad);
+                        let h_est = blend(w1 - dw, e1 - de, w_grad, e_grad);
+                        (g1 + v_est + (h_est - v_est) * disc).max(0.0)
+                    };
+                tr[x] = est(
+                    rn1[x], rs1[x], rw1[x], re1[x], rn3[x], rs3[x], rw3[x], re3[x],
+                );
+                tb[x] = est(
+                    bn1[x], bs1[x], bw1[x], be1[x], bn3[x], bs3[x], bw3[x], be3[x],
+                );
             }
         }
         let x0 = first(win, y, lo, true);

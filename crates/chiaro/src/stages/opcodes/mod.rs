@@ -543,8 +543,8 @@ pub fn apply_to_rgb_tile(
     image_width: usize,
     image_height: usize,
 ) {
-    let row_len = tile_rect.width * 3;
-    if row_len == 0 || tile.len() < row_len * tile_rect.height {
+    let row_len = tile_rect.width.saturating_mul(3);
+    if row_len == 0 || tile.len() < row_len.saturating_mul(tile_rect.height) {
         return;
     }
     let g = Geometry {

@@ -18,7 +18,8 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Filmic {
-    /// Scene-linear value that maps to display white.
+    /// Scene-linear value that maps to display white. 1.0 is the raw white level after white
+    /// balance, so the default 2.0 leaves one stop for reconstructed highlights.
     pub white: f32,
     /// Display-linear value of scene middle grey (0.18); 0.18 keeps mid-tones as exposed.
     pub grey_out: f32,
@@ -30,7 +31,7 @@ pub struct Filmic {
 
 impl Default for Filmic {
     fn default() -> Self {
-        Filmic { white: 8.0, grey_out: 0.18, toe: 0.20, shoulder: 0.15 }
+        Filmic { white: 2.0, grey_out: 0.18, toe: 0.20, shoulder: 0.15 }
     }
 }
 
@@ -101,7 +102,7 @@ mod tests {
     fn filmic_keeps_grey_maps_white_to_one_and_is_monotone() {
         let c = Filmic::default().prepare();
         assert!((c.map(0.18) - 0.18).abs() < 1e-3);
-        assert!((c.map(8.0) - 1.0).abs() < 1e-4);
+        assert!((c.map(2.0) - 1.0).abs() < 1e-4);
         assert_eq!(c.map(50.0), 1.0);
         let mut last = -1.0;
         for i in 0..1000 {
