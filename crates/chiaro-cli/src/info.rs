@@ -1,5 +1,7 @@
 //! `chiaro info`: what chiaro reads from a raw file, as text or JSON.
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::Path;
 
 use chiaro::color::temperature::xy_to_temperature;
@@ -10,18 +12,28 @@ use serde_json::{Value, json};
 pub fn run(path: &Path, as_json: bool) -> anyhow::Result<()> {
     let raw = chiaro::raw::read_file(path, &chiaro::Limits::default())?;
     let v = describe(path, &raw);
+    let mut text = String::new();
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        text = serde_json::to_string_pretty(&v)? + "\n";
     } else {
-        print_text(&v, 0);
+        print_text(&v, 0, &mut text);
     }
-    Ok(())
+    // A closed pipe (`chiaro info F | head`) is not an error worth reporting.
+    match std::io::stdout().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
 fn describe(path: &Path, raw: &RawImage) -> Value {
     let c = &raw.color;
     let white = if c.has_matrix() {
-        let n = chiaro::stages::white_balance::neutral_for(chiaro::stages::white_balance::WbMode::AsShot, c, || [1.0; 3]).ok();
+        let n = chiaro::stages::white_balance::neutral_for(
+            chiaro::stages::white_balance::WbMode::AsShot,
+            c,
+            || [1.0; 3],
+        )
+        .ok();
         n.map(|n| {
             let xy = c.neutral_to_xy(n);
             let (t, tint) = xy_to_temperature(xy);
@@ -61,23 +73,27 @@ fn describe(path: &Path, raw: &RawImage) -> Value {
     })
 }
 
-fn print_text(v: &Value, indent: usize) {
+fn print_text(v: &Value, indent: usize, out: &mut String) {
     let Value::Object(map) = v else { return };
     for (k, val) in map {
         match val {
             Value::Null => {}
             Value::Object(_) => {
-                println!("{:indent$}{k}:", "");
-                print_text(val, indent + 2);
+                let _ = writeln!(out, "{:indent$}{k}:", "");
+                print_text(val, indent + 2, out);
             }
             Value::Array(a) if a.iter().all(|x| x.is_string()) && !a.is_empty() => {
-                println!("{:indent$}{k}:", "");
+                let _ = writeln!(out, "{:indent$}{k}:", "");
                 for x in a {
-                    println!("{:indent$}  - {}", "", x.as_str().unwrap_or_default());
+                    let _ = writeln!(out, "{:indent$}  - {}", "", x.as_str().unwrap_or_default());
                 }
             }
-            Value::String(s) => println!("{:indent$}{k}: {s}", ""),
-            other => println!("{:indent$}{k}: {other}", ""),
+            Value::String(s) => {
+                let _ = writeln!(out, "{:indent$}{k}: {s}", "");
+            }
+            other => {
+                let _ = writeln!(out, "{:indent$}{k}: {other}", "");
+            }
         }
     }
 }

@@ -23,7 +23,11 @@ use chiaro::{ErrorKind, Limits};
 mod info;
 
 #[derive(Parser)]
-#[command(name = "chiaro", version, about = "chiaro: develop camera RAW and DNG files")]
+#[command(
+    name = "chiaro",
+    version,
+    about = "chiaro: develop camera RAW and DNG files"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -120,14 +124,18 @@ struct Job {
 
 fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
     if args.output.is_some() && args.inputs.len() > 1 {
-        bail!("-o names one output file; use --out-dir for {} inputs", args.inputs.len());
+        bail!(
+            "-o names one output file; use --out-dir for {} inputs",
+            args.inputs.len()
+        );
     }
     if args.output.is_none() && args.out_dir.is_none() {
         bail!("give -o OUTPUT or --out-dir DIR");
     }
     let format = match (&args.format, &args.output) {
         (Some(f), _) => Format::from_name(f)?,
-        (None, Some(o)) => Format::from_path(o).with_context(|| format!("{}: unknown output extension; use --format", o.display()))?,
+        (None, Some(o)) => Format::from_path(o)
+            .with_context(|| format!("{}: unknown output extension; use --format", o.display()))?,
         (None, None) => Format::Jpeg,
     };
     let bits = args.bits.unwrap_or(match format {
@@ -139,18 +147,36 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
         bail!("{} cannot hold {bits}-bit samples", format.extension());
     }
     let recipe = build_recipe(&args)?;
-    let job = Job { recipe, spec: OutputSpec { bits, linear: args.linear }, format, quality: args.quality, overwrite: args.overwrite, limits: Limits::default() };
+    let job = Job {
+        recipe,
+        spec: OutputSpec {
+            bits,
+            linear: args.linear,
+        },
+        format,
+        quality: args.quality,
+        overwrite: args.overwrite,
+        limits: Limits::default(),
+    };
 
     let outputs: Vec<PathBuf> = match (&args.output, &args.out_dir) {
         (Some(o), _) => {
             if let Some(dir) = o.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create folder", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("{}: cannot create folder", dir.display()))?;
             }
             vec![o.clone()]
         }
         (None, Some(dir)) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create folder", dir.display()))?;
-            args.inputs.iter().map(|i| dir.join(i.file_stem().unwrap_or(i.as_os_str())).with_extension(format.extension())).collect()
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("{}: cannot create folder", dir.display()))?;
+            args.inputs
+                .iter()
+                .map(|i| {
+                    dir.join(i.file_stem().unwrap_or(i.as_os_str()))
+                        .with_extension(format.extension())
+                })
+                .collect()
         }
         (None, None) => unreachable!("checked above"),
     };
@@ -169,7 +195,10 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
     let pool = pool.build().context("cannot start worker threads")?;
 
     let bar = ProgressBar::new(args.inputs.len() as u64);
-    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     let start = Instant::now();
     let results: Vec<Result<(), chiaro::Error>> = pool.install(|| {
         args.inputs
@@ -179,7 +208,9 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
                 let r = develop_one(&job, input, output, &cancel);
                 match &r {
                     Ok(()) => bar.set_message(format!("{}", output.display())),
-                    Err(e) if e.kind() != ErrorKind::Cancelled => bar.suspend(|| eprintln!("chiaro: {e}")),
+                    Err(e) if e.kind() != ErrorKind::Cancelled => {
+                        bar.suspend(|| eprintln!("chiaro: {e}"))
+                    }
                     Err(_) => {}
                 }
                 bar.inc(1);
@@ -206,12 +237,24 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn develop_one(job: &Job, input: &Path, output: &Path, cancel: &AtomicBool) -> Result<(), chiaro::Error> {
+fn develop_one(
+    job: &Job,
+    input: &Path,
+    output: &Path,
+    cancel: &AtomicBool,
+) -> Result<(), chiaro::Error> {
+    if cancel.load(Ordering::SeqCst) {
+        return Err(chiaro::Error::new(ErrorKind::Cancelled, "cancelled"));
+    }
     if !job.overwrite && output.exists() {
-        return Err(chiaro::Error::new(ErrorKind::Io, "exists; use --overwrite to replace it").with_path(output));
+        return Err(
+            chiaro::Error::new(ErrorKind::Io, "exists; use --overwrite to replace it")
+                .with_path(output),
+        );
     }
     let raw = chiaro::raw::read_file(input, &job.limits)?;
-    let dev = chiaro::pipeline::develop(&raw, &job.recipe, &job.spec, Some(cancel)).map_err(|e| e.with_path(input))?;
+    let dev = chiaro::pipeline::develop(&raw, &job.recipe, &job.spec, Some(cancel))
+        .map_err(|e| e.with_path(input))?;
     let opts = EncodeOptions {
         format: job.format,
         quality: job.quality,
@@ -230,7 +273,8 @@ fn develop_one(job: &Job, input: &Path, output: &Path, cancel: &AtomicBool) -> R
 fn build_recipe(args: &DevelopArgs) -> anyhow::Result<Recipe> {
     let mut recipe = match &args.recipe {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("{}: cannot read recipe", p.display()))?;
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("{}: cannot read recipe", p.display()))?;
             Recipe::from_toml(&text).with_context(|| p.display().to_string())?
         }
         None => Recipe::default(),
@@ -244,13 +288,19 @@ fn build_recipe(args: &DevelopArgs) -> anyhow::Result<Recipe> {
         }
     }
     if let Some(wb) = &args.wb {
-        recipe.set(Stage::WhiteBalance { mode: WbMode::parse(wb)? });
+        recipe.set(Stage::WhiteBalance {
+            mode: WbMode::parse(wb)?,
+        });
     }
     if let Some(d) = &args.demosaic {
-        recipe.set(Stage::Demosaic { method: DemosaicMethod::from_name(d)? });
+        recipe.set(Stage::Demosaic {
+            method: DemosaicMethod::from_name(d)?,
+        });
     }
     if let Some(cs) = &args.colorspace {
-        recipe.set(Stage::Color { space: OutputSpace::from_name(cs)? });
+        recipe.set(Stage::Color {
+            space: OutputSpace::from_name(cs)?,
+        });
     }
     if let Some(ev) = args.exposure {
         let baseline = !args.linear;

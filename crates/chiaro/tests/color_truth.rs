@@ -10,7 +10,7 @@ use chiaro::color::temperature::temperature_to_xy;
 use chiaro::color::xy::{D50_XY, bradford, xy_to_xyz};
 use chiaro::io::Pixels;
 use chiaro::lab::metrics::{ciede2000, xyz_d50_to_lab};
-use chiaro::lab::synth::{SynthDng, Storage, write_dng};
+use chiaro::lab::synth::{Storage, SynthDng, write_dng};
 use chiaro::pipeline::{OutputSpec, Recipe, Stage, develop};
 use chiaro::raw::{CfaPattern, ColorCalibration};
 use chiaro::stages::demosaic::DemosaicMethod;
@@ -22,13 +22,16 @@ const PATCH: usize = 16;
 fn profile(name: &str) -> ColorCalibration {
     let path = common::shared_data().join("calibration/dcp").join(name);
     let bytes = std::fs::read(&path).expect("dcp");
-    chiaro::color::dcp::parse(&bytes).expect("valid dcp").calibration
+    chiaro::color::dcp::parse(&bytes)
+        .expect("valid dcp")
+        .calibration
 }
 
 /// The DNG forward model written out literally (DNG 1.7 chapter 6) for a known white:
 /// XYZ(D50) of a scene colour -> camera RGB, and the camera neutral.
 fn forward(cal: &ColorCalibration, white_temperature: f64, white_xy: [f64; 2]) -> (Mat3, [f64; 3]) {
-    let t = |code| chiaro::color::temperature::illuminant_temperature(code).expect("known illuminant");
+    let t =
+        |code| chiaro::color::temperature::illuminant_temperature(code).expect("known illuminant");
     let (t1, t2) = (t(cal.illuminant1), t(cal.illuminant2));
     let g = ((1.0 / white_temperature - 1.0 / t2) / (1.0 / t1 - 1.0 / t2)).clamp(0.0, 1.0);
     let mix = |a: Option<Mat3>, b: Option<Mat3>| Some(matrix::lerp(&b?, &a?, g));
@@ -41,13 +44,22 @@ fn forward(cal: &ColorCalibration, white_temperature: f64, white_xy: [f64; 2]) -
             // FM maps white-balanced camera RGB to XYZ D50 with (1,1,1) -> D50 white.
             let one = matrix::mul_vec(&fm, &[1.0; 3]);
             let d50 = xy_to_xyz(D50_XY);
-            let fm = matrix::mul(&matrix::diag(&[d50[0] / one[0], d50[1] / one[1], d50[2] / one[2]]), &fm);
-            matrix::mul(&matrix::diag(&neutral), &matrix::invert(&fm).expect("invertible"))
+            let fm = matrix::mul(
+                &matrix::diag(&[d50[0] / one[0], d50[1] / one[1], d50[2] / one[2]]),
+                &fm,
+            );
+            matrix::mul(
+                &matrix::diag(&neutral),
+                &matrix::invert(&fm).expect("invertible"),
+            )
         }
         None => {
             let pcs_to_camera = matrix::mul(&cm, &bradford(D50_XY, white_xy));
             let reach = matrix::mul_vec(&pcs_to_camera, &xy_to_xyz(D50_XY));
-            matrix::scale(&pcs_to_camera, 1.0 / reach.iter().copied().fold(0.0, f64::max))
+            matrix::scale(
+                &pcs_to_camera,
+                1.0 / reach.iter().copied().fold(0.0, f64::max),
+            )
         }
     };
     (xyz_to_camera, neutral)
@@ -67,7 +79,9 @@ fn chart_error(cal: &ColorCalibration, temperature: f64) -> (f64, f64) {
             let cam = matrix::mul_vec(&xyz_to_camera, &chart[(y / PATCH) * 6 + x / PATCH]);
             // Below-black values stay representable (a high black level keeps them), as on a real sensor with noise.
             let v = cam[cfa.color(y, x) as usize];
-            samples[y * w + x] = (f64::from(black) + v * f64::from(white - black)).round().clamp(0.0, 65535.0) as u16;
+            samples[y * w + x] = (f64::from(black) + v * f64::from(white - black))
+                .round()
+                .clamp(0.0, 65535.0) as u16;
         }
     }
     let dng = SynthDng {
@@ -78,7 +92,10 @@ fn chart_error(cal: &ColorCalibration, temperature: f64) -> (f64, f64) {
         bits: 16,
         black,
         white,
-        color: ColorCalibration { as_shot_neutral: Some(neutral), ..cal.clone() },
+        color: ColorCalibration {
+            as_shot_neutral: Some(neutral),
+            ..cal.clone()
+        },
         opcode_list2: None,
         orientation: 1,
         make: "chiaro".into(),
@@ -90,14 +107,33 @@ fn chart_error(cal: &ColorCalibration, temperature: f64) -> (f64, f64) {
     let recipe = Recipe {
         version: 1,
         stages: vec![
-            Stage::WhiteBalance { mode: WbMode::AsShot },
-            Stage::Demosaic { method: DemosaicMethod::Bilinear },
-            Stage::Highlights { mode: HighlightMode::None },
-            Stage::Color { space: OutputSpace::Srgb },
+            Stage::WhiteBalance {
+                mode: WbMode::AsShot,
+            },
+            Stage::Demosaic {
+                method: DemosaicMethod::Rcd,
+            },
+            Stage::Highlights {
+                mode: HighlightMode::None,
+            },
+            Stage::Color {
+                space: OutputSpace::Srgb,
+            },
         ],
     };
-    let dev = develop(&raw, &recipe, &OutputSpec { bits: 32, linear: true }, None).expect("develops");
-    let Pixels::F32(rgb) = &dev.image.pixels else { panic!("float output expected") };
+    let dev = develop(
+        &raw,
+        &recipe,
+        &OutputSpec {
+            bits: 32,
+            linear: true,
+        },
+        None,
+    )
+    .expect("develops");
+    let Pixels::F32(rgb) = &dev.image.pixels else {
+        panic!("float output expected")
+    };
     let to_xyz = OutputSpace::Srgb.to_xyz_d50();
     let errors: Vec<f64> = (0..24)
         .map(|i| {
@@ -106,12 +142,18 @@ fn chart_error(cal: &ColorCalibration, temperature: f64) -> (f64, f64) {
             let got = xyz_d50_to_lab(matrix::mul_vec(&to_xyz, &srgb));
             let e = ciede2000(got, xyz_d50_to_lab(chart[i]));
             if e > 0.5 {
-                println!("patch {i}: got {got:?} want {:?} srgb {srgb:?}", xyz_d50_to_lab(chart[i]));
+                println!(
+                    "patch {i}: got {got:?} want {:?} srgb {srgb:?}",
+                    xyz_d50_to_lab(chart[i])
+                );
             }
             e
         })
         .collect();
-    (errors.iter().sum::<f64>() / 24.0, errors.iter().copied().fold(0.0, f64::max))
+    (
+        errors.iter().sum::<f64>() / 24.0,
+        errors.iter().copied().fold(0.0, f64::max),
+    )
 }
 
 fn check(dcp: &str, with_forward_matrix: bool) {
@@ -120,12 +162,22 @@ fn check(dcp: &str, with_forward_matrix: bool) {
         cal.forward_matrix1 = None;
         cal.forward_matrix2 = None;
     } else {
-        assert!(cal.forward_matrix1.is_some(), "{dcp} should carry ForwardMatrix");
+        assert!(
+            cal.forward_matrix1.is_some(),
+            "{dcp} should carry ForwardMatrix"
+        );
     }
-    for temperature in [2500.0, 2850.0, 3400.0, 4200.0, 5000.0, 5500.0, 6500.0, 7500.0] {
+    for temperature in [
+        2500.0, 2850.0, 3400.0, 4200.0, 5000.0, 5500.0, 6500.0, 7500.0,
+    ] {
         let (mean, worst) = chart_error(&cal, temperature);
-        println!("{dcp} fm={with_forward_matrix} {temperature} K: mean dE00 {mean:.3}, worst {worst:.3}");
-        assert!(mean <= 0.5 && worst <= 2.0, "{dcp} fm={with_forward_matrix} at {temperature} K: mean {mean:.3} worst {worst:.3}");
+        println!(
+            "{dcp} fm={with_forward_matrix} {temperature} K: mean dE00 {mean:.3}, worst {worst:.3}"
+        );
+        assert!(
+            mean <= 0.5 && worst <= 2.0,
+            "{dcp} fm={with_forward_matrix} at {temperature} K: mean {mean:.3} worst {worst:.3}"
+        );
     }
 }
 

@@ -158,6 +158,7 @@ fn print_table(
 fn kodak_cpsnr_meets_floors_per_method() {
     use DemosaicMethod::*;
     let methods = [Bilinear, Malvar, Rcd];
+    // Measured: 30.24, 35.78, 40.49 dB.
     let floors = [30.0, 35.5, 38.5];
     let rggb = CfaPattern::bayer("RGGB").expect("valid pattern");
     let (means, rows) = scores(&rggb, &methods);
@@ -177,10 +178,16 @@ fn kodak_xtrans_markesteijn_beats_bilinear() {
     let xtrans = CfaPattern::xtrans();
     let (means, rows) = scores(&xtrans, &methods);
     print_table("Kodak, X-Trans", &methods, &means, &rows);
+    // Measured: bilinear 29.56, Markesteijn 38.50 dB.
     assert!(
         means[1] > means[0] + 2.0,
         "Markesteijn {:.2} dB is not 2 dB above bilinear {:.2} dB",
         means[1],
         means[0]
+    );
+    assert!(
+        means[1] >= 37.5,
+        "Markesteijn {:.2} dB below its floor of 37.5 dB",
+        means[1]
     );
 }

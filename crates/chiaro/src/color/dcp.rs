@@ -21,14 +21,19 @@ pub struct DcpProfile {
 /// Parses a `.dcp` file.
 pub fn parse(bytes: &[u8]) -> Result<DcpProfile> {
     if bytes.len() < 4 || !(bytes.starts_with(b"IIRC") || bytes.starts_with(b"MMCR")) {
-        return Err(Error::decode("not a DNG camera profile (magic IIRC/MMCR missing)"));
+        return Err(Error::decode(
+            "not a DNG camera profile (magic IIRC/MMCR missing)",
+        ));
     }
     let tiff = TiffFile::parse(bytes)?;
     let ifd = &tiff.chain[0];
     let mat = |t| -> Result<Option<crate::color::matrix::Mat3>> {
-        Ok(tiff.numbers(ifd, t)?.and_then(|v| crate::color::matrix::from_slice(&v)))
+        Ok(tiff
+            .numbers(ifd, t)?
+            .and_then(|v| crate::color::matrix::from_slice(&v)))
     };
-    let ill = |t| -> Result<u16> { Ok(tiff.uint(ifd, t)?.unwrap_or(0).min(u64::from(u16::MAX)) as u16) };
+    let ill =
+        |t| -> Result<u16> { Ok(tiff.uint(ifd, t)?.unwrap_or(0).min(u64::from(u16::MAX)) as u16) };
     let calibration = ColorCalibration {
         color_matrix1: mat(tag::COLOR_MATRIX1)?,
         color_matrix2: mat(tag::COLOR_MATRIX2)?,

@@ -36,15 +36,25 @@ impl ColorCalibration {
     /// chapter 6: linear in inverse temperature, clamped to the two calibrations' range).
     fn weight1(&self, temperature: f64) -> f64 {
         let (Some(_), Some(_)) = (self.color_matrix1, self.color_matrix2) else {
-            return if self.color_matrix1.is_some() { 1.0 } else { 0.0 };
+            return if self.color_matrix1.is_some() {
+                1.0
+            } else {
+                0.0
+            };
         };
         let t1 = illuminant_temperature(self.illuminant1);
         let t2 = illuminant_temperature(self.illuminant2);
-        let (Some(t1), Some(t2)) = (t1, t2) else { return 1.0 };
+        let (Some(t1), Some(t2)) = (t1, t2) else {
+            return 1.0;
+        };
         if (t1 - t2).abs() < 1.0 {
             return 1.0;
         }
-        let (lo, hi, lo_is_1) = if t1 < t2 { (t1, t2, true) } else { (t2, t1, false) };
+        let (lo, hi, lo_is_1) = if t1 < t2 {
+            (t1, t2, true)
+        } else {
+            (t2, t1, false)
+        };
         let g = if temperature <= lo {
             1.0
         } else if temperature >= hi {
@@ -65,13 +75,17 @@ impl ColorCalibration {
     /// AnalogBalance x CameraCalibration at weight `g` (identity where absent).
     fn ab_cc(&self, g: f64) -> Mat3 {
         let ab = matrix::diag(&self.analog_balance.unwrap_or([1.0; 3]));
-        let cc = self.pick(self.camera_calibration1, self.camera_calibration2, g).unwrap_or(matrix::IDENTITY);
+        let cc = self
+            .pick(self.camera_calibration1, self.camera_calibration2, g)
+            .unwrap_or(matrix::IDENTITY);
         matrix::mul(&ab, &cc)
     }
 
     /// XYZ -> camera matrix at weight `g`: AB * CC * CM.
     fn xyz_to_camera(&self, g: f64) -> Mat3 {
-        let cm = self.pick(self.color_matrix1, self.color_matrix2, g).unwrap_or(matrix::IDENTITY);
+        let cm = self
+            .pick(self.color_matrix1, self.color_matrix2, g)
+            .unwrap_or(matrix::IDENTITY);
         matrix::mul(&self.ab_cc(g), &cm)
     }
 
@@ -119,27 +133,37 @@ impl ColorCalibration {
         let camera_to_pcs = match self.pick(self.forward_matrix1, self.forward_matrix2, g) {
             Some(fm) => {
                 let fm = normalize_forward_matrix(&fm);
-                let individual_to_reference = matrix::invert(&self.ab_cc(g)).unwrap_or(matrix::IDENTITY);
+                let individual_to_reference =
+                    matrix::invert(&self.ab_cc(g)).unwrap_or(matrix::IDENTITY);
                 let reference_white = matrix::mul_vec(&individual_to_reference, &neutral);
                 let d = matrix::diag(&reference_white.map(|v| 1.0 / v.max(1e-9)));
                 matrix::mul(&fm, &matrix::mul(&d, &individual_to_reference))
             }
             None => {
-                let pcs_to_camera = matrix::mul(&self.xyz_to_camera(g), &bradford(D50_XY, white_xy));
+                let pcs_to_camera =
+                    matrix::mul(&self.xyz_to_camera(g), &bradford(D50_XY, white_xy));
                 let reach = matrix::mul_vec(&pcs_to_camera, &xy_to_xyz(D50_XY));
                 let scale = reach.iter().copied().fold(f64::MIN, f64::max);
                 let pcs_to_camera = matrix::scale(&pcs_to_camera, 1.0 / scale.max(1e-9));
                 matrix::invert(&pcs_to_camera).unwrap_or(matrix::IDENTITY)
             }
         };
-        CameraColor { neutral, white_xy, wb_camera_to_xyz_d50: matrix::mul(&camera_to_pcs, &matrix::diag(&neutral)) }
+        CameraColor {
+            neutral,
+            white_xy,
+            wb_camera_to_xyz_d50: matrix::mul(&camera_to_pcs, &matrix::diag(&neutral)),
+        }
     }
 }
 
 /// Scales a vector so its largest entry is 1 (a tiny positive floor keeps it invertible).
 pub fn normalize_max(v: Vec3) -> Vec3 {
     let m = v.iter().copied().fold(f64::MIN, f64::max);
-    if m > 0.0 && m.is_finite() { v.map(|x| (x / m).max(1e-6)) } else { [1.0; 3] }
+    if m > 0.0 && m.is_finite() {
+        v.map(|x| (x / m).max(1e-6))
+    } else {
+        [1.0; 3]
+    }
 }
 
 /// Rescales a ForwardMatrix so camera (1,1,1) maps exactly to the D50 white, as the DNG
@@ -147,7 +171,13 @@ pub fn normalize_max(v: Vec3) -> Vec3 {
 fn normalize_forward_matrix(fm: &Mat3) -> Mat3 {
     let xyz = matrix::mul_vec(fm, &[1.0; 3]);
     let d50 = xy_to_xyz(D50_XY);
-    let s = [0, 1, 2].map(|i| if xyz[i].abs() > 1e-9 { d50[i] / xyz[i] } else { 1.0 });
+    let s = [0, 1, 2].map(|i| {
+        if xyz[i].abs() > 1e-9 {
+            d50[i] / xyz[i]
+        } else {
+            1.0
+        }
+    });
     matrix::mul(&matrix::diag(&s), fm)
 }
 
@@ -158,10 +188,26 @@ mod tests {
     /// LG G4 (LG-H815) profile from its DCP: Standard A and D65 calibrations.
     fn lg_g4() -> ColorCalibration {
         ColorCalibration {
-            color_matrix1: Some([[1.1265, -0.5266, -0.0103], [-0.3413, 1.1201, 0.2473], [-0.0269, 0.0926, 0.5681]]),
-            color_matrix2: Some([[0.6722, -0.0892, -0.1099], [-0.3924, 1.2159, 0.1980], [-0.0701, 0.1914, 0.5442]]),
-            forward_matrix1: Some([[0.6497, 0.1838, 0.1308], [0.1999, 0.9269, -0.1268], [0.0072, -0.3094, 1.1273]]),
-            forward_matrix2: Some([[0.6925, 0.1616, 0.1101], [0.2658, 0.8776, -0.1434], [0.0256, -0.1638, 0.9633]]),
+            color_matrix1: Some([
+                [1.1265, -0.5266, -0.0103],
+                [-0.3413, 1.1201, 0.2473],
+                [-0.0269, 0.0926, 0.5681],
+            ]),
+            color_matrix2: Some([
+                [0.6722, -0.0892, -0.1099],
+                [-0.3924, 1.2159, 0.1980],
+                [-0.0701, 0.1914, 0.5442],
+            ]),
+            forward_matrix1: Some([
+                [0.6497, 0.1838, 0.1308],
+                [0.1999, 0.9269, -0.1268],
+                [0.0072, -0.3094, 1.1273],
+            ]),
+            forward_matrix2: Some([
+                [0.6925, 0.1616, 0.1101],
+                [0.2658, 0.8776, -0.1434],
+                [0.0256, -0.1638, 0.9633],
+            ]),
             illuminant1: 17,
             illuminant2: 21,
             ..Default::default()
@@ -175,7 +221,10 @@ mod tests {
             let xy = super::super::temperature::temperature_to_xy(t, 0.0);
             let n = cal.xy_to_neutral(xy);
             let back = cal.neutral_to_xy(n);
-            assert!((back[0] - xy[0]).abs() < 1e-6 && (back[1] - xy[1]).abs() < 1e-6, "{t}: {xy:?} -> {back:?}");
+            assert!(
+                (back[0] - xy[0]).abs() < 1e-6 && (back[1] - xy[1]).abs() < 1e-6,
+                "{t}: {xy:?} -> {back:?}"
+            );
         }
     }
 

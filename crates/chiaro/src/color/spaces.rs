@@ -66,7 +66,10 @@ impl OutputSpace {
             OutputSpace::Srgb => ([[0.64, 0.33], [0.30, 0.60], [0.15, 0.06]], D65_XY),
             OutputSpace::DisplayP3 => ([[0.680, 0.320], [0.265, 0.690], [0.150, 0.060]], D65_XY),
             OutputSpace::Rec2020 => ([[0.708, 0.292], [0.170, 0.797], [0.131, 0.046]], D65_XY),
-            OutputSpace::Prophoto => ([[0.7347, 0.2653], [0.1596, 0.8404], [0.0366, 0.0001]], D50_XY),
+            OutputSpace::Prophoto => (
+                [[0.7347, 0.2653], [0.1596, 0.8404], [0.0366, 0.0001]],
+                D50_XY,
+            ),
             OutputSpace::Xyz | OutputSpace::Camera => return None,
         })
     }
@@ -92,9 +95,19 @@ mod tests {
 
     #[test]
     fn output_white_maps_to_d50_in_every_space() {
-        for s in [OutputSpace::Srgb, OutputSpace::DisplayP3, OutputSpace::Rec2020, OutputSpace::Prophoto] {
+        for s in [
+            OutputSpace::Srgb,
+            OutputSpace::DisplayP3,
+            OutputSpace::Rec2020,
+            OutputSpace::Prophoto,
+        ] {
             let w = matrix::mul_vec(&s.to_xyz_d50(), &[1.0; 3]);
-            assert!((w[0] - 0.9642).abs() < 2e-3 && (w[1] - 1.0).abs() < 1e-9 && (w[2] - 0.8249).abs() < 2e-3, "{s:?} {w:?}");
+            assert!(
+                (w[0] - 0.9642).abs() < 2e-3
+                    && (w[1] - 1.0).abs() < 1e-9
+                    && (w[2] - 0.8249).abs() < 2e-3,
+                "{s:?} {w:?}"
+            );
         }
         assert!(OutputSpace::from_name("Display-P3").is_ok());
         assert!(OutputSpace::from_name("adobe").is_err());

@@ -16,7 +16,11 @@ pub fn xy_to_xyz(xy: [f64; 2]) -> Vec3 {
 /// Chromaticity of an XYZ triple (D50 when the triple is black or invalid).
 pub fn xyz_to_xy(v: Vec3) -> [f64; 2] {
     let s = v[0] + v[1] + v[2];
-    if s.is_nan() || s <= 0.0 || !s.is_finite() { D50_XY } else { [v[0] / s, v[1] / s] }
+    if s.is_nan() || s <= 0.0 || !s.is_finite() {
+        D50_XY
+    } else {
+        [v[0] / s, v[1] / s]
+    }
 }
 
 /// Bradford cone response matrix (Lam 1985), as used by ICC v4 and the DNG SDK.
@@ -31,7 +35,13 @@ pub fn bradford(from: [f64; 2], to: [f64; 2]) -> Mat3 {
     let s = matrix::mul_vec(&BRADFORD, &xy_to_xyz(from));
     let d = matrix::mul_vec(&BRADFORD, &xy_to_xyz(to));
     // Clamp cone ratios like the DNG SDK so absurd white points cannot blow up the matrix.
-    let ratio = |i: usize| if s[i] > 0.0 && d[i] > 0.0 { (d[i] / s[i]).clamp(0.1, 10.0) } else { 1.0 };
+    let ratio = |i: usize| {
+        if s[i] > 0.0 && d[i] > 0.0 {
+            (d[i] / s[i]).clamp(0.1, 10.0)
+        } else {
+            1.0
+        }
+    };
     let scale = matrix::diag(&[ratio(0), ratio(1), ratio(2)]);
     let inv = matrix::invert(&BRADFORD).unwrap_or(matrix::IDENTITY);
     matrix::mul(&inv, &matrix::mul(&scale, &BRADFORD))
@@ -41,8 +51,15 @@ pub fn bradford(from: [f64; 2], to: [f64; 2]) -> Mat3 {
 /// (SMPTE RP 177): columns are the primaries scaled so RGB (1,1,1) maps to the white, Y = 1.
 pub fn rgb_to_xyz_from_primaries(primaries: [[f64; 2]; 3], white: [f64; 2]) -> Mat3 {
     let p = primaries.map(xy_to_xyz);
-    let m = [[p[0][0], p[1][0], p[2][0]], [p[0][1], p[1][1], p[2][1]], [p[0][2], p[1][2], p[2][2]]];
-    let s = matrix::mul_vec(&matrix::invert(&m).unwrap_or(matrix::IDENTITY), &xy_to_xyz(white));
+    let m = [
+        [p[0][0], p[1][0], p[2][0]],
+        [p[0][1], p[1][1], p[2][1]],
+        [p[0][2], p[1][2], p[2][2]],
+    ];
+    let s = matrix::mul_vec(
+        &matrix::invert(&m).unwrap_or(matrix::IDENTITY),
+        &xy_to_xyz(white),
+    );
     matrix::mul(&m, &matrix::diag(&s))
 }
 
@@ -63,6 +80,10 @@ mod tests {
     #[test]
     fn srgb_matrix_matches_iec_61966() {
         let m = rgb_to_xyz_from_primaries([[0.64, 0.33], [0.30, 0.60], [0.15, 0.06]], D65_XY);
-        assert!((m[0][0] - 0.4124).abs() < 1e-3 && (m[1][1] - 0.7152).abs() < 1e-3 && (m[2][2] - 0.9505).abs() < 1e-3);
+        assert!(
+            (m[0][0] - 0.4124).abs() < 1e-3
+                && (m[1][1] - 0.7152).abs() < 1e-3
+                && (m[2][2] - 0.9505).abs() < 1e-3
+        );
     }
 }

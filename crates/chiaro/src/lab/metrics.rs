@@ -6,7 +6,11 @@ use crate::color::xy::{D50_XY, xy_to_xyz};
 pub fn xyz_d50_to_lab(xyz: [f64; 3]) -> [f64; 3] {
     let w = xy_to_xyz(D50_XY);
     let f = |t: f64| {
-        if t > (6.0f64 / 29.0).powi(3) { t.cbrt() } else { t / (3.0 * (6.0f64 / 29.0).powi(2)) + 4.0 / 29.0 }
+        if t > (6.0f64 / 29.0).powi(3) {
+            t.cbrt()
+        } else {
+            t / (3.0 * (6.0f64 / 29.0).powi(2)) + 4.0 / 29.0
+        }
     };
     let (fx, fy, fz) = (f(xyz[0] / w[0]), f(xyz[1] / w[1]), f(xyz[2] / w[2]));
     [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)]
@@ -55,7 +59,8 @@ pub fn ciede2000(lab1: [f64; 3], lab2: [f64; 3]) -> f64 {
     } else {
         0.5 * (h1p + h2p - 360.0)
     };
-    let t = 1.0 - 0.17 * (hm - 30.0).to_radians().cos() + 0.24 * (2.0 * hm).to_radians().cos()
+    let t = 1.0 - 0.17 * (hm - 30.0).to_radians().cos()
+        + 0.24 * (2.0 * hm).to_radians().cos()
         + 0.32 * (3.0 * hm + 6.0).to_radians().cos()
         - 0.20 * (4.0 * hm - 63.0).to_radians().cos();
     let d_theta = 30.0 * (-((hm - 275.0) / 25.0).powi(2)).exp();
@@ -70,8 +75,17 @@ pub fn ciede2000(lab1: [f64; 3], lab2: [f64; 3]) -> f64 {
 /// Colour PSNR in dB over interleaved RGB buffers of equal size, for signals with `peak`.
 pub fn cpsnr(a: &[f32], b: &[f32], peak: f64) -> f64 {
     let n = a.len().min(b.len()).max(1);
-    let mse: f64 = a.iter().zip(b).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum::<f64>() / n as f64;
-    if mse == 0.0 { f64::INFINITY } else { 10.0 * (peak * peak / mse).log10() }
+    let mse: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+        .sum::<f64>()
+        / n as f64;
+    if mse == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (peak * peak / mse).log10()
+    }
 }
 
 #[cfg(test)]

@@ -69,10 +69,30 @@ impl Value {
                 b.push(0);
                 (2, b.len() as u32, b)
             }
-            Value::Short(v) => (3, v.len() as u32, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
-            Value::Long(v) => (4, v.len() as u32, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
-            Value::Rational(v) => (5, v.len() as u32, v.iter().flat_map(|(n, d)| [n.to_le_bytes(), d.to_le_bytes()].concat()).collect()),
-            Value::SRational(v) => (10, v.len() as u32, v.iter().flat_map(|(n, d)| [n.to_le_bytes(), d.to_le_bytes()].concat()).collect()),
+            Value::Short(v) => (
+                3,
+                v.len() as u32,
+                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            ),
+            Value::Long(v) => (
+                4,
+                v.len() as u32,
+                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            ),
+            Value::Rational(v) => (
+                5,
+                v.len() as u32,
+                v.iter()
+                    .flat_map(|(n, d)| [n.to_le_bytes(), d.to_le_bytes()].concat())
+                    .collect(),
+            ),
+            Value::SRational(v) => (
+                10,
+                v.len() as u32,
+                v.iter()
+                    .flat_map(|(n, d)| [n.to_le_bytes(), d.to_le_bytes()].concat())
+                    .collect(),
+            ),
             Value::Undefined(v) => (7, v.len() as u32, v.clone()),
         }
     }
@@ -97,7 +117,11 @@ pub fn write_dng(s: &SynthDng) -> Result<Vec<u8>> {
     let pattern: Vec<u8> = (0..pw * ph).map(|i| s.cfa.color(i / pw, i % pw)).collect();
     // Pixel pieces.
     let (pieces, piece_w, piece_h): (Vec<Vec<u8>>, usize, usize) = match s.storage {
-        Storage::Uncompressed => (vec![s.samples.iter().flat_map(|v| v.to_le_bytes()).collect()], s.width, s.height),
+        Storage::Uncompressed => (
+            vec![s.samples.iter().flat_map(|v| v.to_le_bytes()).collect()],
+            s.width,
+            s.height,
+        ),
         Storage::LosslessJpeg { tile } => {
             let mut out = Vec::new();
             for ty in (0..s.height).step_by(tile) {
@@ -110,7 +134,9 @@ pub fn write_dng(s: &SynthDng) -> Result<Vec<u8>> {
                             buf[y * tile + x] = s.samples[sy * s.width + sx];
                         }
                     }
-                    out.push(crate::raw::dng::ljpeg::encode(&buf, tile, tile, 1, s.bits, 1)?);
+                    out.push(crate::raw::dng::ljpeg::encode(
+                        &buf, tile, tile, 1, s.bits, 1,
+                    )?);
                 }
             }
             (out, tile, tile)
@@ -122,32 +148,61 @@ pub fn write_dng(s: &SynthDng) -> Result<Vec<u8>> {
         (t::NEW_SUBFILE_TYPE, Value::Long(vec![0])),
         (t::IMAGE_WIDTH, Value::Long(vec![s.width as u32])),
         (t::IMAGE_LENGTH, Value::Long(vec![s.height as u32])),
-        (t::BITS_PER_SAMPLE, Value::Short(vec![if s.storage == Storage::Uncompressed { 16 } else { u16::from(s.bits) }])),
-        (t::COMPRESSION, Value::Short(vec![if s.storage == Storage::Uncompressed { 1 } else { 7 }])),
+        (
+            t::BITS_PER_SAMPLE,
+            Value::Short(vec![if s.storage == Storage::Uncompressed {
+                16
+            } else {
+                u16::from(s.bits)
+            }]),
+        ),
+        (
+            t::COMPRESSION,
+            Value::Short(vec![if s.storage == Storage::Uncompressed {
+                1
+            } else {
+                7
+            }]),
+        ),
         (t::PHOTOMETRIC, Value::Short(vec![32803])),
         (t::MAKE, Value::Ascii(s.make.clone())),
         (t::MODEL, Value::Ascii(s.model.clone())),
         (t::ORIENTATION, Value::Short(vec![s.orientation])),
         (t::SAMPLES_PER_PIXEL, Value::Short(vec![1])),
-        (t::CFA_REPEAT_PATTERN_DIM, Value::Short(vec![ph as u16, pw as u16])),
+        (
+            t::CFA_REPEAT_PATTERN_DIM,
+            Value::Short(vec![ph as u16, pw as u16]),
+        ),
         (t::CFA_PATTERN, Value::Byte(pattern)),
         (t::DNG_VERSION, Value::Byte(vec![1, 4, 0, 0])),
-        (t::UNIQUE_CAMERA_MODEL, Value::Ascii(format!("{} {}", s.make, s.model))),
+        (
+            t::UNIQUE_CAMERA_MODEL,
+            Value::Ascii(format!("{} {}", s.make, s.model)),
+        ),
         (t::CFA_PLANE_COLOR, Value::Byte(vec![0, 1, 2])),
         (t::CFA_LAYOUT, Value::Short(vec![1])),
         (t::BLACK_LEVEL, Value::Long(vec![u32::from(s.black)])),
         (t::WHITE_LEVEL, Value::Long(vec![u32::from(s.white)])),
-        (t::BASELINE_EXPOSURE, Value::SRational(vec![srational(c.baseline_exposure)])),
+        (
+            t::BASELINE_EXPOSURE,
+            Value::SRational(vec![srational(c.baseline_exposure)]),
+        ),
     ];
     if s.storage == Storage::Uncompressed {
         tags.push((t::STRIP_OFFSETS, Value::Long(vec![0])));
         tags.push((t::ROWS_PER_STRIP, Value::Long(vec![s.height as u32])));
-        tags.push((t::STRIP_BYTE_COUNTS, Value::Long(vec![pieces[0].len() as u32])));
+        tags.push((
+            t::STRIP_BYTE_COUNTS,
+            Value::Long(vec![pieces[0].len() as u32]),
+        ));
     } else {
         tags.push((t::TILE_WIDTH, Value::Long(vec![piece_w as u32])));
         tags.push((t::TILE_LENGTH, Value::Long(vec![piece_h as u32])));
         tags.push((t::TILE_OFFSETS, Value::Long(vec![0; pieces.len()])));
-        tags.push((t::TILE_BYTE_COUNTS, Value::Long(pieces.iter().map(|p| p.len() as u32).collect())));
+        tags.push((
+            t::TILE_BYTE_COUNTS,
+            Value::Long(pieces.iter().map(|p| p.len() as u32).collect()),
+        ));
     }
     for (tag, m) in [
         (t::COLOR_MATRIX1, c.color_matrix1),
@@ -162,16 +217,28 @@ pub fn write_dng(s: &SynthDng) -> Result<Vec<u8>> {
         }
     }
     if c.color_matrix1.is_some() {
-        tags.push((t::CALIBRATION_ILLUMINANT1, Value::Short(vec![c.illuminant1])));
+        tags.push((
+            t::CALIBRATION_ILLUMINANT1,
+            Value::Short(vec![c.illuminant1]),
+        ));
     }
     if c.color_matrix2.is_some() {
-        tags.push((t::CALIBRATION_ILLUMINANT2, Value::Short(vec![c.illuminant2])));
+        tags.push((
+            t::CALIBRATION_ILLUMINANT2,
+            Value::Short(vec![c.illuminant2]),
+        ));
     }
     if let Some(n) = c.as_shot_neutral {
-        tags.push((t::AS_SHOT_NEUTRAL, Value::Rational(n.iter().map(|&v| urational(v)).collect())));
+        tags.push((
+            t::AS_SHOT_NEUTRAL,
+            Value::Rational(n.iter().map(|&v| urational(v)).collect()),
+        ));
     }
     if let Some(ab) = c.analog_balance {
-        tags.push((t::ANALOG_BALANCE, Value::Rational(ab.iter().map(|&v| urational(v)).collect())));
+        tags.push((
+            t::ANALOG_BALANCE,
+            Value::Rational(ab.iter().map(|&v| urational(v)).collect()),
+        ));
     }
     if let Some(list) = &s.opcode_list2 {
         tags.push((t::OPCODE_LIST2, Value::Undefined(list.clone())));
@@ -182,10 +249,13 @@ pub fn write_dng(s: &SynthDng) -> Result<Vec<u8>> {
     let ifd_size = 2 + 12 * tags.len() + 4;
     let mut extra: Vec<u8> = Vec::new();
     let extra_start = 8 + ifd_size;
-    let encoded: Vec<(u16, u16, u32, Vec<u8>)> = tags.iter().map(|(tag, v)| {
-        let (ty, n, b) = v.encode();
-        (*tag, ty, n, b)
-    }).collect();
+    let encoded: Vec<(u16, u16, u32, Vec<u8>)> = tags
+        .iter()
+        .map(|(tag, v)| {
+            let (ty, n, b) = v.encode();
+            (*tag, ty, n, b)
+        })
+        .collect();
     let mut entry_values: Vec<[u8; 4]> = Vec::new();
     for (_, _, _, b) in &encoded {
         if b.len() <= 4 {
@@ -207,7 +277,11 @@ pub fn write_dng(s: &SynthDng) -> Result<Vec<u8>> {
         data_start += p.len();
     }
     // Patch the strip/tile offsets, which were written as placeholders.
-    let offsets_tag = if s.storage == Storage::Uncompressed { t::STRIP_OFFSETS } else { t::TILE_OFFSETS };
+    let offsets_tag = if s.storage == Storage::Uncompressed {
+        t::STRIP_OFFSETS
+    } else {
+        t::TILE_OFFSETS
+    };
     let offsets_bytes: Vec<u8> = offsets.iter().flat_map(|o| o.to_le_bytes()).collect();
     for (i, (tag, _, _, b)) in encoded.iter().enumerate() {
         if *tag == offsets_tag {

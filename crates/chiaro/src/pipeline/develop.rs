@@ -41,7 +41,10 @@ pub struct OutputSpec {
 
 impl Default for OutputSpec {
     fn default() -> Self {
-        OutputSpec { bits: 8, linear: false }
+        OutputSpec {
+            bits: 8,
+            linear: false,
+        }
     }
 }
 
@@ -57,20 +60,34 @@ pub struct Developed {
     pub warnings: Vec<String>,
 }
 
-const TILE_W: usize = 384;
-const TILE_H: usize = 64;
+const TILE_W: usize = 512;
+const TILE_H: usize = 128;
 
 /// Develops `raw` by `recipe`. `cancel`, when set by another thread, stops the work at the
 /// next band of tiles with an error of kind `Cancelled`.
-pub fn develop(raw: &RawImage, recipe: &Recipe, spec: &OutputSpec, cancel: Option<&AtomicBool>) -> Result<Developed> {
+pub fn develop(
+    raw: &RawImage,
+    recipe: &Recipe,
+    spec: &OutputSpec,
+    cancel: Option<&AtomicBool>,
+) -> Result<Developed> {
     recipe.validate()?;
     if !matches!(spec.bits, 8 | 16 | 32) {
-        return Err(Error::parameter(format!("{} bits per sample (8, 16 or 32)", spec.bits)));
+        return Err(Error::parameter(format!(
+            "{} bits per sample (8, 16 or 32)",
+            spec.bits
+        )));
     }
     raw.validate()?;
     let mut warnings = raw.warnings.clone();
     let cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
-    let check = || if cancelled() { Err(Error::new(ErrorKind::Cancelled, "cancelled")) } else { Ok(()) };
+    let check = || {
+        if cancelled() {
+            Err(Error::new(ErrorKind::Cancelled, "cancelled"))
+        } else {
+            Ok(())
+        }
+    };
 
     // ---- CFA pass -------------------------------------------------------------------
     let active = raw.active_area;
@@ -79,13 +96,27 @@ pub fn develop(raw: &RawImage, recipe: &Recipe, spec: &OutputSpec, cancel: Optio
         None
     } else {
         let mut p = black_level::stored_plane(raw);
-        opcodes::apply_to_plane(&raw.opcodes.list1, opcodes::PlaneValues::Stored, &mut p, &raw.cfa, &mut warnings)?;
+        opcodes::apply_to_plane(
+            &raw.opcodes.list1,
+            opcodes::PlaneValues::Stored,
+            &mut p,
+            &raw.cfa,
+            &mut warnings,
+        )?;
         Some(p)
     };
-    let mut planes: Vec<Plane> = (0..raw.samples_per_pixel).map(|s| black_level::normalize(raw, stored.as_ref(), s)).collect();
+    let mut planes: Vec<Plane> = (0..raw.samples_per_pixel)
+        .map(|s| black_level::normalize(raw, stored.as_ref(), s))
+        .collect();
     drop(stored);
     if raw.is_cfa() {
-        opcodes::apply_to_plane(&raw.opcodes.list2, opcodes::PlaneValues::Normalized, &mut planes[0], &cfa, &mut warnings)?;
+        opcodes::apply_to_plane(
+            &raw.opcodes.list2,
+            opcodes::PlaneValues::Normalized,
+            &mut planes[0],
+            &cfa,
+            &mut warnings,
+        )?;
     } else if !raw.opcodes.list2.is_empty() {
         warnings.push("OpcodeList2 on LinearRaw data is not applied".into());
     }
@@ -103,7 +134,12 @@ pub fn develop(raw: &RawImage, recipe: &Recipe, spec: &OutputSpec, cancel: Optio
             Stage::WhiteBalance { mode } => {
                 neutral = white_balance::neutral_for(*mode, &raw.color, || {
                     if raw.is_cfa() {
-                        white_balance::auto_neutral(&planes[0].data, planes[0].width, planes[0].height, &cfa)
+                        white_balance::auto_neutral(
+                            &planes[0].data,
+                            planes[0].width,
+                            planes[0].height,
+                            &cfa,
+                        )
                     } else {
                         interleaved_auto(&planes)
                     }
@@ -127,23 +163,45 @@ pub fn develop(raw: &RawImage, recipe: &Recipe, spec: &OutputSpec, cancel: Optio
         raw.color.camera_color(neutral)
     } else {
         warnings.push("no colour matrix in the file: camera RGB is taken as linear sRGB".into());
-        CameraColor { neutral, white_xy: crate::color::xy::D50_XY, wb_camera_to_xyz_d50: OutputSpace::Srgb.to_xyz_d50() }
+        CameraColor {
+            neutral,
+            white_xy: crate::color::xy::D50_XY,
+            wb_camera_to_xyz_d50: OutputSpace::Srgb.to_xyz_d50(),
+        }
     };
     let space = recipe
         .stages
         .iter()
-        .find_map(|s| if let Stage::Color { space } = s { Some(*space) } else { None })
+        .find_map(|s| {
+            if let Stage::Color { space } = s {
+                Some(*space)
+            } else {
+                None
+            }
+        })
         .unwrap_or_default();
     let to_output: Mat3 = match space {
         OutputSpace::Camera => matrix::IDENTITY,
         s => matrix::mul(&s.from_xyz_d50(), &color.wb_camera_to_xyz_d50),
     };
-    let transfer = if spec.linear { Transfer::Linear } else { space.transfer() };
+    let transfer = if spec.linear {
+        Transfer::Linear
+    } else {
+        space.transfer()
+    };
     let profile_matrix = match space {
         OutputSpace::Camera => color.wb_camera_to_xyz_d50,
         s => s.to_xyz_d50(),
     };
-    let icc_profile = crate::io::icc::rgb_profile(&profile_matrix, transfer, &format!("chiaro {}{}", space.name(), if spec.linear { " linear" } else { "" }))?;
+    let icc_profile = crate::io::icc::rgb_profile(
+        &profile_matrix,
+        transfer,
+        &format!(
+            "chiaro {}{}",
+            space.name(),
+            if spec.linear { " linear" } else { "" }
+        ),
+    )?;
 
     // ---- per-pixel chain ------------------------------------------------------------------
     let mut method = DemosaicMethod::default();
@@ -155,15 +213,32 @@ pub fn develop(raw: &RawImage, recipe: &Recipe, spec: &OutputSpec, cancel: Optio
     for stage in &recipe.stages {
         match stage {
             Stage::Demosaic { method: m } => {
-                method = if raw.is_cfa() { m.for_pattern(&cfa) } else { *m };
+                method = if raw.is_cfa() {
+                    m.for_pattern(&cfa)
+                } else {
+                    *m
+                };
                 if raw.is_cfa() && method != *m {
-                    warnings.push(format!("demosaic: {} does not handle {} data; using {}", m.name(), cfa.name(), method.name()));
+                    warnings.push(format!(
+                        "demosaic: {} does not handle {} data; using {}",
+                        m.name(),
+                        cfa.name(),
+                        method.name()
+                    ));
                 }
             }
-            Stage::Highlights { mode } => ops.push(PixelOp::Highlights(*mode, neutral.map(|n| (1.0 / n) as f32))),
+            Stage::Highlights { mode } => ops.push(PixelOp::Highlights(
+                *mode,
+                neutral.map(|n| (1.0 / n) as f32),
+            )),
             Stage::Color { .. } => ops.push(PixelOp::Matrix(matrix::to_f32(&to_output))),
             Stage::Exposure { ev, baseline } => {
-                let total = f64::from(*ev) + if *baseline { raw.color.baseline_exposure } else { 0.0 };
+                let total = f64::from(*ev)
+                    + if *baseline {
+                        raw.color.baseline_exposure
+                    } else {
+                        0.0
+                    };
                 if total != 0.0 {
                     ops.push(PixelOp::Scale(2f64.powf(total) as f32));
                 }
@@ -178,8 +253,21 @@ pub fn develop(raw: &RawImage, recipe: &Recipe, spec: &OutputSpec, cancel: Optio
     // ---- tiled pass -------------------------------------------------------------------
     let crop = raw.default_crop;
     let (w, h) = (crop.width, crop.height);
-    let source = if raw.is_cfa() { Source::Cfa(&planes[0], cfa) } else { Source::Rgb(&planes) };
-    let job = TileJob { source, crop, method, ops: &ops, list3: &raw.opcodes.list3, active, clamp, lut: lut.as_ref() };
+    let source = if raw.is_cfa() {
+        Source::Cfa(&planes[0], cfa)
+    } else {
+        Source::Rgb(&planes)
+    };
+    let job = TileJob {
+        source,
+        crop,
+        method,
+        ops: &ops,
+        list3: &raw.opcodes.list3,
+        active,
+        clamp,
+        lut: lut.as_ref(),
+    };
     let pixels = match spec.bits {
         8 => Pixels::U8(job.run(w, h, cancel, |v| (v * 255.0 + 0.5) as u8)?),
         16 => Pixels::U16(job.run(w, h, cancel, |v| (v * 65535.0 + 0.5) as u16)?),
@@ -194,7 +282,11 @@ pub fn develop(raw: &RawImage, recipe: &Recipe, spec: &OutputSpec, cancel: Optio
         Pixels::F32(d) => Pixels::F32(orientation::apply(raw.orientation, &d, w, h, 3)),
     };
     Ok(Developed {
-        image: OutputImage { width: ow, height: oh, pixels },
+        image: OutputImage {
+            width: ow,
+            height: oh,
+            pixels,
+        },
         icc_profile,
         space,
         transfer,
@@ -208,7 +300,12 @@ pub fn develop(raw: &RawImage, recipe: &Recipe, spec: &OutputSpec, cancel: Optio
 fn interleaved_auto(planes: &[Plane]) -> [f64; 3] {
     let mut s = [0.0f64; 3];
     for (c, p) in planes.iter().enumerate().take(3) {
-        s[c] = p.data.iter().filter(|v| **v > 0.005 && **v < 0.95).map(|&v| f64::from(v)).sum();
+        s[c] = p
+            .data
+            .iter()
+            .filter(|v| **v > 0.005 && **v < 0.95)
+            .map(|&v| f64::from(v))
+            .sum();
     }
     crate::color::dng::normalize_max(s)
 }
@@ -231,7 +328,11 @@ struct EncodeLut {
 impl EncodeLut {
     const N: usize = 1 << 14;
     fn new(t: Transfer) -> Self {
-        EncodeLut { table: (0..=Self::N + 1).map(|i| t.encode(i as f32 / Self::N as f32)).collect() }
+        EncodeLut {
+            table: (0..=Self::N + 1)
+                .map(|i| t.encode(i as f32 / Self::N as f32))
+                .collect(),
+        }
     }
     #[inline]
     fn encode(&self, v: f32) -> f32 {
@@ -260,49 +361,74 @@ struct TileJob<'a> {
 }
 
 impl TileJob<'_> {
-    fn run<T: Copy + Default + Send>(&self, w: usize, h: usize, cancel: Option<&AtomicBool>, quantize: impl Fn(f32) -> T + Sync) -> Result<Vec<T>> {
+    fn run<T: Copy + Default + Send>(
+        &self,
+        w: usize,
+        h: usize,
+        cancel: Option<&AtomicBool>,
+        quantize: impl Fn(f32) -> T + Sync,
+    ) -> Result<Vec<T>> {
         let mut out = vec![T::default(); w * h * 3];
-        out.par_chunks_mut(w * 3 * TILE_H).enumerate().try_for_each(|(band, rows)| {
-            if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
-                return Err(Error::new(ErrorKind::Cancelled, "cancelled"));
-            }
-            let y0 = band * TILE_H;
-            let th = rows.len() / (w * 3);
-            let mut row = Vec::with_capacity(TILE_W * 3);
-            for x0 in (0..w).step_by(TILE_W) {
-                let tw = TILE_W.min(w - x0);
-                let (rgb, stride, off) = self.tile_rgb(x0, y0, tw, th)?;
-                for ty in 0..th {
-                    let start = ((ty + off.1) * stride + off.0) * 3;
-                    row.clear();
-                    row.extend_from_slice(&rgb[start..start + tw * 3]);
-                    self.apply_ops(&mut row, x0, y0 + ty, tw);
-                    let dst = &mut rows[(ty * w + x0) * 3..(ty * w + x0 + tw) * 3];
-                    for (d, &v) in dst.iter_mut().zip(&row) {
-                        *d = quantize(v);
+        out.par_chunks_mut(w * 3 * TILE_H)
+            .enumerate()
+            .try_for_each(|(band, rows)| {
+                if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                    return Err(Error::new(ErrorKind::Cancelled, "cancelled"));
+                }
+                let y0 = band * TILE_H;
+                let th = rows.len() / (w * 3);
+                let mut row = Vec::with_capacity(TILE_W * 3);
+                for x0 in (0..w).step_by(TILE_W) {
+                    let tw = TILE_W.min(w - x0);
+                    let (rgb, stride, off) = self.tile_rgb(x0, y0, tw, th)?;
+                    for ty in 0..th {
+                        let start = ((ty + off.1) * stride + off.0) * 3;
+                        row.clear();
+                        row.extend_from_slice(&rgb[start..start + tw * 3]);
+                        self.apply_ops(&mut row, x0, y0 + ty, tw);
+                        let dst = &mut rows[(ty * w + x0) * 3..(ty * w + x0 + tw) * 3];
+                        for (d, &v) in dst.iter_mut().zip(&row) {
+                            *d = quantize(v);
+                        }
                     }
                 }
-            }
-            Ok(())
-        })?;
+                Ok(())
+            })?;
         Ok(out)
     }
 
     /// Camera RGB of an output tile: the demosaiced window, its row stride and the offset of
     /// the tile inside it.
-    fn tile_rgb(&self, x0: usize, y0: usize, tw: usize, th: usize) -> Result<(Vec<f32>, usize, (usize, usize))> {
+    fn tile_rgb(
+        &self,
+        x0: usize,
+        y0: usize,
+        tw: usize,
+        th: usize,
+    ) -> Result<(Vec<f32>, usize, (usize, usize))> {
         let (ax, ay) = (self.crop.x + x0, self.crop.y + y0);
         match &self.source {
             Source::Cfa(plane, cfa) => {
                 let halo = self.method.halo();
                 let (wx0, wy0) = (ax.saturating_sub(halo), ay.saturating_sub(halo));
-                let (wx1, wy1) = ((ax + tw + halo).min(plane.width), (ay + th + halo).min(plane.height));
+                let (wx1, wy1) = (
+                    (ax + tw + halo).min(plane.width),
+                    (ay + th + halo).min(plane.height),
+                );
                 let ww = wx1 - wx0;
                 let mut window = Vec::with_capacity(ww * (wy1 - wy0));
                 for y in wy0..wy1 {
-                    window.extend_from_slice(&plane.data[y * plane.width + wx0..y * plane.width + wx1]);
+                    window.extend_from_slice(
+                        &plane.data[y * plane.width + wx0..y * plane.width + wx1],
+                    );
                 }
-                let rgb = demosaic::demosaic(self.method, &window, ww, wy1 - wy0, &cfa.shifted(wy0, wx0))?;
+                let rgb = demosaic::demosaic(
+                    self.method,
+                    &window,
+                    ww,
+                    wy1 - wy0,
+                    &cfa.shifted(wy0, wx0),
+                )?;
                 Ok((rgb, ww, (ax - wx0, ay - wy0)))
             }
             Source::Rgb(planes) => {
@@ -325,7 +451,13 @@ impl TileJob<'_> {
             match op {
                 PixelOp::Opcodes3 => {
                     let rect = Rect::new(self.crop.x + x0, self.crop.y + y, tw, 1);
-                    opcodes::apply_to_rgb_tile(self.list3, row, rect, self.active.width, self.active.height);
+                    opcodes::apply_to_rgb_tile(
+                        self.list3,
+                        row,
+                        rect,
+                        self.active.width,
+                        self.active.height,
+                    );
                 }
                 PixelOp::Highlights(mode, clip) => highlights::apply_row(*mode, row, *clip),
                 PixelOp::Matrix(m) => {

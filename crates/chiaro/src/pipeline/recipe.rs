@@ -106,7 +106,9 @@ impl Stage {
             Stage::Demosaic { .. } => (Signal::Cfa, Signal::CameraRgb),
             Stage::Highlights { .. } => (Signal::CameraRgb, Signal::CameraRgb),
             Stage::Color { .. } => (Signal::CameraRgb, Signal::OutputRgb),
-            Stage::Exposure { .. } | Stage::ToneCurve { .. } => (Signal::OutputRgb, Signal::OutputRgb),
+            Stage::Exposure { .. } | Stage::ToneCurve { .. } => {
+                (Signal::OutputRgb, Signal::OutputRgb)
+            }
         }
     }
 }
@@ -126,12 +128,25 @@ impl Default for Recipe {
         Recipe {
             version: RECIPE_VERSION,
             stages: vec![
-                Stage::WhiteBalance { mode: WbMode::AsShot },
-                Stage::Demosaic { method: DemosaicMethod::default() },
-                Stage::Highlights { mode: HighlightMode::Blend },
-                Stage::Color { space: OutputSpace::Srgb },
-                Stage::Exposure { ev: 0.0, baseline: true },
-                Stage::ToneCurve { filmic: Filmic::default() },
+                Stage::WhiteBalance {
+                    mode: WbMode::AsShot,
+                },
+                Stage::Demosaic {
+                    method: DemosaicMethod::default(),
+                },
+                Stage::Highlights {
+                    mode: HighlightMode::Blend,
+                },
+                Stage::Color {
+                    space: OutputSpace::Srgb,
+                },
+                Stage::Exposure {
+                    ev: 0.0,
+                    baseline: true,
+                },
+                Stage::ToneCurve {
+                    filmic: Filmic::default(),
+                },
             ],
         }
     }
@@ -140,12 +155,20 @@ impl Default for Recipe {
 impl Recipe {
     /// Parses a TOML recipe, migrating older versions, and validates it.
     pub fn from_toml(text: &str) -> Result<Self> {
-        let value: toml::Value = toml::from_str(text).map_err(|e| Error::parameter(format!("recipe: {}", e.message())))?;
-        let version = value.get("version").and_then(|v| v.as_integer()).unwrap_or(0);
+        let value: toml::Value = toml::from_str(text)
+            .map_err(|e| Error::parameter(format!("recipe: {}", e.message())))?;
+        let version = value
+            .get("version")
+            .and_then(|v| v.as_integer())
+            .unwrap_or(0);
         if version < 1 || version > i64::from(RECIPE_VERSION) {
-            return Err(Error::parameter(format!("recipe version {version} is not supported (1..={RECIPE_VERSION})")));
+            return Err(Error::parameter(format!(
+                "recipe version {version} is not supported (1..={RECIPE_VERSION})"
+            )));
         }
-        let recipe: Recipe = value.try_into().map_err(|e: toml::de::Error| Error::parameter(format!("recipe: {}", e.message())))?;
+        let recipe: Recipe = value
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::parameter(format!("recipe: {}", e.message())))?;
         recipe.validate()?;
         Ok(recipe)
     }
@@ -159,7 +182,10 @@ impl Recipe {
         let mut signal = Signal::Cfa;
         for (i, s) in self.stages.iter().enumerate() {
             if self.stages[..i].iter().any(|p| p.name() == s.name()) {
-                return Err(Error::parameter(format!("recipe: stage '{}' appears twice", s.name())));
+                return Err(Error::parameter(format!(
+                    "recipe: stage '{}' appears twice",
+                    s.name()
+                )));
             }
             let (input, output) = s.signals();
             if input != signal {
@@ -173,20 +199,25 @@ impl Recipe {
             }
             if let Stage::Exposure { ev, .. } = s {
                 if !ev.is_finite() || ev.abs() > 20.0 {
-                    return Err(Error::parameter(format!("exposure {ev} EV is out of range")));
+                    return Err(Error::parameter(format!(
+                        "exposure {ev} EV is out of range"
+                    )));
                 }
             }
             signal = output;
         }
         if signal != Signal::OutputRgb {
-            return Err(Error::parameter("recipe: needs at least a demosaic and a color stage"));
+            return Err(Error::parameter(
+                "recipe: needs at least a demosaic and a color stage",
+            ));
         }
         Ok(())
     }
 
     /// Scene-referred variant: drops the tone curve and baseline exposure (for `--linear`).
     pub fn linear(mut self) -> Self {
-        self.stages.retain(|s| !matches!(s, Stage::ToneCurve { .. }));
+        self.stages
+            .retain(|s| !matches!(s, Stage::ToneCurve { .. }));
         for s in &mut self.stages {
             if let Stage::Exposure { baseline, .. } = s {
                 *baseline = false;
@@ -207,8 +238,17 @@ impl Recipe {
             *s = stage;
             return;
         }
-        let order = |s: &Stage| ORDER.iter().position(|n| *n == s.name()).unwrap_or(ORDER.len());
-        let pos = self.stages.iter().position(|s| order(s) > order(&stage)).unwrap_or(self.stages.len());
+        let order = |s: &Stage| {
+            ORDER
+                .iter()
+                .position(|n| *n == s.name())
+                .unwrap_or(ORDER.len())
+        };
+        let pos = self
+            .stages
+            .iter()
+            .position(|s| order(s) > order(&stage))
+            .unwrap_or(self.stages.len());
         self.stages.insert(pos, stage);
     }
 }
@@ -232,7 +272,10 @@ struct Look {
 
 /// The stages of a built-in look (by name) or of a look TOML file (by path).
 pub fn look(name_or_path: &str) -> Result<Vec<Stage>> {
-    let text = match LOOKS.iter().find(|(n, _)| n.eq_ignore_ascii_case(name_or_path)) {
+    let text = match LOOKS
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name_or_path))
+    {
         Some((_, t)) => (*t).to_string(),
         None => std::fs::read_to_string(name_or_path).map_err(|e| {
             Error::parameter(format!(
@@ -241,15 +284,27 @@ pub fn look(name_or_path: &str) -> Result<Vec<Stage>> {
             ))
         })?,
     };
-    let look: Look = toml::from_str(&text).map_err(|e| Error::parameter(format!("look '{name_or_path}': {}", e.message())))?;
+    let look: Look = toml::from_str(&text)
+        .map_err(|e| Error::parameter(format!("look '{name_or_path}': {}", e.message())))?;
     if look.version < 1 || look.version > RECIPE_VERSION {
-        return Err(Error::parameter(format!("look '{name_or_path}': version {} is not supported", look.version)));
+        return Err(Error::parameter(format!(
+            "look '{name_or_path}': version {} is not supported",
+            look.version
+        )));
     }
     Ok(look.stages)
 }
 
 /// Canonical stage order.
-const ORDER: [&str; 7] = ["defects", "white-balance", "demosaic", "highlights", "color", "exposure", "tone-curve"];
+const ORDER: [&str; 7] = [
+    "defects",
+    "white-balance",
+    "demosaic",
+    "highlights",
+    "color",
+    "exposure",
+    "tone-curve",
+];
 
 #[cfg(test)]
 mod tests {
@@ -268,7 +323,10 @@ mod tests {
         let e = Recipe::from_toml(text).expect_err("out of order");
         assert!(e.to_string().contains("color"), "{e}");
         assert!(Recipe::from_toml("version = 9\nstages = []").is_err());
-        assert!(Recipe::from_toml("version = 1\n[[stages]]\nstage = \"demosaic\"\nmethod = \"magic\"").is_err());
+        assert!(
+            Recipe::from_toml("version = 1\n[[stages]]\nstage = \"demosaic\"\nmethod = \"magic\"")
+                .is_err()
+        );
     }
 
     #[test]
@@ -287,7 +345,12 @@ mod tests {
     fn partial_recipe_fills_defaults() {
         let text = "version = 1\n[[stages]]\nstage = \"demosaic\"\n[[stages]]\nstage = \"color\"\nspace = \"rec2020\"\n[[stages]]\nstage = \"tone-curve\"\nwhite = 4.0\n";
         let r = Recipe::from_toml(text).expect("parses");
-        assert_eq!(r.stages[1], Stage::Color { space: OutputSpace::Rec2020 });
+        assert_eq!(
+            r.stages[1],
+            Stage::Color {
+                space: OutputSpace::Rec2020
+            }
+        );
         let mut r = r;
         r.set(Stage::WhiteBalance { mode: WbMode::Auto });
         assert_eq!(r.stages[0].name(), "white-balance");

@@ -104,8 +104,14 @@ impl CfaPattern {
         if self.width != 2 || self.height != 2 {
             return false;
         }
-        let (a, b, c, d) = (self.color(0, 0), self.color(0, 1), self.color(1, 0), self.color(1, 1));
-        let diagonal = |g1: u8, g2: u8, x: u8, y: u8| g1 == 1 && g2 == 1 && x != 1 && y != 1 && x != y;
+        let (a, b, c, d) = (
+            self.color(0, 0),
+            self.color(0, 1),
+            self.color(1, 0),
+            self.color(1, 1),
+        );
+        let diagonal =
+            |g1: u8, g2: u8, x: u8, y: u8| g1 == 1 && g2 == 1 && x != 1 && y != 1 && x != y;
         diagonal(a, d, b, c) || diagonal(b, c, a, d)
     }
 

@@ -26,20 +26,30 @@ pub fn decode(_path: &Path, bytes: &[u8], limits: &Limits) -> Result<RawImage> {
     let params = RawDecodeParams::default();
     let decoded = catch_unwind(AssertUnwindSafe(|| {
         let image = rawler::decode(&source, &params)?;
-        let meta = rawler::get_decoder(&source).and_then(|d| d.raw_metadata(&source, &params)).ok();
+        let meta = rawler::get_decoder(&source)
+            .and_then(|d| d.raw_metadata(&source, &params))
+            .ok();
         Ok::<_, rawler::RawlerError>((image, meta))
     }));
     let (img, meta) = match decoded {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => return Err(classify(&e.to_string())),
-        Err(_) => return Err(Error::decode("the camera-raw decoder failed on this file (internal panic caught)")),
+        Err(_) => {
+            return Err(Error::decode(
+                "the camera-raw decoder failed on this file (internal panic caught)",
+            ));
+        }
     };
     convert(img, meta, limits)
 }
 
 fn classify(msg: &str) -> Error {
     let lower = msg.to_ascii_lowercase();
-    if lower.contains("unsupported") || lower.contains("couldn't find") || lower.contains("not supported") || lower.contains("unknown camera") {
+    if lower.contains("unsupported")
+        || lower.contains("couldn't find")
+        || lower.contains("not supported")
+        || lower.contains("unknown camera")
+    {
         Error::unsupported(format!("camera raw: {msg}"))
     } else {
         Error::decode(format!("camera raw: {msg}"))
@@ -50,7 +60,11 @@ fn rect(r: &rawler::imgop::Rect) -> Rect {
     Rect::new(r.p.x, r.p.y, r.d.w, r.d.h)
 }
 
-fn convert(img: rawler::RawImage, meta: Option<rawler::decoders::RawMetadata>, limits: &Limits) -> Result<RawImage> {
+fn convert(
+    img: rawler::RawImage,
+    meta: Option<rawler::decoders::RawMetadata>,
+    limits: &Limits,
+) -> Result<RawImage> {
     let (width, height, spp) = (img.width, img.height, img.cpp);
     limits.check_image(width, height, spp)?;
     let cfa = match &img.photometric {
@@ -59,7 +73,9 @@ fn convert(img: rawler::RawImage, meta: Option<rawler::decoders::RawMetadata>, l
             if pw == 0 || ph == 0 || pw > 6 || ph > 6 {
                 return Err(Error::unsupported(format!("{pw}x{ph} CFA pattern")));
             }
-            let colors: Vec<u8> = (0..ph * pw).map(|i| c.cfa.color_at(i / pw, i % pw).min(255) as u8).collect();
+            let colors: Vec<u8> = (0..ph * pw)
+                .map(|i| c.cfa.color_at(i / pw, i % pw).min(255) as u8)
+                .collect();
             CfaPattern::new(pw, ph, &colors)?
         }
         RawPhotometricInterpretation::LinearRaw if spp == 3 => CfaPattern::bayer("RGGB")?,
@@ -73,7 +89,9 @@ fn convert(img: rawler::RawImage, meta: Option<rawler::decoders::RawMetadata>, l
         RawImageData::Float(_) => return Err(Error::unsupported("floating-point raw data")),
     };
     if data.len() != width * height * spp {
-        return Err(Error::decode("decoded sample count does not match the image size"));
+        return Err(Error::decode(
+            "decoded sample count does not match the image size",
+        ));
     }
     let bl = &img.blacklevel;
     let levels = bl.as_vec();
@@ -83,24 +101,53 @@ fn convert(img: rawler::RawImage, meta: Option<rawler::decoders::RawMetadata>, l
     } else {
         vec![levels.first().copied().unwrap_or(0.0)]
     };
-    let (repeat_rows, repeat_cols) = if values.len() == bw * bh { (bh, bw) } else { (1, 1) };
+    let (repeat_rows, repeat_cols) = if values.len() == bw * bh {
+        (bh, bw)
+    } else {
+        (1, 1)
+    };
     let white_all = img.whitelevel.as_vec();
-    let white: Vec<f32> = (0..spp).map(|s| white_all.get(s).or(white_all.first()).copied().unwrap_or(65535.0)).collect();
-    let active_area = img.active_area.as_ref().map(rect).filter(|r| r.fits_in(width, height)).unwrap_or(Rect::new(0, 0, width, height));
+    let white: Vec<f32> = (0..spp)
+        .map(|s| {
+            white_all
+                .get(s)
+                .or(white_all.first())
+                .copied()
+                .unwrap_or(65535.0)
+        })
+        .collect();
+    let active_area = img
+        .active_area
+        .as_ref()
+        .map(rect)
+        .filter(|r| r.fits_in(width, height))
+        .unwrap_or(Rect::new(0, 0, width, height));
     let default_crop = img
         .crop_area
         .as_ref()
         .map(rect)
         .and_then(|c| {
-            let r = Rect::new(c.x.checked_sub(active_area.x)?, c.y.checked_sub(active_area.y)?, c.width, c.height);
-            r.fits_in(active_area.width, active_area.height).then_some(r)
+            let r = Rect::new(
+                c.x.checked_sub(active_area.x)?,
+                c.y.checked_sub(active_area.y)?,
+                c.width,
+                c.height,
+            );
+            r.fits_in(active_area.width, active_area.height)
+                .then_some(r)
         })
         .unwrap_or(Rect::new(0, 0, active_area.width, active_area.height));
 
     let mut color = ColorCalibration::default();
-    let mut mats: Vec<(Illuminant, Vec<f32>)> = img.color_matrix.iter().map(|(k, v)| (*k, v.clone())).collect();
+    let mut mats: Vec<(Illuminant, Vec<f32>)> = img
+        .color_matrix
+        .iter()
+        .map(|(k, v)| (*k, v.clone()))
+        .collect();
     mats.sort_by_key(|(k, _)| *k as u16);
-    let to_mat = |v: &[f32]| matrix::from_slice(&v.iter().take(9).map(|&x| f64::from(x)).collect::<Vec<_>>());
+    let to_mat = |v: &[f32]| {
+        matrix::from_slice(&v.iter().take(9).map(|&x| f64::from(x)).collect::<Vec<_>>())
+    };
     if let Some((ill, m)) = mats.first() {
         color.color_matrix1 = to_mat(m);
         color.illuminant1 = *ill as u16;
@@ -117,12 +164,19 @@ fn convert(img: rawler::RawImage, meta: Option<rawler::decoders::RawMetadata>, l
     let exif = meta
         .map(|m| {
             let e = &m.exif;
-            let rat = |r: &Option<rawler::formats::tiff::Rational>| r.as_ref().filter(|r| r.d != 0).map(|r| f64::from(r.n) / f64::from(r.d));
+            let rat = |r: &Option<rawler::formats::tiff::Rational>| {
+                r.as_ref()
+                    .filter(|r| r.d != 0)
+                    .map(|r| f64::from(r.n) / f64::from(r.d))
+            };
             ExifInfo {
                 make: Some(m.make.clone()).filter(|s| !s.is_empty()),
                 model: Some(m.model.clone()).filter(|s| !s.is_empty()),
                 lens_make: e.lens_make.clone(),
-                lens_model: e.lens_model.clone().or_else(|| m.lens.as_ref().map(|l| l.lens_model.clone())),
+                lens_model: e
+                    .lens_model
+                    .clone()
+                    .or_else(|| m.lens.as_ref().map(|l| l.lens_model.clone())),
                 date_time: e.date_time_original.clone(),
                 exposure_time: rat(&e.exposure_time),
                 f_number: rat(&e.fnumber),
@@ -130,7 +184,11 @@ fn convert(img: rawler::RawImage, meta: Option<rawler::decoders::RawMetadata>, l
                 focal_length: rat(&e.focal_length),
             }
         })
-        .unwrap_or_else(|| ExifInfo { make: Some(img.clean_make.clone()), model: Some(img.clean_model.clone()), ..Default::default() });
+        .unwrap_or_else(|| ExifInfo {
+            make: Some(img.clean_make.clone()),
+            model: Some(img.clean_model.clone()),
+            ..Default::default()
+        });
 
     let orientation = match img.orientation.to_u16() {
         o @ 1..=8 => o,
@@ -143,7 +201,13 @@ fn convert(img: rawler::RawImage, meta: Option<rawler::decoders::RawMetadata>, l
         data,
         cfa,
         linearization: None,
-        black: BlackLevel { repeat_rows, repeat_cols, values, delta_h: vec![], delta_v: vec![] },
+        black: BlackLevel {
+            repeat_rows,
+            repeat_cols,
+            values,
+            delta_h: vec![],
+            delta_v: vec![],
+        },
         white,
         active_area,
         default_crop,

@@ -24,7 +24,9 @@ use crate::limits::{Limits, try_vec};
 
 /// The sidecar of `path` when `path` ends in `.raw`.
 pub fn sidecar_path(path: &Path) -> Option<PathBuf> {
-    path.extension().filter(|e| e.eq_ignore_ascii_case("raw")).map(|_| path.with_extension("toml"))
+    path.extension()
+        .filter(|e| e.eq_ignore_ascii_case("raw"))
+        .map(|_| path.with_extension("toml"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -61,31 +63,54 @@ impl Default for Levels {
 
 /// Reads a headerless dump described by its sidecar.
 pub fn read(path: &Path, limits: &Limits) -> Result<RawImage> {
-    let side_path = sidecar_path(path).ok_or_else(|| Error::parameter("headerless input must end in .raw"))?;
-    let text = std::fs::read_to_string(&side_path)
-        .map_err(|e| Error::io(e).with_path(&side_path))?;
-    let s: Sidecar = toml::from_str(&text)
-        .map_err(|e| Error::parameter(format!("sidecar {}: {}", side_path.display(), e.message())))?;
+    let side_path =
+        sidecar_path(path).ok_or_else(|| Error::parameter("headerless input must end in .raw"))?;
+    let text =
+        std::fs::read_to_string(&side_path).map_err(|e| Error::io(e).with_path(&side_path))?;
+    let s: Sidecar = toml::from_str(&text).map_err(|e| {
+        Error::parameter(format!("sidecar {}: {}", side_path.display(), e.message()))
+    })?;
     let samples = limits.check_image(s.width, s.height, 1)?;
     let bytes_per = match s.dtype.as_str() {
         "u8" => 1,
         "u16le" | "u16be" => 2,
-        d => return Err(Error::unsupported(format!("sidecar dtype '{d}' (u8, u16le, u16be)"))),
+        d => {
+            return Err(Error::unsupported(format!(
+                "sidecar dtype '{d}' (u8, u16le, u16be)"
+            )));
+        }
     };
     if !(1..=16).contains(&s.bits) || (bytes_per == 1 && s.bits > 8) {
-        return Err(Error::parameter(format!("{} bits do not fit dtype {}", s.bits, s.dtype)));
+        return Err(Error::parameter(format!(
+            "{} bits do not fit dtype {}",
+            s.bits, s.dtype
+        )));
     }
     let bytes = std::fs::read(path)?;
     let need = samples * bytes_per;
     let body = bytes
         .get(s.offset..)
         .filter(|b| b.len() >= need)
-        .ok_or_else(|| Error::decode(format!("file holds {} bytes, the sidecar needs {need}", bytes.len())))?;
+        .ok_or_else(|| {
+            Error::decode(format!(
+                "file holds {} bytes, the sidecar needs {need}",
+                bytes.len()
+            ))
+        })?;
     let mut data = try_vec::<u16>(samples, limits)?;
     match s.dtype.as_str() {
-        "u8" => data.iter_mut().zip(body).for_each(|(d, &b)| *d = u16::from(b)),
-        "u16le" => data.iter_mut().zip(body.chunks_exact(2)).for_each(|(d, b)| *d = u16::from_le_bytes([b[0], b[1]])),
-        _ => data.iter_mut().zip(body.chunks_exact(2)).for_each(|(d, b)| *d = u16::from_be_bytes([b[0], b[1]])),
+        "u8" => data
+            .iter_mut()
+            .zip(body)
+            .for_each(|(d, &b)| *d = u16::from(b)),
+        "u16le" => data
+            .iter_mut()
+            .zip(body.chunks_exact(2))
+            .for_each(|(d, b)| *d = u16::from_le_bytes([b[0], b[1]])),
+        _ => data
+            .iter_mut()
+            .zip(body.chunks_exact(2))
+            .for_each(|(d, b)| *d = u16::from_be_bytes([b[0], b[1]])),
     }
     let cfa = if s.cfa.eq_ignore_ascii_case("xtrans") || s.cfa.eq_ignore_ascii_case("x-trans") {
         CfaPattern::xtrans()
@@ -101,11 +126,19 @@ pub fn read(path: &Path, limits: &Limits) -> Result<RawImage> {
             delta_h: vec![],
             delta_v: vec![],
         },
-        Levels::PerSite(v) => return Err(Error::parameter(format!("black has {} values; give 1 or 4", v.len()))),
+        Levels::PerSite(v) => {
+            return Err(Error::parameter(format!(
+                "black has {} values; give 1 or 4",
+                v.len()
+            )));
+        }
     };
     let white = s.white.unwrap_or(((1u32 << s.bits) - 1) as f64) as f32;
     let color_matrix1 = match &s.color_matrix_d65 {
-        Some(m) => Some(matrix::from_slice(m).ok_or_else(|| Error::parameter("color_matrix_d65 needs 9 finite values"))?),
+        Some(m) => Some(
+            matrix::from_slice(m)
+                .ok_or_else(|| Error::parameter("color_matrix_d65 needs 9 finite values"))?,
+        ),
         None => None,
     };
     let as_shot_neutral = match s.wb_gains {

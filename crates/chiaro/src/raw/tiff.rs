@@ -139,7 +139,13 @@ impl<'a> TiffFile<'a> {
             b"MM\0*" | b"MMCR" => Endian::Big,
             _ => return Err(Error::decode("not a TIFF file (bad byte-order mark)")),
         };
-        let mut file = TiffFile { data, endian, chain: vec![], sub_ifds: vec![], exif: None };
+        let mut file = TiffFile {
+            data,
+            endian,
+            chain: vec![],
+            sub_ifds: vec![],
+            exif: None,
+        };
         let mut seen = std::collections::HashSet::new();
         let mut next = file.u32_at(4)? as usize;
         while next != 0 {
@@ -167,21 +173,37 @@ impl<'a> TiffFile<'a> {
     }
 
     fn offsets_of(&self, ifd: &Ifd, t: u16) -> Result<Vec<usize>> {
-        Ok(self.uints(ifd, t)?.unwrap_or_default().into_iter().map(|v| v as usize).collect())
+        Ok(self
+            .uints(ifd, t)?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| v as usize)
+            .collect())
     }
 
-    fn read_ifd(&self, pos: usize, seen: &mut std::collections::HashSet<usize>) -> Result<(Ifd, usize)> {
+    fn read_ifd(
+        &self,
+        pos: usize,
+        seen: &mut std::collections::HashSet<usize>,
+    ) -> Result<(Ifd, usize)> {
         if !seen.insert(pos) {
-            return Err(Error::decode(format!("IFD at offset {pos} is referenced twice (a loop)")));
+            return Err(Error::decode(format!(
+                "IFD at offset {pos} is referenced twice (a loop)"
+            )));
         }
         if seen.len() > MAX_IFDS {
             return Err(Error::limits(format!("more than {MAX_IFDS} IFDs")));
         }
         let n = self.u16_at(pos)? as usize;
         if n > MAX_ENTRIES {
-            return Err(Error::limits(format!("IFD at offset {pos} claims {n} entries")));
+            return Err(Error::limits(format!(
+                "IFD at offset {pos} claims {n} entries"
+            )));
         }
-        let mut ifd = Ifd { entries: BTreeMap::new(), position: pos };
+        let mut ifd = Ifd {
+            entries: BTreeMap::new(),
+            position: pos,
+        };
         for i in 0..n {
             let e = pos + 2 + 12 * i;
             let t = self.u16_at(e)?;
@@ -191,8 +213,15 @@ impl<'a> TiffFile<'a> {
             let total = size
                 .checked_mul(count as usize)
                 .ok_or_else(|| Error::decode(format!("tag {t}: value size overflows")))?;
-            let offset = if total <= 4 { e + 8 } else { self.u32_at(e + 8)? as usize };
-            if offset.checked_add(total).is_none_or(|end| end > self.data.len()) {
+            let offset = if total <= 4 {
+                e + 8
+            } else {
+                self.u32_at(e + 8)? as usize
+            };
+            if offset
+                .checked_add(total)
+                .is_none_or(|end| end > self.data.len())
+            {
                 // Tolerate a broken tag the pipeline may not need; reading it later fails cleanly.
                 continue;
             }
@@ -205,7 +234,11 @@ impl<'a> TiffFile<'a> {
     fn bytes(&self, off: usize, len: usize) -> Result<&'a [u8]> {
         off.checked_add(len)
             .and_then(|end| self.data.get(off..end))
-            .ok_or_else(|| Error::decode(format!("offset {off} + {len} lies past the end of the file")))
+            .ok_or_else(|| {
+                Error::decode(format!(
+                    "offset {off} + {len} lies past the end of the file"
+                ))
+            })
     }
 
     pub fn u16_at(&self, off: usize) -> Result<u16> {
@@ -248,30 +281,51 @@ impl<'a> TiffFile<'a> {
             9 => f64::from(self.u32_at(off)? as i32),
             5 => {
                 let (n, d) = (self.u32_at(off)?, self.u32_at(off + 4)?);
-                if d == 0 { 0.0 } else { f64::from(n) / f64::from(d) }
+                if d == 0 {
+                    0.0
+                } else {
+                    f64::from(n) / f64::from(d)
+                }
             }
             10 => {
                 let (n, d) = (self.u32_at(off)? as i32, self.u32_at(off + 4)? as i32);
-                if d == 0 { 0.0 } else { f64::from(n) / f64::from(d) }
+                if d == 0 {
+                    0.0
+                } else {
+                    f64::from(n) / f64::from(d)
+                }
             }
             11 => f64::from(f32::from_bits(self.u32_at(off)?)),
             12 => f64::from_bits(self.u64_at(off)?),
             16 => self.u64_at(off)? as f64,
             17 => self.u64_at(off)? as i64 as f64,
-            _ => return Err(Error::decode(format!("tag value of type {} is not numeric", e.typ))),
+            _ => {
+                return Err(Error::decode(format!(
+                    "tag value of type {} is not numeric",
+                    e.typ
+                )));
+            }
         })
     }
 
     /// All values of a numeric tag, or `None` when absent. Capped at `limit` values.
     pub fn numbers_capped(&self, ifd: &Ifd, t: u16, limit: usize) -> Result<Option<Vec<f64>>> {
-        let Some(e) = ifd.entries.get(&t) else { return Ok(None) };
+        let Some(e) = ifd.entries.get(&t) else {
+            return Ok(None);
+        };
         if e.typ == 2 {
             return Err(Error::decode(format!("tag {t} is text, expected numbers")));
         }
         if e.count as usize > limit {
-            return Err(Error::limits(format!("tag {t} has {} values (limit {limit})", e.count)));
+            return Err(Error::limits(format!(
+                "tag {t} has {} values (limit {limit})",
+                e.count
+            )));
         }
-        (0..e.count as usize).map(|i| self.value(e, i)).collect::<Result<Vec<_>>>().map(Some)
+        (0..e.count as usize)
+            .map(|i| self.value(e, i))
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
     }
 
     /// All values of a numeric tag (at most 65536), or `None` when absent.
@@ -281,7 +335,9 @@ impl<'a> TiffFile<'a> {
 
     /// Unsigned integer values (offsets, counts) without going through `f64`.
     pub fn uints(&self, ifd: &Ifd, t: u16) -> Result<Option<Vec<u64>>> {
-        let Some(e) = ifd.entries.get(&t) else { return Ok(None) };
+        let Some(e) = ifd.entries.get(&t) else {
+            return Ok(None);
+        };
         if e.count as usize > 1 << 22 {
             return Err(Error::limits(format!("tag {t} has {} values", e.count)));
         }
@@ -308,7 +364,9 @@ impl<'a> TiffFile<'a> {
 
     /// First value of a numeric tag.
     pub fn number(&self, ifd: &Ifd, t: u16) -> Result<Option<f64>> {
-        Ok(self.numbers_capped(ifd, t, 1 << 16)?.and_then(|v| v.first().copied()))
+        Ok(self
+            .numbers_capped(ifd, t, 1 << 16)?
+            .and_then(|v| v.first().copied()))
     }
 
     /// An ASCII tag, trimmed of NULs and spaces; `None` when absent or empty.

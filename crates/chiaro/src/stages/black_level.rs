@@ -24,7 +24,11 @@ fn linearize(table: Option<&[u16]>, v: u16) -> f32 {
 /// linearisation on the full stored image).
 pub fn stored_plane(raw: &RawImage) -> Plane {
     let spp = raw.samples_per_pixel;
-    Plane { width: raw.width * spp, height: raw.height, data: raw.data.iter().map(|&v| f32::from(v)).collect() }
+    Plane {
+        width: raw.width * spp,
+        height: raw.height,
+        data: raw.data.iter().map(|&v| f32::from(v)).collect(),
+    }
 }
 
 /// Normalises the active area of sample plane `s` (0 for CFA data; 0..3 for LinearRaw).
@@ -36,19 +40,24 @@ pub fn normalize(raw: &RawImage, stored: Option<&Plane>, s: usize) -> Plane {
     let table = raw.linearization.as_deref().filter(|t| !t.is_empty());
     let white = raw.white[s];
     let mut out = Plane::new(a.width, a.height);
-    out.data.par_chunks_mut(a.width).enumerate().for_each(|(y, row)| {
-        let src_row = (a.y + y) * raw.width * spp;
-        for (x, o) in row.iter_mut().enumerate() {
-            let i = src_row + (a.x + x) * spp + s;
-            let v = match stored {
-                Some(p) if table.is_some() => linearize(table, p.data[i].round().clamp(0.0, 65535.0) as u16),
-                Some(p) => p.data[i],
-                None => linearize(table, raw.data[i]),
-            };
-            let black = raw.black.at(y, x);
-            *o = (v - black) / (white - black);
-        }
-    });
+    out.data
+        .par_chunks_mut(a.width)
+        .enumerate()
+        .for_each(|(y, row)| {
+            let src_row = (a.y + y) * raw.width * spp;
+            for (x, o) in row.iter_mut().enumerate() {
+                let i = src_row + (a.x + x) * spp + s;
+                let v = match stored {
+                    Some(p) if table.is_some() => {
+                        linearize(table, p.data[i].round().clamp(0.0, 65535.0) as u16)
+                    }
+                    Some(p) => p.data[i],
+                    None => linearize(table, raw.data[i]),
+                };
+                let black = raw.black.at(y, x);
+                *o = (v - black) / (white - black);
+            }
+        });
     out
 }
 
@@ -95,6 +104,10 @@ mod tests {
         let p = normalize(&r, None, 0);
         // Row 1 from column 1 is [0, 400, 500]; black 100 + 100 (row delta), white 1100.
         let want = [-200.0 / 900.0, 200.0 / 900.0, 300.0 / 900.0];
-        assert!(p.data.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6), "{:?}", p.data);
+        assert!(
+            p.data.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6),
+            "{:?}",
+            p.data
+        );
     }
 }

@@ -24,7 +24,10 @@ fn neighbour_offsets(pattern: &CfaPattern) -> Vec<Vec<(isize, isize)>> {
             let mut v = Vec::new();
             for dy in -2isize..=2 {
                 for dx in -2isize..=2 {
-                    let (yy, xx) = ((py as isize + dy + 6) as usize, (px as isize + dx + 6) as usize);
+                    let (yy, xx) = (
+                        (py as isize + dy + 6) as usize,
+                        (px as isize + dx + 6) as usize,
+                    );
                     if (dy, dx) != (0, 0) && pattern.color(yy, xx) == c {
                         v.push((dy, dx));
                     }
@@ -64,7 +67,9 @@ pub fn correct(plane: &mut Plane, pattern: &CfaPattern, threshold: f32) -> usize
                     continue;
                 }
                 let v = src[y * w + x];
-                let (lo, hi) = nb.iter().fold((f32::MAX, f32::MIN), |(a, b), &n| (a.min(n), b.max(n)));
+                let (lo, hi) = nb
+                    .iter()
+                    .fold((f32::MAX, f32::MIN), |(a, b), &n| (a.min(n), b.max(n)));
                 if v <= hi && v >= lo {
                     continue;
                 }
@@ -103,7 +108,12 @@ mod tests {
         let n = correct(&mut plane, &p, 8.0);
         assert_eq!(n, 2);
         assert!((plane.data[10 * w + 12] - 0.2).abs() < 0.05);
-        let changed = plane.data.iter().zip(&before.data).filter(|(a, b)| a != b).count();
+        let changed = plane
+            .data
+            .iter()
+            .zip(&before.data)
+            .filter(|(a, b)| a != b)
+            .count();
         assert_eq!(changed, 2);
     }
 }

@@ -22,8 +22,16 @@ pub enum HighlightMode {
 }
 
 /// Opponent axes used by the blend: luminance-like sum and two chroma differences.
-const TO_OPP: [[f32; 3]; 3] = [[1.0, 1.0, 1.0], [1.732_050_8, -1.732_050_8, 0.0], [-1.0, -1.0, 2.0]];
-const FROM_OPP: [[f32; 3]; 3] = [[1.0 / 3.0, 0.288_675_13, -1.0 / 6.0], [1.0 / 3.0, -0.288_675_13, -1.0 / 6.0], [1.0 / 3.0, 0.0, 1.0 / 3.0]];
+const TO_OPP: [[f32; 3]; 3] = [
+    [1.0, 1.0, 1.0],
+    [1.732_050_8, -1.732_050_8, 0.0],
+    [-1.0, -1.0, 2.0],
+];
+const FROM_OPP: [[f32; 3]; 3] = [
+    [1.0 / 3.0, 0.288_675_13, -1.0 / 6.0],
+    [1.0 / 3.0, -0.288_675_13, -1.0 / 6.0],
+    [1.0 / 3.0, 0.0, 1.0 / 3.0],
+];
 
 /// Reconstructs one row of interleaved RGB in place. `clip[c]` is where channel `c` saturated.
 pub fn apply_row(mode: HighlightMode, row: &mut [f32], clip: [f32; 3]) {
@@ -32,7 +40,11 @@ pub fn apply_row(mode: HighlightMode, row: &mut [f32], clip: [f32; 3]) {
         HighlightMode::Clip => row.iter_mut().for_each(|v| *v = v.min(1.0)),
         HighlightMode::Blend => {
             for px in row.chunks_exact_mut(3) {
-                if px[0] < clip[0] && px[1] < clip[1] && px[2] < clip[2] && px.iter().all(|&v| v <= 1.0) {
+                if px[0] < clip[0]
+                    && px[1] < clip[1]
+                    && px[2] < clip[2]
+                    && px.iter().all(|&v| v <= 1.0)
+                {
                     continue;
                 }
                 let cam = [px[0], px[1], px[2]];
@@ -41,10 +53,17 @@ pub fn apply_row(mode: HighlightMode, row: &mut [f32], clip: [f32; 3]) {
                 let (o, oc) = (opp(cam), opp(clipped));
                 let chroma = (o[1] * o[1] + o[2] * o[2]).sqrt();
                 let chroma_clipped = (oc[1] * oc[1] + oc[2] * oc[2]).sqrt();
-                let ratio = if chroma > 1e-9 { chroma_clipped / chroma } else { 0.0 };
+                let ratio = if chroma > 1e-9 {
+                    chroma_clipped / chroma
+                } else {
+                    0.0
+                };
                 let lab = [o[0], o[1] * ratio, o[2] * ratio];
                 for (c, v) in px.iter_mut().enumerate() {
-                    *v = (FROM_OPP[c][0] * lab[0] + FROM_OPP[c][1] * lab[1] + FROM_OPP[c][2] * lab[2]).max(0.0);
+                    *v = (FROM_OPP[c][0] * lab[0]
+                        + FROM_OPP[c][1] * lab[1]
+                        + FROM_OPP[c][2] * lab[2])
+                        .max(0.0);
                 }
             }
         }
@@ -62,7 +81,8 @@ mod tests {
         for mode in [HighlightMode::Clip, HighlightMode::Blend] {
             let mut px = [2.0, 1.0, 1.6];
             apply_row(mode, &mut px, clip);
-            let spread = px.iter().copied().fold(f32::MIN, f32::max) - px.iter().copied().fold(f32::MAX, f32::min);
+            let spread = px.iter().copied().fold(f32::MIN, f32::max)
+                - px.iter().copied().fold(f32::MAX, f32::min);
             assert!(spread < 0.35, "{mode:?}: {px:?}");
         }
     }

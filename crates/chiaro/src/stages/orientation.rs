@@ -3,11 +3,21 @@
 
 /// Size of the image after orientation `code`.
 pub fn oriented_size(code: u16, width: usize, height: usize) -> (usize, usize) {
-    if code >= 5 { (height, width) } else { (width, height) }
+    if code >= 5 {
+        (height, width)
+    } else {
+        (width, height)
+    }
 }
 
 /// Reorients an interleaved image with `channels` samples per pixel.
-pub fn apply<T: Copy + Default>(code: u16, data: &[T], width: usize, height: usize, channels: usize) -> Vec<T> {
+pub fn apply<T: Copy + Default>(
+    code: u16,
+    data: &[T],
+    width: usize,
+    height: usize,
+    channels: usize,
+) -> Vec<T> {
     if code <= 1 || code > 8 {
         return data.to_vec();
     }

@@ -31,7 +31,9 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<RawImage> {
     let tiff = TiffFile::parse(bytes)?;
     let ifd0 = &tiff.chain[0];
     if !ifd0.entries.contains_key(&tag::DNG_VERSION) {
-        return Err(Error::decode("TIFF file without a DNGVersion tag is not a DNG"));
+        return Err(Error::decode(
+            "TIFF file without a DNGVersion tag is not a DNG",
+        ));
     }
     let raw = find_raw_ifd(&tiff)?;
     let mut warnings = Vec::new();
@@ -41,10 +43,14 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<RawImage> {
     let spp = tiff.uint(raw, tag::SAMPLES_PER_PIXEL)?.unwrap_or(1) as usize;
     let photometric = tiff.uint(raw, tag::PHOTOMETRIC)?.unwrap_or(0);
     if photometric == PHOTOMETRIC_CFA && spp != 1 {
-        return Err(Error::unsupported(format!("CFA image with {spp} samples per pixel")));
+        return Err(Error::unsupported(format!(
+            "CFA image with {spp} samples per pixel"
+        )));
     }
     if photometric == PHOTOMETRIC_LINEAR_RAW && spp != 3 {
-        return Err(Error::unsupported(format!("LinearRaw image with {spp} samples per pixel")));
+        return Err(Error::unsupported(format!(
+            "LinearRaw image with {spp} samples per pixel"
+        )));
     }
     limits.check_image(width, height, spp)?;
     let data = read_samples(&tiff, raw, width, height, spp, limits)?;
@@ -55,9 +61,16 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<RawImage> {
         CfaPattern::bayer("RGGB")?
     };
 
-    let bps = tiff.uint(raw, tag::BITS_PER_SAMPLE)?.unwrap_or(16).clamp(1, 16) as u32;
+    let bps = tiff
+        .uint(raw, tag::BITS_PER_SAMPLE)?
+        .unwrap_or(16)
+        .clamp(1, 16) as u32;
     let linearization = match tiff.uints(raw, tag::LINEARIZATION_TABLE)? {
-        Some(t) if !t.is_empty() => Some(t.into_iter().map(|v| v.min(65535) as u16).collect::<Vec<u16>>()),
+        Some(t) if !t.is_empty() => Some(
+            t.into_iter()
+                .map(|v| v.min(65535) as u16)
+                .collect::<Vec<u16>>(),
+        ),
         _ => None,
     };
     let default_white = match &linearization {
@@ -74,7 +87,9 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<RawImage> {
         Some(a) if a.len() == 4 => {
             let (t, l, b, r) = (a[0] as usize, a[1] as usize, a[2] as usize, a[3] as usize);
             if b <= t || r <= l || b > height || r > width {
-                return Err(Error::decode(format!("ActiveArea {a:?} lies outside the image")));
+                return Err(Error::decode(format!(
+                    "ActiveArea {a:?} lies outside the image"
+                )));
             }
             Rect::new(l, t, r - l, b - t)
         }
@@ -84,11 +99,16 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<RawImage> {
     let default_crop = read_crop(&tiff, raw, &active_area, &mut warnings)?;
     if let Some(s) = tiff.numbers(raw, tag::DEFAULT_SCALE_TAG)? {
         if s.len() == 2 && (s[0] - s[1]).abs() > 1e-6 {
-            warnings.push(format!("non-square pixels (DefaultScale {s:?}) are not resampled"));
+            warnings.push(format!(
+                "non-square pixels (DefaultScale {s:?}) are not resampled"
+            ));
         }
     }
 
-    let orientation = tiff.uint(ifd0, tag::ORIENTATION)?.filter(|o| (1..=8).contains(o)).unwrap_or(1) as u16;
+    let orientation = tiff
+        .uint(ifd0, tag::ORIENTATION)?
+        .filter(|o| (1..=8).contains(o))
+        .unwrap_or(1) as u16;
     let color = read_color(&tiff, ifd0, raw)?;
     let opcodes = OpcodeLists {
         list1: read_opcodes(&tiff, raw, tag::OPCODE_LIST1, limits, &mut warnings)?,
@@ -142,7 +162,8 @@ fn find_raw_ifd<'t>(tiff: &'t TiffFile) -> Result<&'t Ifd> {
             best = Some((ifd, w * h));
         }
     }
-    best.map(|(i, _)| i).ok_or_else(|| Error::unsupported("DNG has no CFA or LinearRaw main image"))
+    best.map(|(i, _)| i)
+        .ok_or_else(|| Error::unsupported("DNG has no CFA or LinearRaw main image"))
 }
 
 /// How the samples are split into independently stored pieces (strips or tiles).
@@ -154,20 +175,45 @@ struct Layout {
     counts: Vec<u64>,
 }
 
-fn layout(tiff: &TiffFile, ifd: &Ifd, width: usize, height: usize, limits: &Limits) -> Result<Layout> {
+fn layout(
+    tiff: &TiffFile,
+    ifd: &Ifd,
+    width: usize,
+    height: usize,
+    limits: &Limits,
+) -> Result<Layout> {
     let (piece_w, piece_h, offsets, counts) = if let Some(tw) = tiff.uint(ifd, tag::TILE_WIDTH)? {
-        let th = tiff.uint(ifd, tag::TILE_LENGTH)?.ok_or_else(|| Error::decode("TileWidth without TileLength"))?;
-        let off = tiff.uints(ifd, tag::TILE_OFFSETS)?.ok_or_else(|| Error::decode("tiles without TileOffsets"))?;
-        let cnt = tiff.uints(ifd, tag::TILE_BYTE_COUNTS)?.ok_or_else(|| Error::decode("tiles without TileByteCounts"))?;
+        let th = tiff
+            .uint(ifd, tag::TILE_LENGTH)?
+            .ok_or_else(|| Error::decode("TileWidth without TileLength"))?;
+        let off = tiff
+            .uints(ifd, tag::TILE_OFFSETS)?
+            .ok_or_else(|| Error::decode("tiles without TileOffsets"))?;
+        let cnt = tiff
+            .uints(ifd, tag::TILE_BYTE_COUNTS)?
+            .ok_or_else(|| Error::decode("tiles without TileByteCounts"))?;
         (tw as usize, th as usize, off, cnt)
     } else {
-        let rps = tiff.uint(ifd, tag::ROWS_PER_STRIP)?.unwrap_or(height as u64).min(height as u64) as usize;
-        let off = tiff.uints(ifd, tag::STRIP_OFFSETS)?.ok_or_else(|| Error::decode("image without StripOffsets"))?;
-        let cnt = tiff.uints(ifd, tag::STRIP_BYTE_COUNTS)?.ok_or_else(|| Error::decode("strips without StripByteCounts"))?;
+        let rps = tiff
+            .uint(ifd, tag::ROWS_PER_STRIP)?
+            .unwrap_or(height as u64)
+            .min(height as u64) as usize;
+        let off = tiff
+            .uints(ifd, tag::STRIP_OFFSETS)?
+            .ok_or_else(|| Error::decode("image without StripOffsets"))?;
+        let cnt = tiff
+            .uints(ifd, tag::STRIP_BYTE_COUNTS)?
+            .ok_or_else(|| Error::decode("strips without StripByteCounts"))?;
         (width, rps, off, cnt)
     };
-    if piece_w == 0 || piece_h == 0 || piece_w > limits.max_dimension || piece_h > limits.max_dimension {
-        return Err(Error::decode(format!("tile or strip size {piece_w}x{piece_h} is invalid")));
+    if piece_w == 0
+        || piece_h == 0
+        || piece_w > limits.max_dimension
+        || piece_h > limits.max_dimension
+    {
+        return Err(Error::decode(format!(
+            "tile or strip size {piece_w}x{piece_h} is invalid"
+        )));
     }
     let across = width.div_ceil(piece_w);
     let needed = across * height.div_ceil(piece_h);
@@ -181,28 +227,55 @@ fn layout(tiff: &TiffFile, ifd: &Ifd, width: usize, height: usize, limits: &Limi
         )));
     }
     for (i, (&o, &c)) in offsets.iter().zip(&counts).take(needed).enumerate() {
-        if o.checked_add(c).is_none_or(|end| end > tiff.data.len() as u64) {
-            return Err(Error::decode(format!("tile or strip {i} ends past the end of the file")));
+        if o.checked_add(c)
+            .is_none_or(|end| end > tiff.data.len() as u64)
+        {
+            return Err(Error::decode(format!(
+                "tile or strip {i} ends past the end of the file"
+            )));
         }
     }
-    Ok(Layout { piece_w, piece_h, across, offsets, counts })
+    Ok(Layout {
+        piece_w,
+        piece_h,
+        across,
+        offsets,
+        counts,
+    })
 }
 
 /// Reads all pixel samples of the raw IFD into a `width * height * spp` buffer. Pieces are
 /// decoded in parallel, one band of pieces per task.
-fn read_samples(tiff: &TiffFile, ifd: &Ifd, width: usize, height: usize, spp: usize, limits: &Limits) -> Result<Vec<u16>> {
+fn read_samples(
+    tiff: &TiffFile,
+    ifd: &Ifd,
+    width: usize,
+    height: usize,
+    spp: usize,
+    limits: &Limits,
+) -> Result<Vec<u16>> {
     let compression = tiff.uint(ifd, tag::COMPRESSION)?.unwrap_or(1);
     let bps = tiff.uint(ifd, tag::BITS_PER_SAMPLE)?.unwrap_or(16) as u32;
     if tiff.uint(ifd, tag::SAMPLE_FORMAT)?.is_some_and(|f| f == 3) {
         return Err(Error::unsupported("floating-point DNG samples"));
     }
-    if spp > 1 && tiff.uint(ifd, tag::PLANAR_CONFIGURATION)?.is_some_and(|p| p != 1) {
-        return Err(Error::unsupported("planar (non-interleaved) LinearRaw samples"));
+    if spp > 1
+        && tiff
+            .uint(ifd, tag::PLANAR_CONFIGURATION)?
+            .is_some_and(|p| p != 1)
+    {
+        return Err(Error::unsupported(
+            "planar (non-interleaved) LinearRaw samples",
+        ));
     }
     match compression {
         1 if (1..=16).contains(&bps) => {}
         7 => {}
-        1 => return Err(Error::unsupported(format!("{bps}-bit uncompressed samples"))),
+        1 => {
+            return Err(Error::unsupported(format!(
+                "{bps}-bit uncompressed samples"
+            )));
+        }
         8 | 32946 => return Err(Error::unsupported("Deflate-compressed DNG")),
         34892 => return Err(Error::unsupported("lossy JPEG DNG")),
         52546 => return Err(Error::unsupported("JPEG XL DNG")),
@@ -212,33 +285,48 @@ fn read_samples(tiff: &TiffFile, ifd: &Ifd, width: usize, height: usize, spp: us
     let row_len = width * spp;
     let mut out = try_vec::<u16>(limits.check_image(width, height, spp)?, limits)?;
     let band = row_len * lay.piece_h;
-    out.par_chunks_mut(band).enumerate().try_for_each(|(band_index, rows)| {
-        let band_rows = rows.len() / row_len;
-        for col in 0..lay.across {
-            let i = band_index * lay.across + col;
-            let piece = &tiff.data[lay.offsets[i] as usize..(lay.offsets[i] + lay.counts[i]) as usize];
-            let x0 = col * lay.piece_w;
-            let w = lay.piece_w.min(width - x0);
-            if compression == 7 {
-                let frame = ljpeg::decode(piece, limits).map_err(|e| with_piece(e, i))?;
-                let flat = &frame.samples;
-                let stride = lay.piece_w * spp;
-                if flat.len() < stride * (band_rows - 1) + w * spp {
-                    return Err(Error::decode(format!("tile {i}: JPEG frame smaller than the tile")));
+    out.par_chunks_mut(band)
+        .enumerate()
+        .try_for_each(|(band_index, rows)| {
+            let band_rows = rows.len() / row_len;
+            for col in 0..lay.across {
+                let i = band_index * lay.across + col;
+                let piece =
+                    &tiff.data[lay.offsets[i] as usize..(lay.offsets[i] + lay.counts[i]) as usize];
+                let x0 = col * lay.piece_w;
+                let w = lay.piece_w.min(width - x0);
+                if compression == 7 {
+                    let frame = ljpeg::decode(piece, limits).map_err(|e| with_piece(e, i))?;
+                    let flat = &frame.samples;
+                    let stride = lay.piece_w * spp;
+                    if flat.len() < stride * (band_rows - 1) + w * spp {
+                        return Err(Error::decode(format!(
+                            "tile {i}: JPEG frame smaller than the tile"
+                        )));
+                    }
+                    for y in 0..band_rows {
+                        let src = &flat[y * stride..y * stride + w * spp];
+                        rows[y * row_len + x0 * spp..y * row_len + (x0 + w) * spp]
+                            .copy_from_slice(src);
+                    }
+                } else {
+                    unpack(
+                        piece,
+                        bps,
+                        tiff.endian,
+                        lay.piece_w * spp,
+                        band_rows,
+                        w * spp,
+                        |y, s| {
+                            rows[y * row_len + x0 * spp..y * row_len + (x0 + w) * spp]
+                                .copy_from_slice(s)
+                        },
+                    )
+                    .map_err(|e| with_piece(e, i))?;
                 }
-                for y in 0..band_rows {
-                    let src = &flat[y * stride..y * stride + w * spp];
-                    rows[y * row_len + x0 * spp..y * row_len + (x0 + w) * spp].copy_from_slice(src);
-                }
-            } else {
-                unpack(piece, bps, tiff.endian, lay.piece_w * spp, band_rows, w * spp, |y, s| {
-                    rows[y * row_len + x0 * spp..y * row_len + (x0 + w) * spp].copy_from_slice(s)
-                })
-                .map_err(|e| with_piece(e, i))?;
             }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        })?;
     Ok(out)
 }
 
@@ -248,7 +336,15 @@ fn with_piece(e: Error, i: usize) -> Error {
 
 /// Unpacks `rows` rows of uncompressed samples (`stride` samples per stored row, rows
 /// byte-aligned as TIFF requires), handing the first `keep` samples of each row to `put`.
-fn unpack(piece: &[u8], bps: u32, endian: super::tiff::Endian, stride: usize, rows: usize, keep: usize, mut put: impl FnMut(usize, &[u16])) -> Result<()> {
+fn unpack(
+    piece: &[u8],
+    bps: u32,
+    endian: super::tiff::Endian,
+    stride: usize,
+    rows: usize,
+    keep: usize,
+    mut put: impl FnMut(usize, &[u16]),
+) -> Result<()> {
     let row_bytes = (stride * bps as usize).div_ceil(8);
     if piece.len() < row_bytes * rows {
         return Err(Error::decode(format!(
@@ -267,7 +363,10 @@ fn unpack(piece: &[u8], bps: u32, endian: super::tiff::Endian, stride: usize, ro
                     };
                 }
             }
-            8 => buf.iter_mut().zip(row).for_each(|(d, &s)| *d = u16::from(s)),
+            8 => buf
+                .iter_mut()
+                .zip(row)
+                .for_each(|(d, &s)| *d = u16::from(s)),
             _ => {
                 // DNG packs other depths MSB-first (TIFF FillOrder 1) regardless of byte order.
                 let mut acc: u64 = 0;
@@ -289,8 +388,12 @@ fn unpack(piece: &[u8], bps: u32, endian: super::tiff::Endian, stride: usize, ro
 }
 
 fn read_cfa(tiff: &TiffFile, ifd: &Ifd) -> Result<CfaPattern> {
-    let dim = tiff.numbers(ifd, tag::CFA_REPEAT_PATTERN_DIM)?.unwrap_or_else(|| vec![2.0, 2.0]);
-    let pattern = tiff.numbers(ifd, tag::CFA_PATTERN)?.ok_or_else(|| Error::decode("CFA image without a CFAPattern tag"))?;
+    let dim = tiff
+        .numbers(ifd, tag::CFA_REPEAT_PATTERN_DIM)?
+        .unwrap_or_else(|| vec![2.0, 2.0]);
+    let pattern = tiff
+        .numbers(ifd, tag::CFA_PATTERN)?
+        .ok_or_else(|| Error::decode("CFA image without a CFAPattern tag"))?;
     if dim.len() != 2 {
         return Err(Error::decode("CFARepeatPatternDim must have two values"));
     }
@@ -298,9 +401,14 @@ fn read_cfa(tiff: &TiffFile, ifd: &Ifd) -> Result<CfaPattern> {
     if tiff.uint(ifd, tag::CFA_LAYOUT)?.is_some_and(|l| l != 1) {
         return Err(Error::unsupported("non-rectangular CFA layout"));
     }
-    let plane_colors = tiff.numbers(ifd, tag::CFA_PLANE_COLOR)?.unwrap_or_else(|| vec![0.0, 1.0, 2.0]);
+    let plane_colors = tiff
+        .numbers(ifd, tag::CFA_PLANE_COLOR)?
+        .unwrap_or_else(|| vec![0.0, 1.0, 2.0]);
     if pattern.len() != rows * cols || rows > 6 || cols > 6 {
-        return Err(Error::unsupported(format!("CFA pattern of {rows}x{cols} with {} values", pattern.len())));
+        return Err(Error::unsupported(format!(
+            "CFA pattern of {rows}x{cols} with {} values",
+            pattern.len()
+        )));
     }
     let colors = pattern
         .iter()
@@ -309,29 +417,49 @@ fn read_cfa(tiff: &TiffFile, ifd: &Ifd) -> Result<CfaPattern> {
                 .get(p as usize)
                 .filter(|&&c| c <= 2.0)
                 .map(|&c| c as u8)
-                .ok_or_else(|| Error::unsupported("CFA with colours other than red, green and blue"))
+                .ok_or_else(|| {
+                    Error::unsupported("CFA with colours other than red, green and blue")
+                })
         })
         .collect::<Result<Vec<u8>>>()?;
     CfaPattern::new(cols, rows, &colors)
 }
 
 fn read_black(tiff: &TiffFile, ifd: &Ifd, spp: usize, active: &Rect) -> Result<BlackLevel> {
-    let dim = tiff.numbers(ifd, tag::BLACK_LEVEL_REPEAT_DIM)?.unwrap_or_else(|| vec![1.0, 1.0]);
+    let dim = tiff
+        .numbers(ifd, tag::BLACK_LEVEL_REPEAT_DIM)?
+        .unwrap_or_else(|| vec![1.0, 1.0]);
     let (rows, cols) = match dim.as_slice() {
         [r, c] if (1.0..=8.0).contains(r) && (1.0..=8.0).contains(c) => (*r as usize, *c as usize),
-        _ => return Err(Error::decode(format!("BlackLevelRepeatDim {dim:?} is invalid"))),
+        _ => {
+            return Err(Error::decode(format!(
+                "BlackLevelRepeatDim {dim:?} is invalid"
+            )));
+        }
     };
     let values = match tiff.numbers(ifd, tag::BLACK_LEVEL)? {
         // Values are stored per (row, col, sample); LinearRaw planes share the first sample's.
-        Some(v) if v.len() == rows * cols * spp => v.iter().step_by(spp).map(|&b| b as f32).collect(),
+        Some(v) if v.len() == rows * cols * spp => {
+            v.iter().step_by(spp).map(|&b| b as f32).collect()
+        }
         Some(v) if v.len() == 1 => vec![v[0] as f32; rows * cols],
-        Some(v) => return Err(Error::decode(format!("BlackLevel has {} values, expected {}", v.len(), rows * cols * spp))),
+        Some(v) => {
+            return Err(Error::decode(format!(
+                "BlackLevel has {} values, expected {}",
+                v.len(),
+                rows * cols * spp
+            )));
+        }
         None => vec![0.0; rows * cols],
     };
     let delta = |t, n: usize| -> Result<Vec<f32>> {
         Ok(match tiff.numbers_capped(ifd, t, 1 << 17)? {
             Some(d) if d.len() == n => d.iter().map(|&x| x as f32).collect(),
-            Some(_) => return Err(Error::decode("BlackLevelDelta count does not match the active area")),
+            Some(_) => {
+                return Err(Error::decode(
+                    "BlackLevelDelta count does not match the active area",
+                ));
+            }
             None => vec![],
         })
     };
@@ -344,19 +472,33 @@ fn read_black(tiff: &TiffFile, ifd: &Ifd, spp: usize, active: &Rect) -> Result<B
     })
 }
 
-fn read_crop(tiff: &TiffFile, ifd: &Ifd, active: &Rect, warnings: &mut Vec<String>) -> Result<Rect> {
+fn read_crop(
+    tiff: &TiffFile,
+    ifd: &Ifd,
+    active: &Rect,
+    warnings: &mut Vec<String>,
+) -> Result<Rect> {
     let full = Rect::new(0, 0, active.width, active.height);
     let origin = tiff.numbers(ifd, tag::DEFAULT_CROP_ORIGIN)?;
     let size = tiff.numbers(ifd, tag::DEFAULT_CROP_SIZE)?;
-    let (Some(o), Some(s)) = (origin, size) else { return Ok(full) };
+    let (Some(o), Some(s)) = (origin, size) else {
+        return Ok(full);
+    };
     if o.len() != 2 || s.len() != 2 {
         return Ok(full);
     }
-    let r = Rect::new(o[0].max(0.0).round() as usize, o[1].max(0.0).round() as usize, s[0].round() as usize, s[1].round() as usize);
+    let r = Rect::new(
+        o[0].max(0.0).round() as usize,
+        o[1].max(0.0).round() as usize,
+        s[0].round() as usize,
+        s[1].round() as usize,
+    );
     if r.fits_in(active.width, active.height) {
         Ok(r)
     } else {
-        warnings.push(format!("default crop {r:?} lies outside the active area; not cropping"));
+        warnings.push(format!(
+            "default crop {r:?} lies outside the active area; not cropping"
+        ));
         Ok(full)
     }
 }
@@ -370,13 +512,17 @@ fn mat(tiff: &TiffFile, ifd: &Ifd, t: u16) -> Result<Option<Mat3>> {
 }
 
 fn vec3(tiff: &TiffFile, ifd: &Ifd, t: u16) -> Result<Option<[f64; 3]>> {
-    Ok(tiff.numbers(ifd, t)?.filter(|v| v.len() == 3 && v.iter().all(|x| x.is_finite() && *x > 0.0)).map(|v| [v[0], v[1], v[2]]))
+    Ok(tiff
+        .numbers(ifd, t)?
+        .filter(|v| v.len() == 3 && v.iter().all(|x| x.is_finite() && *x > 0.0))
+        .map(|v| [v[0], v[1], v[2]]))
 }
 
 /// Colour tags live in IFD0 (DNG 1.7 section 4); some writers put them in the raw IFD.
 fn read_color(tiff: &TiffFile, ifd0: &Ifd, raw: &Ifd) -> Result<ColorCalibration> {
     let get = |t| -> Result<Option<Mat3>> { Ok(mat(tiff, ifd0, t)?.or(mat(tiff, raw, t)?)) };
-    let illuminant = |t| -> Result<u16> { Ok(tiff.uint(ifd0, t)?.unwrap_or(0).min(u16::MAX as u64) as u16) };
+    let illuminant =
+        |t| -> Result<u16> { Ok(tiff.uint(ifd0, t)?.unwrap_or(0).min(u16::MAX as u64) as u16) };
     Ok(ColorCalibration {
         color_matrix1: get(tag::COLOR_MATRIX1)?,
         color_matrix2: get(tag::COLOR_MATRIX2)?,
@@ -388,12 +534,24 @@ fn read_color(tiff: &TiffFile, ifd0: &Ifd, raw: &Ifd) -> Result<ColorCalibration
         illuminant2: illuminant(tag::CALIBRATION_ILLUMINANT2)?,
         analog_balance: vec3(tiff, ifd0, tag::ANALOG_BALANCE)?,
         as_shot_neutral: vec3(tiff, ifd0, tag::AS_SHOT_NEUTRAL)?,
-        as_shot_white_xy: tiff.numbers(ifd0, tag::AS_SHOT_WHITE_XY)?.filter(|v| v.len() == 2).map(|v| [v[0], v[1]]),
-        baseline_exposure: tiff.number(ifd0, tag::BASELINE_EXPOSURE)?.filter(|v| v.is_finite()).unwrap_or(0.0),
+        as_shot_white_xy: tiff
+            .numbers(ifd0, tag::AS_SHOT_WHITE_XY)?
+            .filter(|v| v.len() == 2)
+            .map(|v| [v[0], v[1]]),
+        baseline_exposure: tiff
+            .number(ifd0, tag::BASELINE_EXPOSURE)?
+            .filter(|v| v.is_finite())
+            .unwrap_or(0.0),
     })
 }
 
-fn read_opcodes(tiff: &TiffFile, ifd: &Ifd, t: u16, limits: &Limits, warnings: &mut Vec<String>) -> Result<Vec<opcodes::Opcode>> {
+fn read_opcodes(
+    tiff: &TiffFile,
+    ifd: &Ifd,
+    t: u16,
+    limits: &Limits,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<opcodes::Opcode>> {
     match tiff.blob(ifd, t) {
         None => Ok(vec![]),
         Some(bytes) => opcodes::parse_list(bytes, limits).or_else(|e| {
@@ -406,7 +564,10 @@ fn read_opcodes(tiff: &TiffFile, ifd: &Ifd, t: u16, limits: &Limits, warnings: &
 /// EXIF facts from the Exif IFD, falling back to IFD0 where writers put them there.
 fn read_exif(tiff: &TiffFile, ifd0: &Ifd) -> ExifInfo {
     let exif = tiff.exif.as_ref();
-    let text = |t| exif.and_then(|e| tiff.text(e, t)).or_else(|| tiff.text(ifd0, t));
+    let text = |t| {
+        exif.and_then(|e| tiff.text(e, t))
+            .or_else(|| tiff.text(ifd0, t))
+    };
     let num = |t| {
         exif.and_then(|e| tiff.number(e, t).ok().flatten())
             .or_else(|| tiff.number(ifd0, t).ok().flatten())
@@ -414,7 +575,9 @@ fn read_exif(tiff: &TiffFile, ifd0: &Ifd) -> ExifInfo {
     };
     ExifInfo {
         make: tiff.text(ifd0, tag::MAKE),
-        model: tiff.text(ifd0, tag::MODEL).or_else(|| tiff.text(ifd0, tag::UNIQUE_CAMERA_MODEL)),
+        model: tiff
+            .text(ifd0, tag::MODEL)
+            .or_else(|| tiff.text(ifd0, tag::UNIQUE_CAMERA_MODEL)),
         lens_make: text(tag::LENS_MAKE),
         lens_model: text(tag::LENS_MODEL),
         date_time: text(tag::DATE_TIME_ORIGINAL).or_else(|| tiff.text(ifd0, tag::DATE_TIME)),

@@ -25,7 +25,9 @@
 //! smooths away: 36.98 -> 39.33 dB CPSNR; and the refinement of step 4: 39.33 -> 40.46 dB
 //! (a second refinement pass loses 0.1 dB).
 //!
-//! The sample at each site is kept; estimates below 0 are clamped to 0, nothing above. Blends are
+//! The sample at each site is kept and estimates are not clamped: noise below black stays
+//! negative so dark, saturated colours keep their mean (colour-difference steps need no
+//! positivity; only the ratio weights use `EPS_SQ`). Blends are
 //! written as `a + t * (b - a)` so flat areas come out exactly flat.
 //!
 //! # Units
@@ -52,7 +54,7 @@ const M_REFINE: usize = 11;
 /// Reach of the method, the margin of its last step.
 pub(super) const HALO: usize = 16;
 
-/// Keeps gradient weights and ratios finite in flat black areas.
+/// Keeps the inverse-gradient weights finite in flat areas.
 const EPS: f32 = 1e-5;
 /// Floor of the squared high-pass energies.
 const EPS_SQ: f32 = 1e-10;
@@ -120,9 +122,9 @@ fn blend(a: f32, b: f32, ga: f32, gb: f32) -> f32 {
     a + (b - a) * (ga / (ga + gb))
 }
 
-/// Computes `f` for every sample of rows `lo..rows - lo`, columns `lo..s - lo`, then keeps it at
-/// the sites where `keep(y, x)`; `f(base, m, out)` fills `out[0..m]` for the samples from
-/// `base`. Estimating every sample and dropping half costs less than a stride-2 loop the
+/// For each row `y` of `lo..rows - lo`: `f(base, m, out)` estimates the `m` samples from index
+/// `base` (columns `lo..s - lo`) into `out`, and `store(y, out)` keeps those of the sites that
+/// need them. Estimating every sample and dropping half costs less than a stride-2 loop the
 /// compiler cannot vectorise.
 fn per_row_sites(
     s: usize,
@@ -232,7 +234,7 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
                 let e_est = e1[x] + 0.5 * (c - e2[x]);
                 let v_est = blend(n_est, s_est, n_grad, s_grad);
                 let h_est = blend(w_est, e_est, w_grad, e_grad);
-                out[x] = (v_est + (h_est - v_est) * disc).max(0.0);
+                out[x] = v_est + (h_est - v_est) * disc;
             }
         },
         |y, row| {
@@ -313,7 +315,7 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
                     let disc = refine(dc[x], dnw[x], dne[x], dsw[x], dse[x]);
                     let v = 0.5 * ((gn[x] - cn[x]) + (gs[x] - cs[x]));
                     let h = 0.5 * ((gw[x] - cw[x]) + (ge[x] - ce[x]));
-                    tmp[x] = (c0[x] + v + (h - v) * disc).max(0.0);
+                    tmp[x] = c0[x] + v + (h - v) * disc;
                 }
             }
             keep_every_other(&mut pg[y * s + x0..y * s + s - lo], &tmp[x0 - lo..]);
@@ -375,7 +377,7 @@ fn rb_at_rb(
                 let sw_grad = EPS + q + (sw[x] - sw3[x]).abs() + (g0[x] - gsw2[x]).abs();
                 let p_est = blend(nw[x] - gnw[x], se[x] - gse[x], nw_grad, se_grad);
                 let q_est = blend(ne[x] - gne[x], sw[x] - gsw[x], ne_grad, sw_grad);
-                out[x] = (g0[x] + p_est + (q_est - p_est) * disc).max(0.0);
+                out[x] = g0[x] + p_est + (q_est - p_est) * disc;
             }
         },
         |y, row| {
@@ -437,7 +439,7 @@ fn rb_at_green(
                         let e_grad = ge_grad + ew + (e1 - e3).abs();
                         let v_est = blend(n1 - dn, s1 - ds, n_grad, s_grad);
                         let h_est = blend(w1 - dw, e1 - de, w_grad, e_grad);
-                        (g1 + v_est + (h_est - v_est) * disc).max(0.0)
+                        g1 + v_est + (h_est - v_est) * disc
                     };
                 tr[x] = est(
                     rn1[x], rs1[x], rw1[x], re1[x], rn3[x], rs3[x], rw3[x], re3[x],

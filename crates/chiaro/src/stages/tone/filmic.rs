@@ -31,7 +31,12 @@ pub struct Filmic {
 
 impl Default for Filmic {
     fn default() -> Self {
-        Filmic { white: 2.0, grey_out: 0.18, toe: 0.20, shoulder: 0.15 }
+        Filmic {
+            white: 2.0,
+            grey_out: 0.18,
+            toe: 0.20,
+            shoulder: 0.15,
+        }
     }
 }
 
@@ -45,22 +50,33 @@ pub struct FilmicCurve {
 
 impl Filmic {
     pub fn validate(&self) -> Result<()> {
-        let ok = self.white > 0.5 && self.white < 1000.0 && self.grey_out > 0.01 && self.grey_out < 0.8;
+        let ok =
+            self.white > 0.5 && self.white < 1000.0 && self.grey_out > 0.01 && self.grey_out < 0.8;
         if !ok || !(0.0..=1.0).contains(&self.toe) || !(0.0..=1.0).contains(&self.shoulder) {
-            return Err(Error::parameter(format!("filmic parameters out of range: {self:?}")));
+            return Err(Error::parameter(format!(
+                "filmic parameters out of range: {self:?}"
+            )));
         }
         Ok(())
     }
 
     /// Solves the exposure bias so 0.18 maps to `grey_out` (bisection on a monotone curve).
     pub fn prepare(&self) -> FilmicCurve {
-        let mut curve = FilmicCurve { bias: 1.0, inv_white: 1.0, p: *self };
+        let mut curve = FilmicCurve {
+            bias: 1.0,
+            inv_white: 1.0,
+            p: *self,
+        };
         let (mut lo, mut hi) = (0.01f32, 100.0f32);
         for _ in 0..60 {
             let mid = (lo * hi).sqrt();
             curve.bias = mid;
             curve.inv_white = 1.0 / curve.raw(mid * self.white);
-            if curve.map(0.18) < self.grey_out { lo = mid } else { hi = mid }
+            if curve.map(0.18) < self.grey_out {
+                lo = mid
+            } else {
+                hi = mid
+            }
         }
         curve
     }

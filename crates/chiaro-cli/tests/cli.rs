@@ -1,0 +1,1038 @@
+//! End-to-end tests of the `chiaro` binary: every option of `develop` and `info` on the repo
+//! sample (a 768x512 Nikon D750 DNG), batches with bad files, overwrite protection, exit codes
+//! and the decoded size and sample type of every output.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tempfile::TempDir;
+
+const W: usize = 768;
+const H: usize = 512;
+
+/// The repo sample.
+fn sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/nikon_d750_rose_768x512.dng")
+}
+
+/// `../shared/data` beside the repository.
+fn shared() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    assert!(p.is_dir(), "test data missing: {}", p.display());
+    p
+}
+
+fn stub(name: &str) -> PathBuf {
+    shared().join("raw/stubs").join(name)
+}
+
+fn tmp() -> TempDir {
+    tempfile::tempdir().expect("temporary folder")
+}
+
+/// Runs `chiaro` with the given arguments.
+fn chiaro<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    Command::new(env!("CARGO_BIN_EXE_chiaro"))
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("run chiaro")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Asserts the exit code, showing stderr when it differs.
+#[track_caller]
+fn assert_code(o: &Output, code: i32, what: &str) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{what}: exit status {:?}\nstderr:\n{}",
+        o.status,
+        stderr(o)
+    );
+}
+
+/// `chiaro develop SAMPLE -o OUT EXTRA...`, expected to succeed.
+#[track_caller]
+fn develop_ok(out: &Path, extra: &[&str]) -> Img {
+    let mut args: Vec<std::ffi::OsString> =
+        vec!["develop".into(), sample().into(), "-o".into(), out.into()];
+    args.extend(extra.iter().map(Into::into));
+    let o = chiaro(&args);
+    assert_code(&o, 0, &format!("develop {extra:?}"));
+    decode(out)
+}
+
+/// What kind of samples a decoded output holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Jpeg,
+    Png8,
+    Png16,
+    Tiff8,
+    Tiff16,
+    TiffF32,
+}
+
+/// A decoded output: size, sample kind and the samples as f64 (integer samples scaled to
+/// 0..1, floats as stored).
+struct Img {
+    width: usize,
+    height: usize,
+    kind: Kind,
+    data: Vec<f64>,
+}
+
+impl Img {
+    fn mean(&self) -> [f64; 3] {
+        let mut s = [0.0; 3];
+        for px in self.data.chunks_exact(3) {
+            for c in 0..3 {
+                s[c] += px[c];
+            }
+        }
+        s.map(|v| v / (self.data.len() / 3) as f64)
+    }
+
+    #[track_caller]
+    fn assert_sample_size(&self) {
+        assert_eq!((self.width, self.height), (W, H), "output size");
+        assert_eq!(self.data.len(), W * H * 3, "RGB samples");
+    }
+}
+
+/// Mean absolute difference of two images of the same size.
+fn diff(a: &Img, b: &Img) -> f64 {
+    assert_eq!(a.data.len(), b.data.len());
+    a.data
+        .iter()
+        .zip(&b.data)
+        .map(|(x, y)| (x - y).abs())
+        .sum::<f64>()
+        / a.data.len() as f64
+}
+
+/// Decodes a PNG, TIFF or JPEG file, chosen by its magic bytes (not its name).
+#[track_caller]
+fn decode(path: &Path) -> Img {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if bytes.starts_with(b"\x89PNG") {
+        let mut reader = png::Decoder::new(Cursor::new(&bytes))
+            .read_info()
+            .expect("png header");
+        let mut buf = vec![0; reader.output_buffer_size().expect("png size")];
+        let info = reader.next_frame(&mut buf).expect("png frame");
+        buf.truncate(info.buffer_size());
+        assert_eq!(info.color_type, png::ColorType::Rgb, "PNG colour type");
+        let (kind, data) = match info.bit_depth {
+            png::BitDepth::Eight => (
+                Kind::Png8,
+                buf.iter().map(|&v| f64::from(v) / 255.0).collect(),
+            ),
+            png::BitDepth::Sixteen => (
+                Kind::Png16,
+                buf.chunks_exact(2)
+                    .map(|b| f64::from(u16::from_be_bytes([b[0], b[1]])) / 65535.0)
+                    .collect(),
+            ),
+            d => panic!("unexpected PNG bit depth {d:?}"),
+        };
+        Img {
+            width: info.width as usize,
+            height: info.height as usize,
+            kind,
+            data,
+        }
+    } else if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
+        use tiff::decoder::DecodingResult;
+        let mut dec = tiff::decoder::Decoder::new(Cursor::new(&bytes)).expect("tiff header");
+        let (w, h) = dec.dimensions().expect("tiff size");
+        let (kind, data) = match dec.read_image().expect("tiff image") {
+            DecodingResult::U8(v) => (
+                Kind::Tiff8,
+                v.iter().map(|&x| f64::from(x) / 255.0).collect(),
+            ),
+            DecodingResult::U16(v) => (
+                Kind::Tiff16,
+                v.iter().map(|&x| f64::from(x) / 65535.0).collect(),
+            ),
+            DecodingResult::F32(v) => (Kind::TiffF32, v.iter().map(|&x| f64::from(x)).collect()),
+            _ => panic!("unexpected TIFF sample type"),
+        };
+        Img {
+            width: w as usize,
+            height: h as usize,
+            kind,
+            data,
+        }
+    } else if bytes.starts_with(&[0xFF, 0xD8]) {
+        let mut dec = zune_jpeg::JpegDecoder::new(Cursor::new(&bytes));
+        let px = dec.decode().expect("jpeg decode");
+        let info = dec.info().expect("jpeg info");
+        Img {
+            width: info.width as usize,
+            height: info.height as usize,
+            kind: Kind::Jpeg,
+            data: px.iter().map(|&v| f64::from(v) / 255.0).collect(),
+        }
+    } else {
+        panic!("{}: not a PNG, TIFF or JPEG file", path.display());
+    }
+}
+
+/// Names in a folder, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Fails when a temporary or partial output was left behind.
+#[track_caller]
+fn assert_no_leftovers(dir: &Path) {
+    for name in listing(dir) {
+        assert!(
+            !name.ends_with(".part") && !name.starts_with(".chiaro-"),
+            "leftover temporary file {name} in {}",
+            dir.display()
+        );
+    }
+}
+
+/// Non-empty stderr lines.
+fn lines(s: &str) -> Vec<&str> {
+    s.lines().filter(|l| !l.trim().is_empty()).collect()
+}
+
+#[test]
+fn develops_the_sample_to_every_format_and_depth() {
+    let d = tmp();
+    let cases: [(&str, &[&str], Kind); 8] = [
+        ("a.jpg", &[], Kind::Jpeg),
+        ("b.jpeg", &["--quality", "80"], Kind::Jpeg),
+        ("c.png", &[], Kind::Png8),
+        ("d.png", &["--bits", "16"], Kind::Png16),
+        ("e.tif", &[], Kind::Tiff16),
+        ("f.tiff", &["--bits", "8"], Kind::Tiff8),
+        ("g.tif", &["--bits", "32"], Kind::TiffF32),
+        ("h.PNG", &[], Kind::Png8),
+    ];
+    let mut means = Vec::new();
+    for (name, extra, kind) in cases {
+        let img = develop_ok(&d.path().join(name), extra);
+        img.assert_sample_size();
+        assert_eq!(img.kind, kind, "{name} {extra:?}");
+        let m = img.mean();
+        assert!(
+            m.iter().all(|v| (0.05..0.95).contains(v)),
+            "{name}: implausible mean {m:?}"
+        );
+        means.push(m);
+    }
+    // Same rendering whatever the container: the means agree within JPEG and 8-bit error.
+    for m in &means[1..] {
+        for c in 0..3 {
+            assert!(
+                (m[c] - means[0][c]).abs() < 0.01,
+                "means differ across formats: {means:?}"
+            );
+        }
+    }
+    assert_no_leftovers(d.path());
+}
+
+#[test]
+fn format_option_overrides_the_extension() {
+    let d = tmp();
+    let img = develop_ok(&d.path().join("pic.img"), &["--format", "png"]);
+    assert_eq!(img.kind, Kind::Png8);
+    let img = develop_ok(
+        &d.path().join("pic.jpg"),
+        &["--format", "tiff", "--bits", "16"],
+    );
+    assert_eq!(img.kind, Kind::Tiff16, "--format wins over the extension");
+    img.assert_sample_size();
+
+    // Without --format an unknown extension is a usage error that points at --format.
+    let out = d.path().join("pic.webp");
+    let o = chiaro([
+        OsArg::from("develop"),
+        sample().into(),
+        "-o".into(),
+        out.clone().into(),
+    ]);
+    assert_code(&o, 2, "unknown extension");
+    assert!(stderr(&o).contains("--format"), "{}", stderr(&o));
+    assert!(!out.exists());
+
+    // --out-dir names outputs by the format's extension.
+    let dir = d.path().join("tiffs");
+    let o = chiaro([
+        OsArg::from("develop"),
+        sample().into(),
+        "--out-dir".into(),
+        dir.clone().into(),
+        "--format".into(),
+        "tiff".into(),
+    ]);
+    assert_code(&o, 0, "--out-dir --format tiff");
+    assert_eq!(listing(&dir), ["nikon_d750_rose_768x512.tif"]);
+    assert_eq!(
+        decode(&dir.join("nikon_d750_rose_768x512.tif")).kind,
+        Kind::Tiff16
+    );
+}
+
+type OsArg = std::ffi::OsString;
+
+#[test]
+fn out_dir_batch_develops_every_input() {
+    let d = tmp();
+    let second = d.path().join("second.dng");
+    std::fs::copy(sample(), &second).expect("copy sample");
+    let side = shared().join("raw/nikon_d750_rose_768x512_rggb14.raw");
+    let out = d.path().join("out/nested");
+    let o = chiaro([
+        OsArg::from("develop"),
+        sample().into(),
+        second.into(),
+        side.into(),
+        "--out-dir".into(),
+        out.clone().into(),
+        "--format".into(),
+        "png".into(),
+        "--jobs".into(),
+        "2".into(),
+    ]);
+    assert_code(&o, 0, "batch");
+    assert_eq!(
+        listing(&out),
+        [
+            "nikon_d750_rose_768x512.png",
+            "nikon_d750_rose_768x512_rggb14.png",
+            "second.png"
+        ]
+    );
+    for name in listing(&out) {
+        decode(&out.join(&name)).assert_sample_size();
+    }
+    let err = stderr(&o);
+    let last = *lines(&err).last().expect("summary line");
+    assert!(
+        last.contains("3 of 3") && last.contains("0 failed"),
+        "summary: {last}"
+    );
+}
+
+#[test]
+fn batch_with_bad_files_reports_each_and_exits_1() {
+    let d = tmp();
+    let truncated = d.path().join("truncated.dng");
+    let bytes = std::fs::read(sample()).expect("sample");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).expect("write truncated copy");
+    let stub = stub("CanonRaw.cr2");
+    let missing = d.path().join("missing.dng");
+    let out = d.path().join("out");
+    let o = chiaro([
+        OsArg::from("develop"),
+        sample().into(),
+        truncated.clone().into(),
+        stub.clone().into(),
+        missing.clone().into(),
+        "--out-dir".into(),
+        out.clone().into(),
+    ]);
+    assert_code(&o, 1, "batch with bad files");
+    assert_eq!(
+        listing(&out),
+        ["nikon_d750_rose_768x512.jpg"],
+        "only the good file gives an output"
+    );
+    decode(&out.join("nikon_d750_rose_768x512.jpg")).assert_sample_size();
+    assert_no_leftovers(&out);
+
+    let err = stderr(&o);
+    let l = lines(&err);
+    assert_eq!(l.len(), 4, "one line per bad file and a summary:\n{err}");
+    for bad in [&truncated, &stub, &missing] {
+        let name = bad.display().to_string();
+        assert_eq!(
+            l.iter().filter(|x| x.contains(&name)).count(),
+            1,
+            "one line names {name}:\n{err}"
+        );
+    }
+    let summary = l[3];
+    assert!(
+        summary.contains("1 of 4") && summary.contains("3 failed"),
+        "summary last: {summary}"
+    );
+}
+
+/// rawler panics inside on several stubs (it catches them itself); the default panic hook
+/// must not print those panics, and rawler's two-line message must not break the one line
+/// per file rule.
+#[test]
+fn camera_raw_decoder_panics_stay_one_line_per_file() {
+    let d = tmp();
+    let inputs = [
+        stub("Nikon.nef"),
+        stub("Panasonic.rw2"),
+        stub("PhaseOne.iiq"),
+    ];
+    let mut args = vec![OsArg::from("develop")];
+    args.extend(inputs.iter().map(|p| p.clone().into()));
+    args.extend([OsArg::from("--out-dir"), d.path().into()]);
+    let o = chiaro(&args);
+    assert_code(&o, 1, "batch of stubs");
+    let err = stderr(&o);
+    let l = lines(&err);
+    assert_eq!(
+        l.len(),
+        inputs.len() + 1,
+        "expected one line per file and a summary, got {} lines; the first 12:\n{}",
+        l.len(),
+        l[..l.len().min(12)].join("\n")
+    );
+    for p in &inputs {
+        assert!(
+            err.contains(&p.display().to_string()),
+            "{} not named:\n{err}",
+            p.display()
+        );
+    }
+    assert!(listing(d.path()).is_empty());
+}
+
+#[test]
+fn existing_output_is_not_overwritten_without_the_option() {
+    let d = tmp();
+    let out = d.path().join("keep.jpg");
+    std::fs::write(&out, b"precious").expect("write");
+    let o = chiaro([
+        OsArg::from("develop"),
+        sample().into(),
+        "-o".into(),
+        out.clone().into(),
+    ]);
+    assert_ne!(o.status.code(), Some(0), "must fail");
+    assert_eq!(
+        std::fs::read(&out).expect("read"),
+        b"precious",
+        "content unchanged"
+    );
+    assert!(
+        stderr(&o).contains("--overwrite"),
+        "message says --overwrite: {}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains(&out.display().to_string()),
+        "message names the output: {}",
+        stderr(&o)
+    );
+    assert_no_leftovers(d.path());
+
+    // The same in a batch folder.
+    let dir = d.path().join("dir");
+    std::fs::create_dir(&dir).expect("mkdir");
+    let existing = dir.join("nikon_d750_rose_768x512.png");
+    std::fs::write(&existing, b"also precious").expect("write");
+    let o = chiaro([
+        OsArg::from("develop"),
+        sample().into(),
+        "--out-dir".into(),
+        dir.clone().into(),
+        "--format".into(),
+        "png".into(),
+    ]);
+    assert_code(&o, 1, "batch onto an existing output");
+    assert_eq!(std::fs::read(&existing).expect("read"), b"also precious");
+
+    // With --overwrite both are replaced.
+    let img = develop_ok(&out, &["--overwrite"]);
+    img.assert_sample_size();
+    assert_eq!(img.kind, Kind::Jpeg);
+    let o = chiaro([
+        OsArg::from("develop"),
+        sample().into(),
+        "--out-dir".into(),
+        dir.clone().into(),
+        "--format".into(),
+        "png".into(),
+        "--overwrite".into(),
+    ]);
+    assert_code(&o, 0, "--overwrite in a batch");
+    decode(&existing).assert_sample_size();
+    assert_no_leftovers(d.path());
+    assert_no_leftovers(&dir);
+}
+
+/// Two inputs with the same file stem map to the same `--out-dir` output. The batch must not
+/// report both as developed while one silently replaced the other.
+#[test]
+fn same_named_inputs_do_not_silently_replace_each_other() {
+    let d = tmp();
+    let sub = d.path().join("sub");
+    std::fs::create_dir(&sub).expect("mkdir");
+    let twin = sub.join("nikon_d750_rose_768x512.dng");
+    std::fs::copy(sample(), &twin).expect("copy");
+    let out = d.path().join("out");
+    let o = chiaro([
+        OsArg::from("develop"),
+        sample().into(),
+        twin.into(),
+        "--out-dir".into(),
+        out.clone().into(),
+        "--overwrite".into(),
+    ]);
+    let outputs = if out.is_dir() { listing(&out).len() } else { 0 };
+    assert!(
+        o.status.code() != Some(0) || outputs == 2,
+        "exit {:?} with {outputs} output(s) for 2 inputs: one output was silently replaced\n{}",
+        o.status.code(),
+        stderr(&o)
+    );
+}
+
+#[test]
+fn linear_output_is_scene_referred_float_tiff() {
+    let d = tmp();
+    // --linear on a TIFF defaults to 32-bit float.
+    let a = develop_ok(&d.path().join("lin.tif"), &["--linear"]);
+    assert_eq!(a.kind, Kind::TiffF32);
+    a.assert_sample_size();
+    let b = develop_ok(&d.path().join("lin32.tif"), &["--linear", "--bits", "32"]);
+    assert_eq!(b.kind, Kind::TiffF32);
+    assert_eq!(diff(&a, &b), 0.0);
+    assert!(
+        b.data.iter().all(|v| v.is_finite()),
+        "non-finite linear samples"
+    );
+    // Scene-referred linear light is darker on average than the display rendering.
+    let display = develop_ok(&d.path().join("disp.tif"), &["--bits", "32"]);
+    let (ml, md) = (b.mean(), display.mean());
+    assert!(
+        ml[1] < md[1],
+        "linear mean {ml:?} not below display mean {md:?}"
+    );
+    assert!(ml[1] > 0.005, "linear output is black: {ml:?}");
+    // 16-bit linear TIFF works too.
+    assert_eq!(
+        develop_ok(&d.path().join("lin16.tif"), &["--linear", "--bits", "16"]).kind,
+        Kind::Tiff16
+    );
+}
+
+#[test]
+fn every_colorspace_works() {
+    let d = tmp();
+    let mut imgs = Vec::new();
+    for cs in ["srgb", "display-p3", "rec2020", "prophoto", "xyz", "camera"] {
+        let img = develop_ok(&d.path().join(format!("{cs}.png")), &["--colorspace", cs]);
+        img.assert_sample_size();
+        imgs.push((cs, img));
+    }
+    let srgb = &imgs[0].1;
+    for (cs, img) in &imgs[1..] {
+        assert!(diff(srgb, img) > 0.002, "{cs} output is the same as sRGB");
+    }
+    let o = chiaro([
+        OsArg::from("develop"),
+        sample().into(),
+        "-o".into(),
+        d.path().join("x.png").into(),
+        "--colorspace".into(),
+        "cmyk".into(),
+    ]);
+    assert_code(&o, 2, "unknown colour space");
+    assert!(stderr(&o).contains("cmyk"), "{}", stderr(&o));
+}
+
+#[test]
+fn white_balance_modes_work() {
+    let d = tmp();
+    let as_shot = develop_ok(&d.path().join("as-shot.png"), &["--wb", "as-shot"]);
+    let default = develop_ok(&d.path().join("default.png"), &[]);
+    assert_eq!(diff(&as_shot, &default), 0.0, "as-shot is the default");
+    for wb in [
+        "auto",
+        "camera",
+        "5000,10",
+        "4200",
+        "daylight",
+        "cloudy",
+        "shade",
+        "fluorescent",
+        "flash",
+    ] {
+        develop_ok(&d.path().join(format!("{wb}.png")), &["--wb", wb]).assert_sample_size();
+    }
+    // Balancing a daylight frame for tungsten light renders it blue; for shade, warm.
+    let tungsten = develop_ok(&d.path().join("tungsten.png"), &["--wb", "tungsten"]).mean();
+    let shot = as_shot.mean();
+    assert!(
+        tungsten[2] / tungsten[0] > shot[2] / shot[0] * 1.2,
+        "tungsten {tungsten:?} vs as shot {shot:?}"
+    );
+    let warm = develop_ok(&d.path().join("9000.png"), &["--wb", "9000"]).mean();
+    assert!(
+        warm[2] / warm[0] < shot[2] / shot[0],
+        "9000 K {warm:?} vs as shot {shot:?}"
+    );
+}
+
+#[test]
+fn bad_white_balance_is_a_usage_error() {
+    let d = tmp();
+    for bad in [
+        "bogus",
+        "5000,abc",
+        "5000,10,3",
+        "300",
+        "5000,999",
+        "nan",
+        "",
+    ] {
+        let out = d.path().join("x.jpg");
+        let o = chiaro([
+            OsArg::from("develop"),
+            sample().into(),
+            "-o".into(),
+            out.clone().into(),
+            "--wb".into(),
+            bad.into(),
+        ]);
+        assert_code(&o, 2, &format!("--wb {bad:?}"));
+        let err = stderr(&o);
+        assert!(
+            err.contains("white balance") || err.contains("--wb"),
+            "--wb {bad:?}: unclear message {err}"
+        );
+        assert_eq!(
+            lines(&err).len(),
+            1,
+            "--wb {bad:?}: one line expected:\n{err}"
+        );
+        assert!(!out.exists(), "no output on a usage error");
+    }
+}
+
+#[test]
+fn demosaic_methods_work() {
+    let d = tmp();
+    let mut imgs = Vec::new();
+    for m in ["bilinear", "malvar", "rcd"] {
+        let img = develop_ok(&d.path().join(format!("{m}.png")), &["--demosaic", m]);
+        img.assert_sample_size();
+        imgs.push(img);
+    }
+    assert!(
+        diff(&imgs[0], &imgs[2]) > 0.0,
+        "bilinear and rcd give identical output"
+    );
+    // The default is rcd.
+    assert_eq!(
+        diff(&develop_ok(&d.path().join("default.png"), &[]), &imgs[2]),
+        0.0
+    );
+    let o = chiaro([
+        OsArg::from("develop"),
+        sample().into(),
+        "-o".into(),
+        d.path().join("x.png").into(),
+        "--demosaic".into(),
+        "ahd".into(),
+    ]);
+    assert_code(&o, 2, "unknown demosaic method");
+    assert!(stderr(&o).contains("ahd"), "{}", stderr(&o));
+}
+
+#[test]
+fn looks_work_built_in_and_from_a_file() {
+    let d = tmp();
+    let base = develop_ok(&d.path().join("base.png"), &[]);
+    let contrast = develop_ok(&d.path().join("contrast.png"), &["--look", "contrast"]);
+    assert!(
+        diff(&base, &contrast) > 0.002,
+        "the contrast look changes nothing"
+    );
+    for look in ["standard", "soft"] {
+        develop_ok(&d.path().join(format!("{look}.png")), &["--look", look]).assert_sample_size();
+    }
+    let file = d.path().join("dim.toml");
+    std::fs::write(&file, "version = 1\nname = \"dim\"\n\n[[stages]]\nstage = \"exposure\"\nev = -1.5\nbaseline = true\n").expect("write look");
+    let dim = develop_ok(
+        &d.path().join("dim.png"),
+        &["--look", file.to_str().expect("utf-8 path")],
+    );
+    assert!(
+        dim.mean()[1] < base.mean()[1] - 0.05,
+        "look file not applied: {:?} vs {:?}",
+        dim.mean(),
+        base.mean()
+    );
+
+    // A broken look file, a missing look and a look with --linear are usage errors.
+    let broken = d.path().join("broken.toml");
+    std::fs::write(
+        &broken,
+        "version = 1\n[[stages]]\nstage = \"sharpen-everything\"\n",
+    )
+    .expect("write");
+    for (args, what) in [
+        (
+            vec!["--look", broken.to_str().expect("utf-8")],
+            "broken look file",
+        ),
+        (vec!["--look", "no-such-look"], "unknown look"),
+        (
+            vec!["--look", "contrast", "--linear"],
+            "--look with --linear",
+        ),
+    ] {
+        let out = d.path().join("bad.png");
+        let mut a = vec![
+            OsArg::from("develop"),
+            sample().into(),
+            "-o".into(),
+            out.clone().into(),
+        ];
+        a.extend(args.iter().map(Into::into));
+        let o = chiaro(&a);
+        assert_code(&o, 2, what);
+        assert!(!out.exists(), "{what}: output written");
+    }
+}
+
+#[test]
+fn recipe_file_is_applied_and_options_override_it() {
+    let d = tmp();
+    let recipe = d.path().join("bright.toml");
+    std::fs::write(
+        &recipe,
+        r#"version = 1
+[[stages]]
+stage = "white-balance"
+mode = "auto"
+[[stages]]
+stage = "demosaic"
+method = "malvar"
+[[stages]]
+stage = "highlights"
+mode = "blend"
+[[stages]]
+stage = "color"
+space = "display-p3"
+[[stages]]
+stage = "exposure"
+ev = 1.0
+baseline = true
+[[stages]]
+stage = "tone-curve"
+white = 8.0
+grey_out = 0.18
+"#,
+    )
+    .expect("write recipe");
+    let r = recipe.to_str().expect("utf-8 path");
+    let base = develop_ok(&d.path().join("base.png"), &[]);
+    let bright = develop_ok(&d.path().join("bright.png"), &["--recipe", r]);
+    bright.assert_sample_size();
+    assert!(
+        bright.mean()[1] > base.mean()[1] + 0.03,
+        "recipe exposure not applied: {:?} vs {:?}",
+        bright.mean(),
+        base.mean()
+    );
+    // --exposure replaces the recipe's exposure stage.
+    let dark = develop_ok(
+        &d.path().join("dark.png"),
+        &["--recipe", r, "--exposure", "-1"],
+    );
+    assert!(
+        dark.mean()[1] < bright.mean()[1] - 0.05,
+        "--exposure did not override the recipe"
+    );
+
+    // A bad recipe is a usage error naming the file.
+    let bad = d.path().join("bad.toml");
+    std::fs::write(&bad, "version = 99\n").expect("write");
+    for p in [bad, d.path().join("missing.toml")] {
+        let out = d.path().join("x.png");
+        let o = chiaro([
+            OsArg::from("develop"),
+            sample().into(),
+            "-o".into(),
+            out.clone().into(),
+            "--recipe".into(),
+            p.clone().into(),
+        ]);
+        assert_code(&o, 2, "bad recipe");
+        assert!(
+            stderr(&o).contains(&p.display().to_string()),
+            "message names the recipe: {}",
+            stderr(&o)
+        );
+        assert!(!out.exists());
+    }
+}
+
+#[test]
+fn exposure_and_quality_options_take_effect() {
+    let d = tmp();
+    let base = develop_ok(&d.path().join("base.jpg"), &[]);
+    let dark = develop_ok(&d.path().join("dark.jpg"), &["--exposure", "-2"]);
+    assert!(
+        dark.mean()[1] < base.mean()[1] - 0.05,
+        "--exposure -2: {:?} vs {:?}",
+        dark.mean(),
+        base.mean()
+    );
+    let low = d.path().join("low.jpg");
+    develop_ok(&low, &["--quality", "20"]).assert_sample_size();
+    let high = d.path().join("high.jpg");
+    develop_ok(&high, &["--quality", "98"]).assert_sample_size();
+    let size = |p: &Path| std::fs::metadata(p).expect("metadata").len();
+    assert!(
+        size(&low) < size(&high),
+        "quality 20 ({}) not smaller than 98 ({})",
+        size(&low),
+        size(&high)
+    );
+}
+
+#[test]
+fn headerless_raw_with_sidecar_develops() {
+    let d = tmp();
+    let out = d.path().join("side.png");
+    let raw = shared().join("raw/nikon_d750_rose_768x512_rggb14.raw");
+    let o = chiaro([
+        OsArg::from("develop"),
+        raw.into(),
+        "-o".into(),
+        out.clone().into(),
+    ]);
+    assert_code(&o, 0, "headerless raw");
+    decode(&out).assert_sample_size();
+}
+
+#[test]
+fn info_prints_text_and_json() {
+    let o = chiaro([OsArg::from("info"), sample().into()]);
+    assert_code(&o, 0, "info");
+    let text = stdout(&o);
+    for key in ["cfa: RGGB", "white_level", "color_matrix1", "NIKON D750"] {
+        assert!(text.contains(key), "info text lacks {key}:\n{text}");
+    }
+
+    let o = chiaro([OsArg::from("info"), sample().into(), "--json".into()]);
+    assert_code(&o, 0, "info --json");
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("info --json prints JSON");
+    assert_eq!(v["cfa"], "RGGB");
+    assert_eq!(v["size"]["width"], W);
+    assert_eq!(v["size"]["height"], H);
+    assert_eq!(
+        v["white_level"][0].as_f64(),
+        Some(15520.0),
+        "{}",
+        v["white_level"]
+    );
+    assert_eq!(
+        v["black_level"][0].as_f64(),
+        Some(600.0),
+        "{}",
+        v["black_level"]
+    );
+    assert_eq!(v["format"], "DNG");
+    assert_eq!(v["camera"]["model"], "NIKON D750");
+    let color = &v["color"];
+    assert!(color.is_object(), "color: {color}");
+    let m = color["color_matrix1"].as_array().expect("color_matrix1");
+    assert_eq!(m.len(), 3);
+    assert_eq!(color["as_shot_neutral"].as_array().map(Vec::len), Some(3));
+    let t = color["as_shot_white"]["temperature_k"]
+        .as_f64()
+        .expect("as-shot temperature");
+    assert!((6000.0..7000.0).contains(&t), "as-shot daylight is {t} K");
+    assert!(
+        v["file"]
+            .as_str()
+            .expect("file")
+            .ends_with("nikon_d750_rose_768x512.dng")
+    );
+
+    // A headerless dump with its sidecar.
+    let raw = shared().join("raw/nikon_d750_rose_768x512_rggb14.raw");
+    let o = chiaro([OsArg::from("info"), raw.into(), "--json".into()]);
+    assert_code(&o, 0, "info on a headerless raw");
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+    assert_eq!(v["cfa"], "RGGB");
+}
+
+#[test]
+fn info_on_bad_files_names_them() {
+    let d = tmp();
+    let empty = d.path().join("empty.dng");
+    std::fs::write(&empty, b"").expect("write");
+    for p in [
+        stub("DNG.dng"),
+        stub("CanonRaw.cr2"),
+        empty,
+        d.path().join("missing.nef"),
+    ] {
+        let o = chiaro([OsArg::from("info"), p.clone().into()]);
+        assert!(!o.status.success(), "info {} succeeded", p.display());
+        assert!(
+            stdout(&o).is_empty(),
+            "info {} printed to stdout",
+            p.display()
+        );
+        assert!(
+            stderr(&o).contains(&p.display().to_string()),
+            "message names {}: {}",
+            p.display(),
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn bad_options_are_usage_errors() {
+    let d = tmp();
+    let s = sample();
+    let out = d.path().join("o.jpg");
+    let o_png = d.path().join("o.png");
+    let o_tif = d.path().join("o.tif");
+    let cases: Vec<(Vec<OsArg>, &str)> = vec![
+        (
+            vec![
+                s.clone().into(),
+                s.clone().into(),
+                "-o".into(),
+                out.clone().into(),
+            ],
+            "-o with two inputs",
+        ),
+        (
+            vec![
+                s.clone().into(),
+                "-o".into(),
+                out.clone().into(),
+                "--bits".into(),
+                "16".into(),
+            ],
+            "--bits 16 with JPEG",
+        ),
+        (
+            vec![
+                s.clone().into(),
+                "-o".into(),
+                out.clone().into(),
+                "--bits".into(),
+                "32".into(),
+            ],
+            "--bits 32 with JPEG",
+        ),
+        (
+            vec![
+                s.clone().into(),
+                "-o".into(),
+                o_png.clone().into(),
+                "--bits".into(),
+                "32".into(),
+            ],
+            "--bits 32 with PNG",
+        ),
+        (
+            vec![
+                s.clone().into(),
+                "-o".into(),
+                o_tif.clone().into(),
+                "--bits".into(),
+                "12".into(),
+            ],
+            "--bits 12",
+        ),
+        (vec![s.clone().into()], "no -o and no --out-dir"),
+        (
+            vec![
+                s.clone().into(),
+                "-o".into(),
+                out.clone().into(),
+                "--out-dir".into(),
+                d.path().into(),
+            ],
+            "-o and --out-dir",
+        ),
+        (
+            vec![
+                s.clone().into(),
+                "-o".into(),
+                out.clone().into(),
+                "--quality".into(),
+                "0".into(),
+            ],
+            "--quality 0",
+        ),
+        (
+            vec![
+                s.clone().into(),
+                "-o".into(),
+                out.clone().into(),
+                "--format".into(),
+                "gif".into(),
+            ],
+            "--format gif",
+        ),
+        (
+            vec![
+                s.clone().into(),
+                "-o".into(),
+                out.clone().into(),
+                "--exposure".into(),
+                "50".into(),
+            ],
+            "--exposure 50",
+        ),
+        (vec!["-o".into(), out.clone().into()], "no input"),
+        (
+            vec![
+                s.clone().into(),
+                "-o".into(),
+                out.clone().into(),
+                "--no-such-option".into(),
+            ],
+            "unknown option",
+        ),
+    ];
+    for (args, what) in cases {
+        let mut a = vec![OsArg::from("develop")];
+        a.extend(args);
+        let o = chiaro(&a);
+        assert_code(&o, 2, what);
+        assert!(!stderr(&o).trim().is_empty(), "{what}: no message");
+        assert!(
+            listing(d.path()).is_empty(),
+            "{what}: wrote {:?}",
+            listing(d.path())
+        );
+    }
+    let o = chiaro(["frobnicate"]);
+    assert_code(&o, 2, "unknown subcommand");
+}
