@@ -13,6 +13,12 @@ if [ ! -d ../shared/data ]; then
   exit 1
 fi
 
+# Licence guard: no GPL/AGPL crate in the default build (deny.toml).
+if ! cargo deny --version >/dev/null 2>&1; then
+  cargo install --locked --quiet cargo-deny
+fi
+cargo deny --log-level error check licenses bans
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked

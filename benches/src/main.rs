@@ -511,21 +511,31 @@ fn bench_file(file: &Path, chiaro_bin: &Path, libraw: bool, opts: &Options) -> R
             );
         }
     }
-    println!("in-process phases (library, median of {} runs):", opts.runs);
-    let total: f64 = phases
-        .rows
-        .iter()
-        .filter(|(l, _)| !l.starts_with("  "))
-        .map(|(_, t)| t)
-        .sum();
-    for (label, t) in &phases.rows {
+    println!(
+        "in-process phases (library, median of {} runs; CPU = all threads):",
+        opts.runs
+    );
+    let main_rows = phases.rows.iter().filter(|r| !r.0.starts_with("  "));
+    let (total, total_cpu) = main_rows.fold((0.0, 0.0), |(w, c), r| (w + r.1, c + r.2));
+    println!(
+        "  {:<44} {:>10} {:>7} {:>10}",
+        "phase", "wall", "share", "CPU"
+    );
+    for (label, wall, cpu) in &phases.rows {
         println!(
-            "  {label:<44} {:>8.1} ms {:>5.1} %",
-            t * 1e3,
-            100.0 * t / total
+            "  {label:<44} {:>7.1} ms {:>5.1} % {:>7.0} ms",
+            wall * 1e3,
+            100.0 * wall / total,
+            cpu * 1e3
         );
     }
-    println!("  {:<44} {:>8.1} ms", "total", total * 1e3);
+    println!(
+        "  {:<44} {:>7.1} ms {:>7} {:>7.0} ms",
+        "total",
+        total * 1e3,
+        "",
+        total_cpu * 1e3
+    );
     if !libraw_phases.is_empty() {
         println!(
             "LibRaw's own phase timings (dcraw_emu -timing, one run; the rest is the TIFF write):"
@@ -539,7 +549,33 @@ fn bench_file(file: &Path, chiaro_bin: &Path, libraw: bool, opts: &Options) -> R
 
 struct Phases {
     megapixels: f64,
-    rows: Vec<(String, f64)>,
+    /// (label, median wall seconds, median CPU seconds of the whole process).
+    rows: Vec<(String, f64, f64)>,
+}
+
+/// CPU time (user + system, all threads) of this process so far, in seconds, from
+/// `/proc/self/stat` (clock ticks of 1/100 s, Linux's USER_HZ).
+fn process_cpu() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| {
+        f.get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (tick(11) + tick(12)) / 100.0
+}
+
+/// Runs `f`, pushing its wall and CPU seconds onto `into`.
+fn timed<T>(into: &mut Vec<(f64, f64)>, f: impl FnOnce() -> Res<T>) -> Res<T> {
+    let (t, c) = (Instant::now(), process_cpu());
+    let r = f()?;
+    into.push((t.elapsed().as_secs_f64(), process_cpu() - c));
+    Ok(r)
 }
 
 /// Times decode, develop, encode and write through the library, `runs` times each.
@@ -550,29 +586,25 @@ fn in_process_phases(file: &Path, work: &Path, runs: usize) -> Res<Phases> {
         bits: 16,
         linear: false,
     };
-    let mut t_read = Vec::new();
-    let mut t_decode = Vec::new();
-    let mut t_develop = Vec::new();
-    let mut t_encode = Vec::new();
-    let mut t_write = Vec::new();
+    // The same develop in linear float (no tone curve, no transfer, no quantisation) and
+    // with the cheapest demosaic, to split develop into its main parts.
+    let linear = Recipe::default().linear();
+    let linear_spec = OutputSpec {
+        bits: 32,
+        linear: true,
+    };
+    let mut bilinear = Recipe::default();
+    bilinear.set(chiaro::pipeline::Stage::Demosaic {
+        method: chiaro::stages::demosaic::DemosaicMethod::Bilinear,
+    });
+    let mut t: [Vec<(f64, f64)>; 7] = Default::default();
     let mut megapixels = 0.0;
     let out = work.join("in_process.tif");
     for _ in 0..runs {
-        let t = Instant::now();
-        let bytes = std::fs::read(file)?;
-        t_read.push(t.elapsed().as_secs_f64());
-        drop(bytes);
-
-        let t = Instant::now();
-        let raw = chiaro::raw::read_file(file, &limits)?;
-        t_decode.push(t.elapsed().as_secs_f64());
-
-        let t = Instant::now();
-        let dev = develop(&raw, &recipe, &spec, None)?;
-        t_develop.push(t.elapsed().as_secs_f64());
+        timed(&mut t[0], || Ok(std::fs::read(file)?))?;
+        let raw = timed(&mut t[1], || Ok(chiaro::raw::read_file(file, &limits)?))?;
+        let dev = timed(&mut t[2], || Ok(develop(&raw, &recipe, &spec, None)?))?;
         megapixels = (dev.image.width * dev.image.height) as f64 / 1e6;
-
-        let t = Instant::now();
         let opts = EncodeOptions {
             format: Format::Tiff,
             quality: 92,
@@ -580,62 +612,35 @@ fn in_process_phases(file: &Path, work: &Path, runs: usize) -> Res<Phases> {
             exif: raw.exif.clone(),
             software: "chiaro-bench".into(),
         };
-        let bytes = chiaro::io::encode(&dev.image, &opts)?;
-        t_encode.push(t.elapsed().as_secs_f64());
-
-        let t = Instant::now();
-        chiaro::io::write_atomic(&out, &bytes, true)?;
-        t_write.push(t.elapsed().as_secs_f64());
+        let bytes = timed(&mut t[3], || Ok(chiaro::io::encode(&dev.image, &opts)?))?;
+        timed(&mut t[4], || {
+            Ok(chiaro::io::write_atomic(&out, &bytes, true)?)
+        })?;
+        drop((dev, bytes));
+        timed(&mut t[5], || {
+            Ok(develop(&raw, &linear, &linear_spec, None)?)
+        })?;
+        timed(&mut t[6], || Ok(develop(&raw, &bilinear, &spec, None)?))?;
     }
-    // The same develop in linear float (no tone curve, no transfer, no quantisation) and
-    // with the cheapest demosaic, to split develop into its main parts.
-    let raw = chiaro::raw::read_file(file, &limits)?;
-    let mut t_linear = Vec::new();
-    let mut t_bilinear = Vec::new();
-    let mut bilinear = Recipe::default();
-    bilinear.set(chiaro::pipeline::Stage::Demosaic {
-        method: chiaro::stages::demosaic::DemosaicMethod::Bilinear,
-    });
-    for _ in 0..runs {
-        let t = Instant::now();
-        develop(
-            &raw,
-            &Recipe::default().linear(),
-            &OutputSpec {
-                bits: 32,
-                linear: true,
-            },
-            None,
-        )?;
-        t_linear.push(t.elapsed().as_secs_f64());
-        let t = Instant::now();
-        develop(&raw, &bilinear, &spec, None)?;
-        t_bilinear.push(t.elapsed().as_secs_f64());
-    }
-    let read = median(t_read);
-    let decode = median(t_decode);
+    let labels = [
+        "  of which the file read (page cache)",
+        "decode (read_file: read + parse + unpack)",
+        "develop (default recipe, 16 bits)",
+        "encode (TIFF 16-bit + ICC + EXIF)",
+        "write (atomic: temp file, fsync, rename)",
+        "  develop, linear f32 (no tone/transfer)",
+        "  develop with bilinear instead of RCD",
+    ];
+    let row = |i: usize| {
+        let v = &t[i];
+        (
+            labels[i].to_string(),
+            median(v.iter().map(|p| p.0).collect()),
+            median(v.iter().map(|p| p.1).collect()),
+        )
+    };
     Ok(Phases {
         megapixels,
-        rows: vec![
-            ("decode (read_file: read + parse + unpack)".into(), decode),
-            ("  of which the file read (page cache)".into(), read),
-            (
-                "develop (default recipe, 16 bits)".into(),
-                median(t_develop),
-            ),
-            (
-                "  develop, linear f32 (no tone/transfer)".into(),
-                median(t_linear),
-            ),
-            (
-                "  develop with bilinear instead of RCD".into(),
-                median(t_bilinear),
-            ),
-            ("encode (TIFF 16-bit + ICC + EXIF)".into(), median(t_encode)),
-            (
-                "write (atomic: temp file, fsync, rename)".into(),
-                median(t_write),
-            ),
-        ],
+        rows: [1, 0, 2, 5, 6, 3, 4].map(row).to_vec(),
     })
 }

@@ -255,11 +255,14 @@ fn develop_one(
     let raw = chiaro::raw::read_file(input, &job.limits)?;
     let dev = chiaro::pipeline::develop(&raw, &job.recipe, &job.spec, Some(cancel))
         .map_err(|e| e.with_path(input))?;
+    // The sensor samples are not needed for encoding: free them before the encoder allocates.
+    let exif = raw.exif.clone();
+    drop(raw);
     let opts = EncodeOptions {
         format: job.format,
         quality: job.quality,
         icc_profile: dev.icc_profile,
-        exif: raw.exif.clone(),
+        exif,
         software: format!("chiaro {}", env!("CARGO_PKG_VERSION")),
     };
     let bytes = chiaro::io::encode(&dev.image, &opts).map_err(|e| e.with_path(output))?;

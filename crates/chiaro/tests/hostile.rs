@@ -825,16 +825,12 @@ fn huge_declared_sizes_are_refused_by_limits() {
         t.shorts(tag::PHOTOMETRIC, &[34892])
             .shorts(tag::SAMPLES_PER_PIXEL, &[3]);
         expect_refused("65535x65535 LinearRaw", &t.build(), &[Lim]);
-        // LONG8 sizes (BigTIFF types in a classic TIFF).
+        // LONG8 sizes (a BigTIFF type in a classic TIFF); products that overflow are in
+        // overflowing_tag_values_are_errors_not_panics.
         let mut t = base.clone();
-        t.set(tag::IMAGE_WIDTH, 16, 1, u64::MAX.to_le_bytes().to_vec())
-            .set(
-                tag::IMAGE_LENGTH,
-                16,
-                1,
-                (1u64 << 40).to_le_bytes().to_vec(),
-            );
-        expect_refused("LONG8 2^64 x 2^40", &t.build(), &[Lim, Decode]);
+        t.set(tag::IMAGE_WIDTH, 16, 1, (1u64 << 40).to_le_bytes().to_vec())
+            .set(tag::IMAGE_LENGTH, 16, 1, 1u64.to_le_bytes().to_vec());
+        expect_refused("LONG8 2^40 x 1", &t.build(), &[Lim]);
 
         // Within the sample limit (720 MB of samples) but the file holds 512 bytes: the strip
         // must be found missing before the buffer is allocated.
@@ -846,38 +842,58 @@ fn huge_declared_sizes_are_refused_by_limits() {
         expect_refused("60000x6000 one strip for 6000", &t.build(), &[Decode]);
 
         // Tile counts.
-        let tiles = |w: u32, h: u32, tw: u32, th: u32, n: usize| {
+        let tiles = |w: u32, h: u32, tw: u32, th: u32, n: usize, at: u32| {
             let mut t = sized(w, h);
             t.remove(tag::STRIP_OFFSETS)
                 .remove(tag::STRIP_BYTE_COUNTS)
                 .longs(tag::TILE_WIDTH, &[tw])
                 .longs(tag::TILE_LENGTH, &[th])
-                .longs(tag::TILE_OFFSETS, &vec![DATA_AT; n])
+                .longs(tag::TILE_OFFSETS, &vec![at; n])
                 .longs(tag::TILE_BYTE_COUNTS, &vec![2; n]);
             t.build()
         };
         expect_refused(
             "1x1 tiles on 60000x6000",
-            &tiles(60_000, 6_000, 1, 1, 4),
+            &tiles(60_000, 6_000, 1, 1, 4, DATA_AT),
             &[Lim],
         );
         expect_refused(
             "2x2 tiles on 4096x4096 (4 listed)",
-            &tiles(4096, 4096, 2, 2, 4),
+            &tiles(4096, 4096, 2, 2, 4, DATA_AT),
             &[Lim, Decode],
         );
-        expect_refused("zero-size tiles", &tiles(16, 16, 0, 0, 4), &[Decode]);
+        expect_refused(
+            "zero-size tiles",
+            &tiles(16, 16, 0, 0, 4, DATA_AT),
+            &[Decode],
+        );
         expect_refused(
             "tiles larger than the limit",
-            &tiles(16, 16, 1 << 20, 1 << 20, 1),
+            &tiles(16, 16, 1 << 20, 1 << 20, 1, DATA_AT),
             &[Decode, Lim],
         );
         // A tile count that matches (65536 tiles of 1x1 on 256x256) but tiles that are not in
-        // the file.
+        // the file, and one whose offset + count overflows u32.
         expect_refused(
             "65536 tiles past the end",
-            &tiles(256, 256, 1, 1, 65_536),
+            &tiles(256, 256, 1, 1, 65_536, 1 << 30),
             &[Decode],
+        );
+        expect_refused(
+            "tile at u32::MAX",
+            &tiles(16, 16, 16, 16, 1, u32::MAX),
+            &[Decode],
+        );
+        // 65536 tiles that all point at the same two bytes are a (silly) valid image, decoded
+        // quickly.
+        let started = Instant::now();
+        let r = decode_guarded(&tiles(256, 256, 1, 1, 65_536, DATA_AT))
+            .unwrap_or_else(|p| panic!("shared tiles: panic: {p}"));
+        assert!(
+            r.is_ok() && started.elapsed() < Duration::from_secs(2),
+            "shared tiles: {:?} in {:?}",
+            r.err(),
+            started.elapsed()
         );
         // An offset table that claims 2^30 entries.
         let mut t = base.clone();
@@ -983,86 +999,78 @@ fn ifd_graph(next: &[Option<usize>], sub: &[Vec<usize>], exif: Option<usize>) ->
     out
 }
 
+/// IFD structures with loops, long chains and wide SubIFD trees.
+fn ifd_loop_cases() -> Vec<(&'static str, Vec<u8>)> {
+    let none = |n: usize| vec![Vec::<usize>::new(); n];
+    let chain: Vec<Option<usize>> = (0..2000).map(|i| (i + 1 < 2000).then_some(i + 1)).collect();
+    let tree: Vec<Vec<usize>> = (0..600)
+        .map(|i| {
+            if i < 75 {
+                (8 * i + 1..8 * i + 9).collect()
+            } else {
+                vec![]
+            }
+        })
+        .collect();
+    vec![
+        ("IFD0 -> IFD0", ifd_graph(&[Some(0)], &none(1), None)),
+        (
+            "IFD0 -> 1 -> 2 -> 0",
+            ifd_graph(&[Some(1), Some(2), Some(0)], &none(3), None),
+        ),
+        ("SubIFD is IFD0", ifd_graph(&[None], &[vec![0]], None)),
+        (
+            "IFD0 -> 1 -> 0, both with entries",
+            ifd_graph(&[Some(1), Some(0), None], &[vec![], vec![2], vec![]], None),
+        ),
+        (
+            "SubIFD of a SubIFD loops",
+            ifd_graph(&[None, None, None], &[vec![1], vec![2], vec![1]], None),
+        ),
+        (
+            "SubIFD chains back",
+            ifd_graph(&[Some(1), None], &[vec![], vec![0, 1]], None),
+        ),
+        ("Exif IFD is IFD0", ifd_graph(&[None], &none(1), Some(0))),
+        ("long chain", ifd_graph(&chain, &none(2000), None)),
+        ("wide SubIFD tree", ifd_graph(&vec![None; 600], &tree, None)),
+    ]
+}
+
+/// The same bytes with the DNGVersion tag renamed (ImageDescription), so that `read_file`
+/// treats them as a camera raw.
+fn without_dng_version(bytes: &[u8]) -> Vec<u8> {
+    let mut plain = bytes.to_vec();
+    if let Some(i) = plain
+        .windows(2)
+        .position(|w| w == tag::DNG_VERSION.to_le_bytes())
+    {
+        plain[i..i + 2].copy_from_slice(&270u16.to_le_bytes());
+    }
+    plain
+}
+
 #[test]
 fn ifd_loops_terminate() {
     bounded("ifd_loops_terminate", || {
-        eprintln!("DEBUG start");
-        let none = |n: usize| vec![Vec::<usize>::new(); n];
-        let cases: Vec<(&str, Vec<u8>)> = vec![
-            ("IFD0 -> IFD0", ifd_graph(&[Some(0)], &none(1), None)),
-            (
-                "IFD0 -> 1 -> 2 -> 0",
-                ifd_graph(&[Some(1), Some(2), Some(0)], &none(3), None),
-            ),
-            ("SubIFD is IFD0", ifd_graph(&[None], &[vec![0]], None)),
-            (
-                "SubIFD of a SubIFD loops",
-                ifd_graph(&[None, None, None], &[vec![1], vec![2], vec![1]], None),
-            ),
-            (
-                "SubIFD chains back",
-                ifd_graph(&[Some(1), None], &[vec![], vec![0, 1]], None),
-            ),
-            ("Exif IFD is IFD0", ifd_graph(&[None], &none(1), Some(0))),
-            (
-                "long chain",
-                ifd_graph(
-                    &(0..2000)
-                        .map(|i| (i + 1 < 2000).then_some(i + 1))
-                        .collect::<Vec<_>>(),
-                    &none(2000),
-                    None,
-                ),
-            ),
-            (
-                "wide SubIFD tree",
-                ifd_graph(
-                    &vec![None; 600],
-                    &(0..600)
-                        .map(|i| {
-                            if i < 75 {
-                                (8 * i + 1..8 * i + 9).filter(|&s| s < 600).collect()
-                            } else {
-                                vec![]
-                            }
-                        })
-                        .collect::<Vec<_>>(),
-                    None,
-                ),
-            ),
-        ];
-        let dir = tempfile::tempdir().expect("temp dir");
+        let cases = ifd_loop_cases();
         let mut problems = Vec::new();
-        eprintln!("DEBUG cases built");
         for (what, bytes) in &cases {
-            eprintln!("DEBUG {what}");
             let started = Instant::now();
             match guard(|| TiffFile::parse(bytes).map(|t| t.chain.len() + t.sub_ifds.len())) {
                 Err(p) => problems.push(format!("{what}: TiffFile::parse panicked: {p}")),
                 Ok(Ok(n)) if n > 300 => problems.push(format!("{what}: walked {n} IFDs")),
                 Ok(_) => {}
             }
-            if let Err(p) = decode_guarded(bytes) {
-                problems.push(format!("{what}: dng::decode panicked: {p}"));
-            }
-            // The same structure without DNGVersion goes to the camera-raw path.
-            let mut plain = bytes.clone();
-            if let Some(i) = plain
-                .windows(2)
-                .position(|w| w == tag::DNG_VERSION.to_le_bytes())
-            {
-                plain[i..i + 2].copy_from_slice(&270u16.to_le_bytes());
-            }
-            let p = dir.path().join("loop.tif");
-            std::fs::write(&p, &plain).expect("write");
-            match guard(|| chiaro::raw::read_file(&p, &Limits::default())) {
-                Err(panic) => {
-                    problems.push(format!("{what}: read_file (non-DNG) panicked: {panic}"))
-                }
-                Ok(Ok(_)) => problems.push(format!("{what}: read_file decoded an image")),
+            match decode_guarded(bytes) {
+                Err(p) => problems.push(format!("{what}: dng::decode panicked: {p}")),
+                Ok(Ok(_)) => problems.push(format!("{what}: dng::decode decoded an image")),
                 Ok(Err(_)) => {}
             }
-            if started.elapsed() > Duration::from_secs(2) {
+            if guard(|| dng::is_dng(bytes)).is_err() {
+                problems.push(format!("{what}: is_dng panicked"));
+            }
+            if started.elapsed() > Duration::from_secs(1) {
                 problems.push(format!("{what}: took {:?}", started.elapsed()));
             }
         }
@@ -1072,6 +1080,7 @@ fn ifd_loops_terminate() {
             "IFD0 -> 1 -> 2 -> 0",
             "SubIFD is IFD0",
             "long chain",
+            "wide SubIFD tree",
         ] {
             let bytes = &cases.iter().find(|c| c.0 == what).expect("case").1;
             if TiffFile::parse(bytes).is_ok() {
@@ -1079,6 +1088,180 @@ fn ifd_loops_terminate() {
             }
         }
         assert_none(&problems, "IFD loops");
+    });
+}
+
+/// Helper run in a child process by [`read_file_in_child`]: reads the file named by
+/// `CHIARO_HOSTILE_FILE` and prints the outcome. Does nothing when run directly.
+#[test]
+#[ignore = "helper: run in a child process by the *_through_read_file tests"]
+fn child_read_file() {
+    let Some(p) = std::env::var_os("CHIARO_HOSTILE_FILE") else {
+        return;
+    };
+    let outcome = match guard(|| chiaro::raw::read_file(Path::new(&p), &Limits::default())) {
+        Err(panic) => format!("panic {panic}"),
+        Ok(Ok(raw)) => format!("ok {}x{}", raw.width, raw.height),
+        Ok(Err(e)) => format!("err {:?} {e}", e.kind()),
+    };
+    println!("CHILD-OUTCOME {}", outcome.replace('\n', " "));
+}
+
+/// Runs `read_file(path)` in a child process limited to `timeout` and about 2 GB of address
+/// space, so that a hang or a runaway allocation fails the test instead of the machine.
+/// `Ok(outcome line)` when the child finished; `Err(why)` on a hang or a crash.
+#[cfg(unix)]
+fn read_file_in_child(path: &Path, timeout: Duration) -> Result<String, String> {
+    use std::process::{Command, Stdio};
+    let exe = std::env::current_exe().expect("test executable");
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 2000000; exec \"$0\" \"$@\"")
+        .arg(exe)
+        .args([
+            "child_read_file",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("CHIARO_HOSTILE_FILE", path)
+        .env("RUST_BACKTRACE", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn child test process");
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for child") {
+            let mut out = String::new();
+            if let Some(mut so) = child.stdout.take() {
+                use std::io::Read;
+                let _ = so.read_to_string(&mut out);
+            }
+            return match out
+                .lines()
+                .find_map(|l| l.split_once("CHILD-OUTCOME ").map(|(_, o)| o))
+            {
+                Some(o) => Ok(o.to_string()),
+                None => Err(format!(
+                    "child died ({status}): crash or allocation failure"
+                )),
+            };
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("no result within {timeout:?}: a hang"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The same structures through `read_file`, which hands TIFF files that are not (valid)
+/// DNGs to rawler. rawler follows IFD chains without loop detection: a 26-byte TIFF whose
+/// IFD0 points to itself makes it allocate until the process dies.
+#[cfg(unix)]
+#[test]
+#[ignore = "library: read_file hands TIFFs with IFD loops to rawler, which allocates without bound (IFD0 -> IFD0)"]
+fn ifd_loops_terminate_through_read_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut problems = Vec::new();
+    for (what, bytes) in ifd_loop_cases() {
+        for (ext, b) in [("dng", bytes.clone()), ("tif", without_dng_version(&bytes))] {
+            let p = dir.path().join(format!("loop.{ext}"));
+            std::fs::write(&p, &b).expect("write");
+            match read_file_in_child(&p, Duration::from_secs(5)) {
+                Err(why) => problems.push(format!("{what} (.{ext}): {why}")),
+                Ok(o) if !o.starts_with("err") => problems.push(format!("{what} (.{ext}): {o}")),
+                Ok(_) => {}
+            }
+        }
+    }
+    assert_none(&problems, "IFD loops through read_file");
+}
+
+/// Tag values whose products or sums overflow `usize`/`u64`: errors, not arithmetic panics.
+#[test]
+#[ignore = "library: overflow panics in dng::find_raw_ifd (w * h), dng::read_cfa (rows * cols) and Rect::fits_in via dng::read_crop"]
+fn overflowing_tag_values_are_errors_not_panics() {
+    bounded("overflowing_tag_values_are_errors_not_panics", || {
+        type Edit = fn(&mut Tiff);
+        let cases: [(&str, Edit); 5] = [
+            (
+                "LONG8 ImageWidth 2^64-1 x ImageLength 2^40 (dng::find_raw_ifd, w * h)",
+                |t| {
+                    t.set(tag::IMAGE_WIDTH, 16, 1, u64::MAX.to_le_bytes().to_vec())
+                        .set(
+                            tag::IMAGE_LENGTH,
+                            16,
+                            1,
+                            (1u64 << 40).to_le_bytes().to_vec(),
+                        );
+                },
+            ),
+            (
+                "FLOAT CFARepeatPatternDim f32::MAX (dng::read_cfa, rows * cols)",
+                |t| {
+                    t.set(
+                        tag::CFA_REPEAT_PATTERN_DIM,
+                        11,
+                        2,
+                        [f32::MAX.to_le_bytes(), f32::MAX.to_le_bytes()].concat(),
+                    );
+                },
+            ),
+            (
+                "DOUBLE CFARepeatPatternDim 1e300 (dng::read_cfa, rows * cols)",
+                |t| {
+                    t.set(
+                        tag::CFA_REPEAT_PATTERN_DIM,
+                        12,
+                        2,
+                        [1e300f64.to_le_bytes(), 1e300f64.to_le_bytes()].concat(),
+                    );
+                },
+            ),
+            (
+                "DefaultCropOrigin 4000 + DOUBLE DefaultCropSize f64::MAX (Rect::right via read_crop)",
+                |t| {
+                    t.rationals(tag::DEFAULT_CROP_ORIGIN, &[4000.0, 4000.0])
+                        .set(
+                            tag::DEFAULT_CROP_SIZE,
+                            12,
+                            2,
+                            [f64::MAX.to_le_bytes(), f64::MAX.to_le_bytes()].concat(),
+                        );
+                },
+            ),
+            // Without overflow checks (release) 2 + usize::MAX wraps to 1 and the crop "fits".
+            (
+                "DefaultCropOrigin 2 + DOUBLE DefaultCropSize f64::MAX (wraps in release)",
+                |t| {
+                    t.longs(tag::DEFAULT_CROP_ORIGIN, &[2, 2]).set(
+                        tag::DEFAULT_CROP_SIZE,
+                        12,
+                        2,
+                        [f64::MAX.to_le_bytes(), f64::MAX.to_le_bytes()].concat(),
+                    );
+                },
+            ),
+        ];
+        let mut problems = Vec::new();
+        for (what, edit) in cases {
+            let mut t = cfa_dng(24, 20);
+            edit(&mut t);
+            match decode_guarded(&t.build()) {
+                Err(p) => problems.push(format!("{what}: decode panicked: {p}")),
+                Ok(Ok(raw)) => {
+                    if let Err(p) = develop_guarded(&raw) {
+                        problems.push(format!("{what}: develop panicked: {p}"));
+                    }
+                }
+                Ok(Err(_)) => {}
+            }
+        }
+        assert_none(&problems, "overflowing tag values");
     });
 }
 
@@ -1267,449 +1450,242 @@ fn tiny_and_odd_images_develop_or_fail_cleanly() {
 #[test]
 fn odd_metadata_never_panics() {
     bounded("odd_metadata_never_panics", || {
-        let (w, h) = (24u32, 20u32);
-        type Edit = Box<dyn Fn(&mut Tiff)>;
+        const W: u32 = 24;
+        const H: u32 = 20;
+        type Edit = fn(&mut Tiff);
         let cases: Vec<(&str, Edit)> = vec![
-            (
-                "1x1 active area",
-                Box::new(|t| {
-                    t.longs(tag::ACTIVE_AREA, &[3, 5, 4, 6]);
-                }),
-            ),
-            (
-                "active area past the image",
-                Box::new(move |t| {
-                    t.longs(tag::ACTIVE_AREA, &[0, 0, h + 1, w]);
-                }),
-            ),
-            (
-                "inverted active area",
-                Box::new(|t| {
-                    t.longs(tag::ACTIVE_AREA, &[10, 10, 2, 2]);
-                }),
-            ),
-            (
-                "odd active area origin",
-                Box::new(move |t| {
-                    t.longs(tag::ACTIVE_AREA, &[1, 3, h - 1, w - 2]);
-                }),
-            ),
-            (
-                "crop 1x1",
-                Box::new(|t| {
-                    t.longs(tag::DEFAULT_CROP_ORIGIN, &[7, 7])
-                        .longs(tag::DEFAULT_CROP_SIZE, &[1, 1]);
-                }),
-            ),
-            (
-                "crop past the area",
-                Box::new(|t| {
-                    t.longs(tag::DEFAULT_CROP_ORIGIN, &[20, 0])
-                        .longs(tag::DEFAULT_CROP_SIZE, &[30, 30]);
-                }),
-            ),
-            (
-                "crop of huge rationals",
-                Box::new(|t| {
-                    t.rationals(tag::DEFAULT_CROP_ORIGIN, &[4000.0, 4000.0])
-                        .set(
-                            tag::DEFAULT_CROP_SIZE,
-                            12,
-                            2,
-                            [f64::MAX.to_le_bytes(), f64::MAX.to_le_bytes()].concat(),
-                        );
-                }),
-            ),
-            (
-                "crop of NaN doubles",
-                Box::new(|t| {
-                    t.set(
-                        tag::DEFAULT_CROP_ORIGIN,
-                        12,
-                        2,
-                        [f64::NAN.to_le_bytes(), (-1.0f64).to_le_bytes()].concat(),
-                    )
-                    .set(
-                        tag::DEFAULT_CROP_SIZE,
-                        12,
-                        2,
-                        [f64::INFINITY.to_le_bytes(), 5.0f64.to_le_bytes()].concat(),
-                    );
-                }),
-            ),
-            (
-                "CFA 6x6 from floats",
-                Box::new(|t| {
-                    t.set(
-                        tag::CFA_REPEAT_PATTERN_DIM,
-                        11,
-                        2,
-                        [f32::MAX.to_le_bytes(), f32::MAX.to_le_bytes()].concat(),
-                    );
-                }),
-            ),
-            (
-                "CFA dim as huge doubles",
-                Box::new(|t| {
-                    t.set(
-                        tag::CFA_REPEAT_PATTERN_DIM,
-                        12,
-                        2,
-                        [1e300f64.to_le_bytes(), 1e300f64.to_le_bytes()].concat(),
-                    );
-                }),
-            ),
-            (
-                "CFA dim 0x0",
-                Box::new(|t| {
-                    t.shorts(tag::CFA_REPEAT_PATTERN_DIM, &[0, 0])
-                        .bytes(tag::CFA_PATTERN, &[]);
-                }),
-            ),
-            (
-                "CFA dim 3x1",
-                Box::new(|t| {
-                    t.shorts(tag::CFA_REPEAT_PATTERN_DIM, &[3, 1])
-                        .bytes(tag::CFA_PATTERN, &[0, 1, 2]);
-                }),
-            ),
-            (
-                "CFA 1x3 stripes",
-                Box::new(|t| {
-                    t.shorts(tag::CFA_REPEAT_PATTERN_DIM, &[1, 3])
-                        .bytes(tag::CFA_PATTERN, &[0, 1, 2]);
-                }),
-            ),
-            (
-                "CFA without blue",
-                Box::new(|t| {
-                    t.bytes(tag::CFA_PATTERN, &[0, 1, 1, 0]);
-                }),
-            ),
-            (
-                "CFA colour 200",
-                Box::new(|t| {
-                    t.bytes(tag::CFA_PATTERN, &[0, 1, 200, 2]);
-                }),
-            ),
-            (
-                "CFAPlaneColor of 7",
-                Box::new(|t| {
-                    t.bytes(tag::CFA_PLANE_COLOR, &[0, 1, 2, 3, 4, 5, 6]);
-                }),
-            ),
-            (
-                "CFA layout 2",
-                Box::new(|t| {
-                    t.shorts(tag::CFA_LAYOUT, &[2]);
-                }),
-            ),
-            (
-                "black above white",
-                Box::new(|t| {
-                    t.longs(tag::BLACK_LEVEL, &[5000]);
-                }),
-            ),
-            (
-                "white 0",
-                Box::new(|t| {
-                    t.longs(tag::WHITE_LEVEL, &[0]);
-                }),
-            ),
-            (
-                "white NaN",
-                Box::new(|t| {
-                    t.set(tag::WHITE_LEVEL, 11, 1, f32::NAN.to_le_bytes().to_vec());
-                }),
-            ),
-            (
-                "black NaN",
-                Box::new(|t| {
-                    t.set(tag::BLACK_LEVEL, 11, 1, f32::NAN.to_le_bytes().to_vec());
-                }),
-            ),
-            (
-                "black -inf",
-                Box::new(|t| {
-                    t.set(
-                        tag::BLACK_LEVEL,
-                        11,
-                        1,
-                        f32::NEG_INFINITY.to_le_bytes().to_vec(),
-                    );
-                }),
-            ),
-            (
-                "black repeat 8x8 with 1 value",
-                Box::new(|t| {
-                    t.shorts(tag::BLACK_LEVEL_REPEAT_DIM, &[8, 8]);
-                }),
-            ),
-            (
-                "black repeat 0x0",
-                Box::new(|t| {
-                    t.shorts(tag::BLACK_LEVEL_REPEAT_DIM, &[0, 0]);
-                }),
-            ),
-            (
-                "black repeat 3x3 with 9 values",
-                Box::new(|t| {
-                    t.shorts(tag::BLACK_LEVEL_REPEAT_DIM, &[3, 3])
-                        .longs(tag::BLACK_LEVEL, &[60, 61, 62, 63, 64, 65, 66, 67, 68]);
-                }),
-            ),
-            (
-                "black deltas of the wrong count",
-                Box::new(|t| {
-                    t.srationals(tag::BLACK_LEVEL_DELTA_H, &[1.0; 5]);
-                }),
-            ),
-            (
-                "black deltas of huge values",
-                Box::new(move |t| {
-                    t.set(
-                        tag::BLACK_LEVEL_DELTA_V,
-                        11,
-                        h,
-                        vec![0xFF, 0xFF, 0x7F, 0x7F].repeat(h as usize),
-                    );
-                }),
-            ),
-            (
-                "linearization table of 1",
-                Box::new(|t| {
-                    t.shorts(tag::LINEARIZATION_TABLE, &[4000]);
-                }),
-            ),
-            (
-                "linearization table of zeros",
-                Box::new(|t| {
-                    t.shorts(tag::LINEARIZATION_TABLE, &[0; 16]);
-                }),
-            ),
-            (
-                "linearization table rising",
-                Box::new(|t| {
-                    t.shorts(
-                        tag::LINEARIZATION_TABLE,
-                        &(0..4096u16)
-                            .map(|v| v.saturating_mul(16))
-                            .collect::<Vec<_>>(),
-                    );
-                }),
-            ),
-            (
-                "bits per sample 0",
-                Box::new(|t| {
-                    t.shorts(tag::BITS_PER_SAMPLE, &[0]);
-                }),
-            ),
-            (
-                "bits per sample 64",
-                Box::new(|t| {
-                    t.shorts(tag::BITS_PER_SAMPLE, &[64]);
-                }),
-            ),
-            (
-                "bits per sample 12 (packed)",
-                Box::new(|t| {
-                    t.shorts(tag::BITS_PER_SAMPLE, &[12]);
-                }),
-            ),
-            (
-                "bits per sample 1",
-                Box::new(|t| {
-                    t.shorts(tag::BITS_PER_SAMPLE, &[1]);
-                }),
-            ),
-            (
-                "rows per strip 0",
-                Box::new(|t| {
-                    t.longs(tag::ROWS_PER_STRIP, &[0]);
-                }),
-            ),
-            (
-                "rows per strip 7 with one strip",
-                Box::new(|t| {
-                    t.longs(tag::ROWS_PER_STRIP, &[7]);
-                }),
-            ),
-            (
-                "compression 99",
-                Box::new(|t| {
-                    t.shorts(tag::COMPRESSION, &[99]);
-                }),
-            ),
-            (
-                "float samples",
-                Box::new(|t| {
-                    t.shorts(tag::SAMPLE_FORMAT, &[3]);
-                }),
-            ),
-            (
-                "LinearRaw with one sample",
-                Box::new(|t| {
-                    t.shorts(tag::PHOTOMETRIC, &[34892]);
-                }),
-            ),
-            (
-                "LinearRaw with 3 samples in 1/3 of the data",
-                Box::new(|t| {
-                    t.shorts(tag::PHOTOMETRIC, &[34892])
-                        .shorts(tag::SAMPLES_PER_PIXEL, &[3]);
-                }),
-            ),
-            (
-                "CFA with 3 samples",
-                Box::new(|t| {
-                    t.shorts(tag::SAMPLES_PER_PIXEL, &[3]);
-                }),
-            ),
-            (
-                "orientation 0",
-                Box::new(|t| {
-                    t.shorts(tag::ORIENTATION, &[0]);
-                }),
-            ),
-            (
-                "orientation 9000",
-                Box::new(|t| {
-                    t.shorts(tag::ORIENTATION, &[9000]);
-                }),
-            ),
-            (
-                "singular colour matrix",
-                Box::new(|t| {
-                    t.srationals(tag::COLOR_MATRIX1, &[0.0; 9]);
-                }),
-            ),
-            (
-                "colour matrix of huge values",
-                Box::new(|t| {
-                    t.set(tag::COLOR_MATRIX1, 12, 9, f64::MAX.to_le_bytes().repeat(9));
-                }),
-            ),
-            (
-                "colour matrix with NaN",
-                Box::new(|t| {
-                    t.set(
-                        tag::COLOR_MATRIX1,
-                        12,
-                        9,
-                        [
-                            f64::NAN.to_le_bytes().to_vec(),
-                            1.0f64.to_le_bytes().repeat(8),
-                        ]
-                        .concat(),
-                    );
-                }),
-            ),
-            (
-                "forward matrix of zeros",
-                Box::new(|t| {
-                    t.srationals(tag::FORWARD_MATRIX1, &[0.0; 9]);
-                }),
-            ),
-            (
-                "camera calibration singular",
-                Box::new(|t| {
-                    t.srationals(tag::CAMERA_CALIBRATION1, &[0.0; 9]);
-                }),
-            ),
-            (
-                "two matrices, odd illuminants",
-                Box::new(|t| {
-                    t.srationals(tag::COLOR_MATRIX2, &D750_MATRIX)
-                        .shorts(tag::CALIBRATION_ILLUMINANT1, &[255])
-                        .shorts(tag::CALIBRATION_ILLUMINANT2, &[0]);
-                }),
-            ),
-            (
-                "as-shot neutral of zeros",
-                Box::new(|t| {
-                    t.rationals(tag::AS_SHOT_NEUTRAL, &[0.0, 0.0, 0.0]);
-                }),
-            ),
-            (
-                "as-shot neutral tiny",
-                Box::new(|t| {
-                    t.rationals(tag::AS_SHOT_NEUTRAL, &[1e-6, 1.0, 1e-6]);
-                }),
-            ),
-            (
-                "as-shot white xy off the locus",
-                Box::new(|t| {
-                    t.remove(tag::AS_SHOT_NEUTRAL)
-                        .rationals(tag::AS_SHOT_WHITE_XY, &[0.9, 0.0]);
-                }),
-            ),
-            (
-                "as-shot white xy zero",
-                Box::new(|t| {
-                    t.remove(tag::AS_SHOT_NEUTRAL)
-                        .rationals(tag::AS_SHOT_WHITE_XY, &[0.0, 0.0]);
-                }),
-            ),
-            (
-                "analog balance of zeros",
-                Box::new(|t| {
-                    t.rationals(tag::ANALOG_BALANCE, &[0.0, 0.0, 0.0]);
-                }),
-            ),
-            (
-                "baseline exposure +1000 EV",
-                Box::new(|t| {
-                    t.srationals(tag::BASELINE_EXPOSURE, &[1000.0]);
-                }),
-            ),
-            (
-                "baseline exposure -1000 EV",
-                Box::new(|t| {
-                    t.srationals(tag::BASELINE_EXPOSURE, &[-1000.0]);
-                }),
-            ),
-            (
-                "no colour tags at all",
-                Box::new(|t| {
-                    t.remove(tag::COLOR_MATRIX1)
-                        .remove(tag::AS_SHOT_NEUTRAL)
-                        .remove(tag::CALIBRATION_ILLUMINANT1);
-                }),
-            ),
-            (
-                "noise profile odd count",
-                Box::new(|t| {
-                    t.set(tag::NOISE_PROFILE, 12, 3, 1.0f64.to_le_bytes().repeat(3));
-                }),
-            ),
-            (
-                "default scale non-square",
-                Box::new(|t| {
-                    t.rationals(tag::DEFAULT_SCALE_TAG, &[1.0, 2.0]);
-                }),
-            ),
-            (
-                "text where numbers belong",
-                Box::new(|t| {
-                    t.ascii(tag::IMAGE_WIDTH, "twenty-four");
-                }),
-            ),
-            (
-                "unknown field types",
-                Box::new(|t| {
-                    t.set(tag::WHITE_LEVEL, 99, 1, vec![1, 2, 3, 4]).set(
-                        tag::BLACK_LEVEL,
-                        0,
-                        1,
-                        vec![1, 2, 3, 4],
-                    );
-                }),
-            ),
+            ("1x1 active area", |t| {
+                t.longs(tag::ACTIVE_AREA, &[3, 5, 4, 6]);
+            }),
+            ("active area past the image", |t| {
+                t.longs(tag::ACTIVE_AREA, &[0, 0, H + 1, W]);
+            }),
+            ("inverted active area", |t| {
+                t.longs(tag::ACTIVE_AREA, &[10, 10, 2, 2]);
+            }),
+            ("odd active area origin", |t| {
+                t.longs(tag::ACTIVE_AREA, &[1, 3, H - 1, W - 2]);
+            }),
+            ("crop 1x1", |t| {
+                t.longs(tag::DEFAULT_CROP_ORIGIN, &[7, 7])
+                    .longs(tag::DEFAULT_CROP_SIZE, &[1, 1]);
+            }),
+            ("crop past the area", |t| {
+                t.longs(tag::DEFAULT_CROP_ORIGIN, &[20, 0])
+                    .longs(tag::DEFAULT_CROP_SIZE, &[30, 30]);
+            }),
+            ("crop of NaN doubles", |t| {
+                t.set(
+                    tag::DEFAULT_CROP_ORIGIN,
+                    12,
+                    2,
+                    [f64::NAN.to_le_bytes(), (-1.0f64).to_le_bytes()].concat(),
+                )
+                .set(
+                    tag::DEFAULT_CROP_SIZE,
+                    12,
+                    2,
+                    [f64::INFINITY.to_le_bytes(), 5.0f64.to_le_bytes()].concat(),
+                );
+            }),
+            ("CFA dim 0x0", |t| {
+                t.shorts(tag::CFA_REPEAT_PATTERN_DIM, &[0, 0])
+                    .bytes(tag::CFA_PATTERN, &[]);
+            }),
+            ("CFA dim 3x1", |t| {
+                t.shorts(tag::CFA_REPEAT_PATTERN_DIM, &[3, 1])
+                    .bytes(tag::CFA_PATTERN, &[0, 1, 2]);
+            }),
+            ("CFA 1x3 stripes", |t| {
+                t.shorts(tag::CFA_REPEAT_PATTERN_DIM, &[1, 3])
+                    .bytes(tag::CFA_PATTERN, &[0, 1, 2]);
+            }),
+            ("CFA without blue", |t| {
+                t.bytes(tag::CFA_PATTERN, &[0, 1, 1, 0]);
+            }),
+            ("CFA colour 200", |t| {
+                t.bytes(tag::CFA_PATTERN, &[0, 1, 200, 2]);
+            }),
+            ("CFAPlaneColor of 7", |t| {
+                t.bytes(tag::CFA_PLANE_COLOR, &[0, 1, 2, 3, 4, 5, 6]);
+            }),
+            ("CFA layout 2", |t| {
+                t.shorts(tag::CFA_LAYOUT, &[2]);
+            }),
+            ("black above white", |t| {
+                t.longs(tag::BLACK_LEVEL, &[5000]);
+            }),
+            ("white 0", |t| {
+                t.longs(tag::WHITE_LEVEL, &[0]);
+            }),
+            ("white NaN", |t| {
+                t.set(tag::WHITE_LEVEL, 11, 1, f32::NAN.to_le_bytes().to_vec());
+            }),
+            ("black NaN", |t| {
+                t.set(tag::BLACK_LEVEL, 11, 1, f32::NAN.to_le_bytes().to_vec());
+            }),
+            ("black -inf", |t| {
+                t.set(
+                    tag::BLACK_LEVEL,
+                    11,
+                    1,
+                    f32::NEG_INFINITY.to_le_bytes().to_vec(),
+                );
+            }),
+            ("black repeat 8x8 with 1 value", |t| {
+                t.shorts(tag::BLACK_LEVEL_REPEAT_DIM, &[8, 8]);
+            }),
+            ("black repeat 0x0", |t| {
+                t.shorts(tag::BLACK_LEVEL_REPEAT_DIM, &[0, 0]);
+            }),
+            ("black repeat 3x3 with 9 values", |t| {
+                t.shorts(tag::BLACK_LEVEL_REPEAT_DIM, &[3, 3])
+                    .longs(tag::BLACK_LEVEL, &[60, 61, 62, 63, 64, 65, 66, 67, 68]);
+            }),
+            ("black deltas of the wrong count", |t| {
+                t.srationals(tag::BLACK_LEVEL_DELTA_H, &[1.0; 5]);
+            }),
+            ("black deltas of huge values", |t| {
+                t.set(
+                    tag::BLACK_LEVEL_DELTA_V,
+                    11,
+                    H,
+                    [0xFFu8, 0xFF, 0x7F, 0x7F].repeat(H as usize),
+                );
+            }),
+            ("linearization table of 1", |t| {
+                t.shorts(tag::LINEARIZATION_TABLE, &[4000]);
+            }),
+            ("linearization table of zeros", |t| {
+                t.shorts(tag::LINEARIZATION_TABLE, &[0; 16]);
+            }),
+            ("linearization table rising", |t| {
+                t.shorts(
+                    tag::LINEARIZATION_TABLE,
+                    &(0..4096u16)
+                        .map(|v| v.saturating_mul(16))
+                        .collect::<Vec<_>>(),
+                );
+            }),
+            ("bits per sample 0", |t| {
+                t.shorts(tag::BITS_PER_SAMPLE, &[0]);
+            }),
+            ("bits per sample 64", |t| {
+                t.shorts(tag::BITS_PER_SAMPLE, &[64]);
+            }),
+            ("bits per sample 12 (packed)", |t| {
+                t.shorts(tag::BITS_PER_SAMPLE, &[12]);
+            }),
+            ("bits per sample 1", |t| {
+                t.shorts(tag::BITS_PER_SAMPLE, &[1]);
+            }),
+            ("rows per strip 0", |t| {
+                t.longs(tag::ROWS_PER_STRIP, &[0]);
+            }),
+            ("rows per strip 7 with one strip", |t| {
+                t.longs(tag::ROWS_PER_STRIP, &[7]);
+            }),
+            ("compression 99", |t| {
+                t.shorts(tag::COMPRESSION, &[99]);
+            }),
+            ("float samples", |t| {
+                t.shorts(tag::SAMPLE_FORMAT, &[3]);
+            }),
+            ("LinearRaw with one sample", |t| {
+                t.shorts(tag::PHOTOMETRIC, &[34892]);
+            }),
+            ("LinearRaw with 3 samples in 1/3 of the data", |t| {
+                t.shorts(tag::PHOTOMETRIC, &[34892])
+                    .shorts(tag::SAMPLES_PER_PIXEL, &[3]);
+            }),
+            ("CFA with 3 samples", |t| {
+                t.shorts(tag::SAMPLES_PER_PIXEL, &[3]);
+            }),
+            ("orientation 0", |t| {
+                t.shorts(tag::ORIENTATION, &[0]);
+            }),
+            ("orientation 9000", |t| {
+                t.shorts(tag::ORIENTATION, &[9000]);
+            }),
+            ("singular colour matrix", |t| {
+                t.srationals(tag::COLOR_MATRIX1, &[0.0; 9]);
+            }),
+            ("colour matrix of huge values", |t| {
+                t.set(tag::COLOR_MATRIX1, 12, 9, f64::MAX.to_le_bytes().repeat(9));
+            }),
+            ("colour matrix with NaN", |t| {
+                t.set(
+                    tag::COLOR_MATRIX1,
+                    12,
+                    9,
+                    [
+                        f64::NAN.to_le_bytes().to_vec(),
+                        1.0f64.to_le_bytes().repeat(8),
+                    ]
+                    .concat(),
+                );
+            }),
+            ("forward matrix of zeros", |t| {
+                t.srationals(tag::FORWARD_MATRIX1, &[0.0; 9]);
+            }),
+            ("camera calibration singular", |t| {
+                t.srationals(tag::CAMERA_CALIBRATION1, &[0.0; 9]);
+            }),
+            ("two matrices, odd illuminants", |t| {
+                t.srationals(tag::COLOR_MATRIX2, &D750_MATRIX)
+                    .shorts(tag::CALIBRATION_ILLUMINANT1, &[255])
+                    .shorts(tag::CALIBRATION_ILLUMINANT2, &[0]);
+            }),
+            ("as-shot neutral of zeros", |t| {
+                t.rationals(tag::AS_SHOT_NEUTRAL, &[0.0, 0.0, 0.0]);
+            }),
+            ("as-shot neutral tiny", |t| {
+                t.rationals(tag::AS_SHOT_NEUTRAL, &[1e-6, 1.0, 1e-6]);
+            }),
+            ("as-shot white xy off the locus", |t| {
+                t.remove(tag::AS_SHOT_NEUTRAL)
+                    .rationals(tag::AS_SHOT_WHITE_XY, &[0.9, 0.0]);
+            }),
+            ("as-shot white xy zero", |t| {
+                t.remove(tag::AS_SHOT_NEUTRAL)
+                    .rationals(tag::AS_SHOT_WHITE_XY, &[0.0, 0.0]);
+            }),
+            ("analog balance of zeros", |t| {
+                t.rationals(tag::ANALOG_BALANCE, &[0.0, 0.0, 0.0]);
+            }),
+            ("baseline exposure +1000 EV", |t| {
+                t.srationals(tag::BASELINE_EXPOSURE, &[1000.0]);
+            }),
+            ("baseline exposure -1000 EV", |t| {
+                t.srationals(tag::BASELINE_EXPOSURE, &[-1000.0]);
+            }),
+            ("no colour tags at all", |t| {
+                t.remove(tag::COLOR_MATRIX1)
+                    .remove(tag::AS_SHOT_NEUTRAL)
+                    .remove(tag::CALIBRATION_ILLUMINANT1);
+            }),
+            ("noise profile odd count", |t| {
+                t.set(tag::NOISE_PROFILE, 12, 3, 1.0f64.to_le_bytes().repeat(3));
+            }),
+            ("default scale non-square", |t| {
+                t.rationals(tag::DEFAULT_SCALE_TAG, &[1.0, 2.0]);
+            }),
+            ("text where numbers belong", |t| {
+                t.ascii(tag::IMAGE_WIDTH, "twenty-four");
+            }),
+            ("unknown field types", |t| {
+                t.set(tag::WHITE_LEVEL, 99, 1, vec![1, 2, 3, 4]).set(
+                    tag::BLACK_LEVEL,
+                    0,
+                    1,
+                    vec![1, 2, 3, 4],
+                );
+            }),
         ];
         let mut problems = Vec::new();
         let mut developed = 0;
         for (what, edit) in &cases {
-            let mut t = cfa_dng(w as usize, h as usize);
+            let mut t = cfa_dng(W as usize, H as usize);
             edit(&mut t);
             let bytes = t.build();
             match decode_guarded(&bytes) {

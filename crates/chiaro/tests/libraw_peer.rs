@@ -268,6 +268,8 @@ fn colour_differences(file: &str) -> Vec<f64> {
     };
 
     struct Block {
+        x: usize,
+        y: usize,
         ours: [f64; 3],
         theirs: [f64; 3],
     }
@@ -293,6 +295,8 @@ fn colour_differences(file: &str) -> Vec<f64> {
             if !clipped {
                 let n = (BLOCK * BLOCK) as f64;
                 blocks.push(Block {
+                    x: bx,
+                    y: by,
                     ours: o.map(|v| v / n),
                     theirs: t.map(|v| v / n),
                 });
@@ -351,22 +355,33 @@ fn colour_differences(file: &str) -> Vec<f64> {
     }
 
     // Very dark blocks (Y < 0.5 % of white, L* < 4.5) are noise and quantisation; left out.
-    let mut de: Vec<f64> = blocks
+    let mut de: Vec<(f64, &Block, [f64; 3], [f64; 3])> = blocks
         .iter()
         .filter(|b| lum(&b.ours) >= 0.005)
         .map(|b| {
             let lab_ours = xyz_d50_to_lab(matrix::mul_vec(&to_xyz, &b.ours));
             let lab_theirs = xyz_d50_to_lab(matrix::mul_vec(&to_xyz, &b.theirs.map(|v| v * k)));
-            ciede2000(lab_ours, lab_theirs)
+            (ciede2000(lab_ours, lab_theirs), b, lab_ours, lab_theirs)
         })
         .collect();
-    de.sort_by(f64::total_cmp);
+    de.sort_by(|a, b| a.0.total_cmp(&b.0));
     println!(
         "{file}: {w}x{h}, LibRaw {lw}x{lh}; {} of {} blocks compared, exposure factor {k:.4e} (1/k = {:.1})",
         de.len(),
         blocks.len(),
         1.0 / k
     );
+    let lab = |v: &[f64; 3]| format!("({:.1}, {:.1}, {:.1})", v[0], v[1], v[2]);
+    for (e, b, ours, theirs) in de.iter().rev().take(3) {
+        println!(
+            "  worst: dE00 {e:.2} at block ({}, {}): chiaro Lab {}, LibRaw {}",
+            b.x,
+            b.y,
+            lab(ours),
+            lab(theirs)
+        );
+    }
+    let de: Vec<f64> = de.iter().map(|d| d.0).collect();
     de
 }
 

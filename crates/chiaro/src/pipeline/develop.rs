@@ -61,7 +61,7 @@ pub struct Developed {
 }
 
 const TILE_W: usize = 512;
-const TILE_H: usize = 128;
+const TILE_H: usize = 256;
 
 /// Develops `raw` by `recipe`. `cancel`, when set by another thread, stops the work at the
 /// next band of tiles with an error of kind `Cancelled`.
