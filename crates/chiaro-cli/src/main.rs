@@ -98,18 +98,34 @@ struct DevelopArgs {
 }
 
 fn main() -> ExitCode {
+    quiet_caught_decoder_panics();
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Develop(args) => develop(*args),
-        Command::Info { file, json } => info::run(&file, json).map(|_| ExitCode::SUCCESS),
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
+    match cli.command {
+        Command::Develop(args) => develop(*args).unwrap_or_else(|e| {
             eprintln!("chiaro: {e:#}");
             ExitCode::from(2)
-        }
+        }),
+        // A file that cannot be read is a failed file (1), as in a batch, not a usage error.
+        Command::Info { file, json } => match info::run(&file, json) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("chiaro: {e:#}");
+                ExitCode::from(1)
+            }
+        },
     }
+}
+
+/// rawler panics on some hostile files; the library catches those panics and reports a
+/// one-line error, so the default hook's multi-line report for them is only noise.
+fn quiet_caught_decoder_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let from_rawler = info.location().is_some_and(|l| l.file().contains("rawler"));
+        if !from_rawler {
+            default(info);
+        }
+    }));
 }
 
 /// Everything fixed for the whole batch.
@@ -173,13 +189,24 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
             args.inputs
                 .iter()
                 .map(|i| {
-                    dir.join(i.file_stem().unwrap_or(i.as_os_str()))
-                        .with_extension(format.extension())
+                    let stem = i.file_stem().unwrap_or(i.as_os_str()).to_string_lossy();
+                    dir.join(format!("{stem}.{}", format.extension()))
                 })
                 .collect()
         }
         (None, None) => unreachable!("checked above"),
     };
+    let mut seen = std::collections::HashMap::new();
+    for (input, output) in args.inputs.iter().zip(&outputs) {
+        if let Some(first) = seen.insert(output, input) {
+            bail!(
+                "{} and {} would both be written to {}; develop them into different folders",
+                first.display(),
+                input.display(),
+                output.display()
+            );
+        }
+    }
 
     let cancel = Arc::new(AtomicBool::new(false));
     {

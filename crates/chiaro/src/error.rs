@@ -99,7 +99,13 @@ impl fmt::Display for Error {
         if let Some(p) = &self.path {
             write!(f, "{}: ", p.display())?;
         }
-        write!(f, "{}: {}", self.kind, self.message)
+        // One line per error, whatever a third-party message contained.
+        write!(
+            f,
+            "{}: {}",
+            self.kind,
+            self.message.replace(['\n', '\r'], " ")
+        )
     }
 }
 

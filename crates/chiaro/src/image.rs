@@ -67,14 +67,19 @@ impl Rect {
             height,
         }
     }
+    /// Right edge (exclusive); saturates so hostile sizes cannot wrap around.
     pub fn right(&self) -> usize {
-        self.x + self.width
+        self.x.saturating_add(self.width)
     }
+    /// Bottom edge (exclusive), saturating.
     pub fn bottom(&self) -> usize {
-        self.y + self.height
+        self.y.saturating_add(self.height)
     }
-    /// True when `inner` lies inside a `width` x `height` image.
+    /// True when the rectangle is non-empty and lies inside a `width` x `height` image.
     pub fn fits_in(&self, width: usize, height: usize) -> bool {
-        self.width > 0 && self.height > 0 && self.right() <= width && self.bottom() <= height
+        self.width > 0
+            && self.height > 0
+            && self.x.checked_add(self.width).is_some_and(|r| r <= width)
+            && self.y.checked_add(self.height).is_some_and(|b| b <= height)
     }
 }

@@ -220,15 +220,39 @@ fn read_file_inner(path: &Path, limits: &Limits) -> Result<RawImage> {
     if bytes.is_empty() {
         return Err(Error::decode("the file is empty"));
     }
-    if dng::is_dng(&bytes) {
-        return dng::decode(&bytes, limits);
+    if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
+        // TIFF-based: our hardened walker sees loops and absurd structures first, so they
+        // never reach a third-party decoder (rawler follows IFD loops without end).
+        let tiff = tiff::TiffFile::parse(&bytes)?;
+        if tiff.chain[0].entries.contains_key(&tiff::tag::DNG_VERSION) {
+            return dng::decode(&bytes, limits);
+        }
     }
+    let other = other_format(path, &bytes, limits);
+    match sidecar::sidecar_path(path) {
+        Some(side) => other.map_err(|e| {
+            Error::new(
+                e.kind(),
+                format!(
+                    "{}; a headerless dump needs its sidecar {}",
+                    e.message(),
+                    side.display()
+                ),
+            )
+        }),
+        None => other,
+    }
+}
+
+/// Camera formats other than DNG.
+fn other_format(path: &Path, bytes: &[u8], limits: &Limits) -> Result<RawImage> {
     #[cfg(feature = "rawler")]
     {
-        rawler_bridge::decode(path, &bytes, limits)
+        rawler_bridge::decode(path, bytes, limits)
     }
     #[cfg(not(feature = "rawler"))]
     {
+        let _ = (path, bytes, limits);
         Err(Error::unsupported(
             "not a DNG; other camera formats need chiaro built with the `rawler` feature",
         ))

@@ -44,6 +44,9 @@ pub fn decode(_path: &Path, bytes: &[u8], limits: &Limits) -> Result<RawImage> {
 }
 
 fn classify(msg: &str) -> Error {
+    // rawler's messages may span lines; errors here are one line each.
+    let msg = msg.split_whitespace().collect::<Vec<_>>().join(" ");
+    let msg = msg.as_str();
     let lower = msg.to_ascii_lowercase();
     if lower.contains("unsupported")
         || lower.contains("couldn't find")

@@ -158,8 +158,9 @@ fn find_raw_ifd<'t>(tiff: &'t TiffFile) -> Result<&'t Ifd> {
         }
         let w = tiff.uint(ifd, tag::IMAGE_WIDTH)?.unwrap_or(0);
         let h = tiff.uint(ifd, tag::IMAGE_LENGTH)?.unwrap_or(0);
-        if best.is_none_or(|(_, area)| w * h > area) {
-            best = Some((ifd, w * h));
+        let area = w.saturating_mul(h);
+        if best.is_none_or(|(_, best_area)| area > best_area) {
+            best = Some((ifd, area));
         }
     }
     best.map(|(i, _)| i)
@@ -404,7 +405,7 @@ fn read_cfa(tiff: &TiffFile, ifd: &Ifd) -> Result<CfaPattern> {
     let plane_colors = tiff
         .numbers(ifd, tag::CFA_PLANE_COLOR)?
         .unwrap_or_else(|| vec![0.0, 1.0, 2.0]);
-    if pattern.len() != rows * cols || rows > 6 || cols > 6 {
+    if rows > 6 || cols > 6 || pattern.len() != rows * cols {
         return Err(Error::unsupported(format!(
             "CFA pattern of {rows}x{cols} with {} values",
             pattern.len()
