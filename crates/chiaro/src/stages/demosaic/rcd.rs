@@ -25,9 +25,10 @@
 //! smooths away: 36.98 -> 39.33 dB CPSNR; and the refinement of step 4: 39.33 -> 40.46 dB
 //! (a second refinement pass loses 0.1 dB).
 //!
-//! The sample at each site is kept and estimates are not clamped: noise below black stays
-//! negative so dark, saturated colours keep their mean (colour-difference steps need no
-//! positivity; only the ratio weights use `EPS_SQ`). Blends are
+//! The sample at each site is kept and estimates are floored at the darkest sample of the
+//! window (0 for non-negative data): noise below black stays negative so dark, saturated
+//! colours keep their mean (colour-difference steps need no positivity; only the ratio
+//! weights use `EPS_SQ`). Blends are
 //! written as `a + t * (b - a)` so flat areas come out exactly flat.
 //!
 //! # Units
@@ -94,7 +95,13 @@ impl Scratch {
 pub(super) fn run(src: &Mosaic, out: &mut [f32]) {
     let mut scratch = Scratch::take();
     run_tiled(src, HALO, Border::Reflect, out, |win, planes| {
-        core(win, planes, &mut scratch)
+        core(win, planes, &mut scratch);
+        // Estimates may not undershoot the darkest sample of the window: non-negative data
+        // stays non-negative, while noise below black keeps its (negative) mean.
+        let floor = win.data.iter().copied().fold(0.0f32, f32::min);
+        for p in planes.iter_mut() {
+            p.iter_mut().for_each(|v| *v = v.max(floor));
+        }
     });
     scratch.give();
 }
