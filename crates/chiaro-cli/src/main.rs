@@ -333,7 +333,16 @@ fn build_recipe(args: &DevelopArgs) -> anyhow::Result<Recipe> {
         });
     }
     if let Some(ev) = args.exposure {
-        let baseline = !args.linear;
+        // Keep the recipe's choice about BaselineExposure; without one, display output uses
+        // it (`--linear` turns it off below).
+        let baseline = recipe
+            .stages
+            .iter()
+            .find_map(|s| match s {
+                Stage::Exposure { baseline, .. } => Some(*baseline),
+                _ => None,
+            })
+            .unwrap_or(true);
         recipe.set(Stage::Exposure { ev, baseline });
     }
     if args.linear {

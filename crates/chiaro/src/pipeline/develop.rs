@@ -10,7 +10,9 @@
 //!    and the row is quantised straight into the output buffer. Bands of tiles run in
 //!    parallel on the current rayon pool (callers cap threads with `ThreadPool::install`).
 //!
-//! Peak memory is the raw samples (u16), one f32 plane and the output buffer.
+//! Peak memory is the raw samples (u16), one f32 plane and the output buffer; an OpcodeList1
+//! adds a stored-value f32 copy of the raw and the `defects` stage a copy of the plane, both
+//! only while the CFA pass runs.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -93,6 +95,9 @@ pub fn develop(
     let active = raw.active_area;
     let cfa = raw.cfa.shifted(active.y, active.x);
     let stored = if raw.opcodes.list1.is_empty() {
+        None
+    } else if !raw.is_cfa() {
+        warnings.push("OpcodeList1 on LinearRaw data is not applied".into());
         None
     } else {
         let mut p = black_level::stored_plane(raw);
@@ -208,7 +213,7 @@ pub fn develop(
     let mut ops: Vec<PixelOp> = Vec::new();
     if !raw.opcodes.list3.is_empty() {
         warnings.extend(opcodes::unsupported_in_rgb(&raw.opcodes.list3));
-        ops.push(PixelOp::Opcodes3);
+        ops.push(PixelOp::Opcodes3(neutral.map(|n| n as f32)));
     }
     for stage in &recipe.stages {
         match stage {
@@ -227,10 +232,7 @@ pub fn develop(
                     ));
                 }
             }
-            Stage::Highlights { mode } => ops.push(PixelOp::Highlights(
-                *mode,
-                neutral.map(|n| (1.0 / n) as f32),
-            )),
+            Stage::Highlights { mode } => ops.push(PixelOp::Highlights(*mode)),
             Stage::Color { .. } => ops.push(PixelOp::Matrix(matrix::to_f32(&to_output))),
             Stage::Exposure { ev, baseline } => {
                 let total = f64::from(*ev)
@@ -277,9 +279,9 @@ pub fn develop(
 
     let (ow, oh) = orientation::oriented_size(raw.orientation, w, h);
     let pixels = match pixels {
-        Pixels::U8(d) => Pixels::U8(orientation::apply(raw.orientation, &d, w, h, 3)),
-        Pixels::U16(d) => Pixels::U16(orientation::apply(raw.orientation, &d, w, h, 3)),
-        Pixels::F32(d) => Pixels::F32(orientation::apply(raw.orientation, &d, w, h, 3)),
+        Pixels::U8(d) => Pixels::U8(orientation::apply(raw.orientation, d, w, h, 3)),
+        Pixels::U16(d) => Pixels::U16(orientation::apply(raw.orientation, d, w, h, 3)),
+        Pixels::F32(d) => Pixels::F32(orientation::apply(raw.orientation, d, w, h, 3)),
     };
     Ok(Developed {
         image: OutputImage {
@@ -312,8 +314,9 @@ fn interleaved_auto(planes: &[Plane]) -> [f64; 3] {
 
 /// One fused per-pixel operation of the tiled pass.
 enum PixelOp {
-    Opcodes3,
-    Highlights(HighlightMode, [f32; 3]),
+    /// OpcodeList3, with the camera neutral to undo and redo white balance around it.
+    Opcodes3([f32; 3]),
+    Highlights(HighlightMode),
     Matrix([[f32; 3]; 3]),
     Scale(f32),
     Tone(FilmicCurve),
@@ -462,7 +465,11 @@ impl TileJob<'_> {
     fn apply_ops(&self, row: &mut [f32], x0: usize, y: usize, tw: usize) {
         for op in self.ops {
             match op {
-                PixelOp::Opcodes3 => {
+                PixelOp::Opcodes3(neutral) => {
+                    // List 3 expects camera RGB before white balance (DNG SDK stage 3).
+                    for px in row.chunks_exact_mut(3) {
+                        px.iter_mut().zip(neutral).for_each(|(v, n)| *v *= n);
+                    }
                     let rect = Rect::new(self.crop.x + x0, self.crop.y + y, tw, 1);
                     opcodes::apply_to_rgb_tile(
                         self.list3,
@@ -471,8 +478,11 @@ impl TileJob<'_> {
                         self.active.width,
                         self.active.height,
                     );
+                    for px in row.chunks_exact_mut(3) {
+                        px.iter_mut().zip(neutral).for_each(|(v, n)| *v /= n);
+                    }
                 }
-                PixelOp::Highlights(mode, clip) => highlights::apply_row(*mode, row, *clip),
+                PixelOp::Highlights(mode) => highlights::apply_row(*mode, row),
                 PixelOp::Matrix(m) => {
                     for px in row.chunks_exact_mut(3) {
                         let o = matrix::apply_f32(m, [px[0], px[1], px[2]]);

@@ -44,8 +44,9 @@ pub enum Signal {
 pub enum Stage {
     /// Replace defective (hot or dead) CFA sites by their same-colour neighbours.
     Defects {
-        /// A site is defective when it differs from the median of its same-colour
-        /// neighbours by more than this many times their spread (and 5 % of white).
+        /// A site is defective when it lies outside the range of its same-colour
+        /// neighbours by more than this many times their median absolute deviation (and by
+        /// at least 5 % of white).
         #[serde(default = "default_defect_threshold")]
         threshold: f32,
     },
@@ -62,11 +63,19 @@ pub enum Stage {
         mode: HighlightMode,
     },
     /// Camera RGB to the output space through the DNG colour model (or identity for `camera`).
+    ///
+    /// # Units
+    /// In: white-balanced camera RGB, linear. Out: linear RGB of `space` (D50-adapted XYZ in
+    /// between, DNG 1.7 chapter 6), white-balanced white (1,1,1) -> the space's white, Y = 1.
     Color {
         #[serde(default)]
         space: OutputSpace,
     },
     /// Exposure in EV, plus the file's BaselineExposure when `baseline` is true.
+    ///
+    /// # Units
+    /// Linear RGB of the output space, 1 = the raw white level after white balance;
+    /// multiplies by 2^EV.
     Exposure {
         #[serde(default)]
         ev: f32,

@@ -183,11 +183,18 @@ impl RawImage {
         {
             return Err(Error::decode("black level pattern is malformed"));
         }
+        let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
+        if !finite(&b.values) || !finite(&b.delta_h) || !finite(&b.delta_v) {
+            return Err(Error::decode("black level is not a finite number"));
+        }
+        // The darkest white must stay above the highest black anywhere in the image, or
+        // normalisation would divide by zero or invert pixels.
+        let max = |v: &[f32]| v.iter().copied().fold(0.0f32, f32::max);
+        let highest_black = max(&b.values) + max(&b.delta_h) + max(&b.delta_v);
         for (&w, c) in self.white.iter().zip(0..) {
-            if w.is_nan() || w <= b.mean() || !w.is_finite() {
+            if !w.is_finite() || w <= highest_black {
                 return Err(Error::decode(format!(
-                    "white level {w} of plane {c} is not above the black level {}",
-                    b.mean()
+                    "white level {w} of plane {c} is not above the black level {highest_black}"
                 )));
             }
         }

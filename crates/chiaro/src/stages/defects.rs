@@ -55,6 +55,7 @@ pub fn correct(plane: &mut Plane, pattern: &CfaPattern, threshold: f32) -> usize
         .map(|(y, row)| {
             let mut fixed = 0;
             let mut nb: Vec<f32> = Vec::with_capacity(24);
+            let mut dev: Vec<f32> = Vec::with_capacity(24);
             for (x, out) in row.iter_mut().enumerate() {
                 nb.clear();
                 for &(dy, dx) in &offsets[(y % ph) * pw + x % pw] {
@@ -75,7 +76,8 @@ pub fn correct(plane: &mut Plane, pattern: &CfaPattern, threshold: f32) -> usize
                 }
                 nb.sort_unstable_by(f32::total_cmp);
                 let median = nb[nb.len() / 2];
-                let mut dev: Vec<f32> = nb.iter().map(|n| (n - median).abs()).collect();
+                dev.clear();
+                dev.extend(nb.iter().map(|n| (n - median).abs()));
                 dev.sort_unstable_by(f32::total_cmp);
                 let margin = (threshold * dev[dev.len() / 2]).max(0.05);
                 if v > hi + margin || v < lo - margin {

@@ -2,7 +2,8 @@
 //!
 //! # Units
 //! In and out: white-balanced camera RGB, linear, 1 = the level where the first channel
-//! clips; channel `c` of the sensor saturates at `clip[c]` (its white-balance gain).
+//! clips (white balance scales the others up, so 1 is the common level all channels reach
+//! before any of them saturates).
 //!
 //! Modes: `clip` clips every channel at 1, so clipped areas turn neutral white and no
 //! magenta appears; `blend` (default) keeps the brightness the unclipped channels still
@@ -33,18 +34,15 @@ const FROM_OPP: [[f32; 3]; 3] = [
     [1.0 / 3.0, 0.0, 1.0 / 3.0],
 ];
 
-/// Reconstructs one row of interleaved RGB in place. `clip[c]` is where channel `c` saturated.
-pub fn apply_row(mode: HighlightMode, row: &mut [f32], clip: [f32; 3]) {
+/// Reconstructs one row of interleaved RGB in place; pixels with every channel at or below 1
+/// are untouched.
+pub fn apply_row(mode: HighlightMode, row: &mut [f32]) {
     match mode {
         HighlightMode::None => {}
         HighlightMode::Clip => row.iter_mut().for_each(|v| *v = v.min(1.0)),
         HighlightMode::Blend => {
             for px in row.chunks_exact_mut(3) {
-                if px[0] < clip[0]
-                    && px[1] < clip[1]
-                    && px[2] < clip[2]
-                    && px.iter().all(|&v| v <= 1.0)
-                {
+                if px.iter().all(|&v| v <= 1.0) {
                     continue;
                 }
                 let cam = [px[0], px[1], px[2]];
@@ -77,10 +75,9 @@ mod tests {
     #[test]
     fn fully_clipped_pixel_turns_neutral_not_magenta() {
         // Sensor saturated on all channels: WB gains make it (2, 1, 1.6).
-        let clip = [2.0, 1.0, 1.6];
         for mode in [HighlightMode::Clip, HighlightMode::Blend] {
             let mut px = [2.0, 1.0, 1.6];
-            apply_row(mode, &mut px, clip);
+            apply_row(mode, &mut px);
             let spread = px.iter().copied().fold(f32::MIN, f32::max)
                 - px.iter().copied().fold(f32::MAX, f32::min);
             assert!(spread < 0.35, "{mode:?}: {px:?}");
@@ -91,7 +88,7 @@ mod tests {
     fn unclipped_pixels_are_untouched() {
         let mut px = [0.5, 0.2, 0.9, 0.99, 0.98, 0.97];
         let before = px;
-        apply_row(HighlightMode::Blend, &mut px, [2.0, 1.0, 1.5]);
+        apply_row(HighlightMode::Blend, &mut px);
         assert_eq!(px, before);
     }
 }

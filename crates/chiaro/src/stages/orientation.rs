@@ -11,15 +11,16 @@ pub fn oriented_size(code: u16, width: usize, height: usize) -> (usize, usize) {
 }
 
 /// Reorients an interleaved image with `channels` samples per pixel.
+/// Takes the buffer by value so the common upright case costs nothing.
 pub fn apply<T: Copy + Default>(
     code: u16,
-    data: &[T],
+    data: Vec<T>,
     width: usize,
     height: usize,
     channels: usize,
 ) -> Vec<T> {
     if code <= 1 || code > 8 {
-        return data.to_vec();
+        return data;
     }
     let (ow, oh) = oriented_size(code, width, height);
     let mut out = vec![T::default(); data.len()];
@@ -50,15 +51,15 @@ mod tests {
     fn orientation_6_rotates_clockwise_and_8_counter_clockwise() {
         // 2x1 image [a b] rotated 90 degrees clockwise becomes a column a over b.
         let img = [1u8, 2];
-        assert_eq!(apply(6, &img, 2, 1, 1), vec![1, 2]);
+        assert_eq!(apply(6, img.to_vec(), 2, 1, 1), vec![1, 2]);
         assert_eq!(oriented_size(6, 2, 1), (1, 2));
         // 2x2: [1 2; 3 4] -> clockwise [3 1; 4 2], counter-clockwise [2 4; 1 3].
         let sq = [1u8, 2, 3, 4];
-        assert_eq!(apply(6, &sq, 2, 2, 1), vec![3, 1, 4, 2]);
-        assert_eq!(apply(8, &sq, 2, 2, 1), vec![2, 4, 1, 3]);
-        assert_eq!(apply(3, &sq, 2, 2, 1), vec![4, 3, 2, 1]);
-        assert_eq!(apply(2, &sq, 2, 2, 1), vec![2, 1, 4, 3]);
-        assert_eq!(apply(5, &sq, 2, 2, 1), vec![1, 3, 2, 4]);
-        assert_eq!(apply(7, &sq, 2, 2, 1), vec![4, 2, 3, 1]);
+        assert_eq!(apply(6, sq.to_vec(), 2, 2, 1), vec![3, 1, 4, 2]);
+        assert_eq!(apply(8, sq.to_vec(), 2, 2, 1), vec![2, 4, 1, 3]);
+        assert_eq!(apply(3, sq.to_vec(), 2, 2, 1), vec![4, 3, 2, 1]);
+        assert_eq!(apply(2, sq.to_vec(), 2, 2, 1), vec![2, 1, 4, 3]);
+        assert_eq!(apply(5, sq.to_vec(), 2, 2, 1), vec![1, 3, 2, 4]);
+        assert_eq!(apply(7, sq.to_vec(), 2, 2, 1), vec![4, 2, 3, 1]);
     }
 }

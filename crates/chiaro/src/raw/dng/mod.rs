@@ -439,10 +439,12 @@ fn read_black(tiff: &TiffFile, ifd: &Ifd, spp: usize, active: &Rect) -> Result<B
         }
     };
     let values = match tiff.numbers(ifd, tag::BLACK_LEVEL)? {
-        // Values are stored per (row, col, sample); LinearRaw planes share the first sample's.
-        Some(v) if v.len() == rows * cols * spp => {
-            v.iter().step_by(spp).map(|&b| b as f32).collect()
-        }
+        // Values are stored per (row, col, sample). LinearRaw planes share one black level
+        // per site, the mean over their samples (a known simplification for LinearRaw).
+        Some(v) if v.len() == rows * cols * spp => v
+            .chunks_exact(spp)
+            .map(|s| (s.iter().sum::<f64>() / spp as f64) as f32)
+            .collect(),
         Some(v) if v.len() == 1 => vec![v[0] as f32; rows * cols],
         Some(v) => {
             return Err(Error::decode(format!(
@@ -507,7 +509,7 @@ fn read_crop(
 fn mat(tiff: &TiffFile, ifd: &Ifd, t: u16) -> Result<Option<Mat3>> {
     Ok(match tiff.numbers(ifd, t)? {
         Some(v) if v.len() == 9 => matrix::from_slice(&v),
-        Some(v) if v.len() == 3 => Some(matrix::diag(&[v[0], v[1], v[2]])),
+        // Three values describe a one-plane (monochrome) camera, which is not supported.
         _ => None,
     })
 }
@@ -542,7 +544,8 @@ fn read_color(tiff: &TiffFile, ifd0: &Ifd, raw: &Ifd) -> Result<ColorCalibration
         baseline_exposure: tiff
             .number(ifd0, tag::BASELINE_EXPOSURE)?
             .filter(|v| v.is_finite())
-            .unwrap_or(0.0),
+            // A hostile value would turn every pixel to infinity: keep it within +-10 EV.
+            .map_or(0.0, |v| v.clamp(-10.0, 10.0)),
     })
 }
 

@@ -23,7 +23,7 @@ pub struct Filmic {
     pub white: f32,
     /// Display-linear value of scene middle grey (0.18); 0.18 keeps mid-tones as exposed.
     pub grey_out: f32,
-    /// Toe strength: larger values deepen the shadows.
+    /// Toe strength, 0.01..1: larger values deepen the shadows.
     pub toe: f32,
     /// Shoulder strength: larger values compress highlights more softly.
     pub shoulder: f32,
@@ -52,7 +52,8 @@ impl Filmic {
     pub fn validate(&self) -> Result<()> {
         let ok =
             self.white > 0.5 && self.white < 1000.0 && self.grey_out > 0.01 && self.grey_out < 0.8;
-        if !ok || !(0.0..=1.0).contains(&self.toe) || !(0.0..=1.0).contains(&self.shoulder) {
+        // A zero toe makes the curve 0/0 at black and lifts the shadows: keep it positive.
+        if !ok || !(0.01..=1.0).contains(&self.toe) || !(0.0..=1.0).contains(&self.shoulder) {
             return Err(Error::parameter(format!(
                 "filmic parameters out of range: {self:?}"
             )));
