@@ -265,3 +265,59 @@ fn other_format(path: &Path, bytes: &[u8], limits: &Limits) -> Result<RawImage> 
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(black: BlackLevel, white: f32) -> RawImage {
+        RawImage {
+            width: 4,
+            height: 2,
+            samples_per_pixel: 1,
+            data: vec![0; 8],
+            cfa: CfaPattern::xtrans(),
+            linearization: None,
+            black,
+            white: vec![white],
+            active_area: Rect::new(0, 0, 4, 2),
+            default_crop: Rect::new(0, 0, 4, 2),
+            orientation: 1,
+            color: ColorCalibration::default(),
+            opcodes: OpcodeLists::default(),
+            noise_profile: vec![],
+            exif: ExifInfo::default(),
+            format: "test".into(),
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn white_must_clear_the_highest_black_anywhere() {
+        assert!(raw(BlackLevel::uniform(100.0), 1000.0).validate().is_ok());
+        assert!(
+            raw(BlackLevel::uniform(f32::NAN), 1000.0)
+                .validate()
+                .is_err()
+        );
+        assert!(
+            raw(BlackLevel::uniform(100.0), f32::INFINITY)
+                .validate()
+                .is_err()
+        );
+        let mut b = BlackLevel::uniform(100.0);
+        b.delta_v = vec![0.0, 950.0];
+        assert!(
+            raw(b, 1000.0).validate().is_err(),
+            "row 1 black 1050 is above white"
+        );
+        let b = BlackLevel {
+            repeat_rows: 1,
+            repeat_cols: 2,
+            values: vec![10.0, 1200.0],
+            delta_h: vec![],
+            delta_v: vec![],
+        };
+        assert!(raw(b, 1000.0).validate().is_err());
+    }
+}
