@@ -276,7 +276,7 @@ pub fn write_dng(s: &SynthDng) -> Result<Vec<u8>> {
         offsets.push(data_start as u32);
         data_start += p.len();
     }
-    // Patch the strip/tile offsets, which were written as placeholders.
+    // Fill in the strip/tile offsets, written as zeros above before the layout was known.
     let offsets_tag = if s.storage == Storage::Uncompressed {
         t::STRIP_OFFSETS
     } else {
