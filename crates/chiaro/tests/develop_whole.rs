@@ -128,6 +128,40 @@ fn xtrans_dng_develops_close_to_the_scene() {
 }
 
 #[test]
+fn linear_raw_dng_develops_to_the_scene() {
+    let (scene, w, h) = kodak_linear("kodim03.png");
+    let (black, white) = (512u16, 65535u16);
+    let samples = scene
+        .iter()
+        .map(|&v| (f32::from(black) + v * 0.8 * f32::from(white - black)).round() as u16)
+        .collect();
+    let s = SynthDng {
+        width: w,
+        height: h,
+        cfa: CfaPattern::bayer("RGGB").expect("valid"),
+        samples,
+        bits: 16,
+        black,
+        white,
+        color: srgb_camera([1.0; 3]),
+        opcode_list2: None,
+        orientation: 1,
+        make: "chiaro".into(),
+        model: "linear".into(),
+        storage: Storage::LinearRaw,
+    };
+    let raw = chiaro::raw::dng::decode(&write_dng(&s).expect("writes"), &chiaro::Limits::default())
+        .expect("decodes");
+    assert!(!raw.is_cfa());
+    let (out, ow, oh) = linear_srgb(&raw, Recipe::default());
+    assert_eq!((ow, oh), (w, h));
+    let want: Vec<f32> = scene.iter().map(|v| v * 0.8).collect();
+    let psnr = cpsnr(&out, &want, 1.0);
+    println!("LinearRaw round trip: {psnr:.1} dB");
+    assert!(psnr > 60.0, "{psnr}");
+}
+
+#[test]
 fn orientation_tag_rotates_the_output() {
     let (w, h) = (48, 24);
     let cfa = CfaPattern::bayer("RGGB").expect("valid");

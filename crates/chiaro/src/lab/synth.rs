@@ -27,6 +27,9 @@ pub enum Storage {
     Uncompressed,
     /// Lossless-JPEG tiles of the given size (one component per tile, predictor 1).
     LosslessJpeg { tile: usize },
+    /// One strip of 16-bit interleaved RGB as a LinearRaw (demosaiced) image: `samples`
+    /// holds 3 values per pixel and the CFA pattern is not written.
+    LinearRaw,
 }
 
 /// Everything the writer puts in the file.
@@ -117,7 +120,7 @@ pub fn write_dng(s: &SynthDng) -> Result<Vec<u8>> {
     let pattern: Vec<u8> = (0..pw * ph).map(|i| s.cfa.color(i / pw, i % pw)).collect();
     // Pixel pieces.
     let (pieces, piece_w, piece_h): (Vec<Vec<u8>>, usize, usize) = match s.storage {
-        Storage::Uncompressed => (
+        Storage::Uncompressed | Storage::LinearRaw => (
             vec![s.samples.iter().flat_map(|v| v.to_le_bytes()).collect()],
             s.width,
             s.height,
@@ -144,43 +147,37 @@ pub fn write_dng(s: &SynthDng) -> Result<Vec<u8>> {
     };
 
     let c = &s.color;
+    let linear = s.storage == Storage::LinearRaw;
+    let compressed = matches!(s.storage, Storage::LosslessJpeg { .. });
+    let spp: u16 = if linear { 3 } else { 1 };
     let mut tags: Vec<(u16, Value)> = vec![
         (t::NEW_SUBFILE_TYPE, Value::Long(vec![0])),
         (t::IMAGE_WIDTH, Value::Long(vec![s.width as u32])),
         (t::IMAGE_LENGTH, Value::Long(vec![s.height as u32])),
         (
             t::BITS_PER_SAMPLE,
-            Value::Short(vec![if s.storage == Storage::Uncompressed {
-                16
-            } else {
-                u16::from(s.bits)
-            }]),
+            Value::Short(vec![
+                if compressed { u16::from(s.bits) } else { 16 };
+                spp.into()
+            ]),
         ),
         (
             t::COMPRESSION,
-            Value::Short(vec![if s.storage == Storage::Uncompressed {
-                1
-            } else {
-                7
-            }]),
+            Value::Short(vec![if compressed { 7 } else { 1 }]),
         ),
-        (t::PHOTOMETRIC, Value::Short(vec![32803])),
+        (
+            t::PHOTOMETRIC,
+            Value::Short(vec![if linear { 34892 } else { 32803 }]),
+        ),
         (t::MAKE, Value::Ascii(s.make.clone())),
         (t::MODEL, Value::Ascii(s.model.clone())),
         (t::ORIENTATION, Value::Short(vec![s.orientation])),
-        (t::SAMPLES_PER_PIXEL, Value::Short(vec![1])),
-        (
-            t::CFA_REPEAT_PATTERN_DIM,
-            Value::Short(vec![ph as u16, pw as u16]),
-        ),
-        (t::CFA_PATTERN, Value::Byte(pattern)),
+        (t::SAMPLES_PER_PIXEL, Value::Short(vec![spp])),
         (t::DNG_VERSION, Value::Byte(vec![1, 4, 0, 0])),
         (
             t::UNIQUE_CAMERA_MODEL,
             Value::Ascii(format!("{} {}", s.make, s.model)),
         ),
-        (t::CFA_PLANE_COLOR, Value::Byte(vec![0, 1, 2])),
-        (t::CFA_LAYOUT, Value::Short(vec![1])),
         (t::BLACK_LEVEL, Value::Long(vec![u32::from(s.black)])),
         (t::WHITE_LEVEL, Value::Long(vec![u32::from(s.white)])),
         (
@@ -188,7 +185,16 @@ pub fn write_dng(s: &SynthDng) -> Result<Vec<u8>> {
             Value::SRational(vec![srational(c.baseline_exposure)]),
         ),
     ];
-    if s.storage == Storage::Uncompressed {
+    if !linear {
+        tags.push((
+            t::CFA_REPEAT_PATTERN_DIM,
+            Value::Short(vec![ph as u16, pw as u16]),
+        ));
+        tags.push((t::CFA_PATTERN, Value::Byte(pattern)));
+        tags.push((t::CFA_PLANE_COLOR, Value::Byte(vec![0, 1, 2])));
+        tags.push((t::CFA_LAYOUT, Value::Short(vec![1])));
+    }
+    if !compressed {
         tags.push((t::STRIP_OFFSETS, Value::Long(vec![0])));
         tags.push((t::ROWS_PER_STRIP, Value::Long(vec![s.height as u32])));
         tags.push((
@@ -277,7 +283,7 @@ pub fn write_dng(s: &SynthDng) -> Result<Vec<u8>> {
         data_start += p.len();
     }
     // Fill in the strip/tile offsets, written as zeros above before the layout was known.
-    let offsets_tag = if s.storage == Storage::Uncompressed {
+    let offsets_tag = if !compressed {
         t::STRIP_OFFSETS
     } else {
         t::TILE_OFFSETS
