@@ -292,11 +292,11 @@ fn develop_one(
         exif,
         software: format!("chiaro {}", env!("CARGO_PKG_VERSION")),
     };
-    let bytes = chiaro::io::encode(&dev.image, &opts).map_err(|e| e.with_path(output))?;
     if cancel.load(Ordering::SeqCst) {
         return Err(chiaro::Error::new(ErrorKind::Cancelled, "cancelled"));
     }
-    chiaro::io::write_atomic(output, &bytes, job.overwrite).map_err(|e| e.with_path(output))
+    chiaro::io::write_image(output, &dev.image, &opts, job.overwrite)
+        .map_err(|e| e.with_path(output))
 }
 
 /// The recipe: a file or the default, then a look, then the command-line overrides.

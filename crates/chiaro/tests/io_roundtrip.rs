@@ -339,3 +339,26 @@ fn write_atomic_leaves_no_temp_file_on_error() {
     assert!(write_atomic(&missing, b"data", true).is_err());
     assert_eq!(entries(dir.path()), ["out.tif"]);
 }
+
+#[test]
+fn write_image_streams_the_same_bytes_encode_gives() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (format, img, name) in [
+        (Format::Tiff, image_u16(), "a.tif"),
+        (Format::Tiff, image_f32(), "b.tif"),
+        (Format::Png, image_u8(), "c.png"),
+    ] {
+        let opts = options(format, 90);
+        let path = dir.path().join(name);
+        chiaro::io::write_image(&path, &img, &opts, false).expect("writes");
+        assert_eq!(
+            std::fs::read(&path).expect("read"),
+            encode(&img, &opts).expect("encodes"),
+            "{name}"
+        );
+        // No clobbering through the streaming path either.
+        let err = chiaro::io::write_image(&path, &img, &opts, false).expect_err("exists");
+        assert!(err.to_string().contains("--overwrite"), "{err}");
+    }
+    assert_eq!(entries(dir.path()), ["a.tif", "b.tif", "c.png"]);
+}

@@ -128,6 +128,46 @@ pub struct EncodeOptions {
 /// Unsupported combinations (16-bit JPEG, float PNG, ...), sample counts that do not match
 /// the dimensions and out-of-range JPEG qualities are `Parameter` errors.
 pub fn encode(img: &OutputImage, opts: &EncodeOptions) -> Result<Vec<u8>> {
+    let facts = check(img, opts)?;
+    match opts.format {
+        Format::Jpeg => {
+            let blob = exif::blob(&opts.exif, &opts.software, Some(facts))?;
+            jpeg_out::encode(img, opts, &blob)
+        }
+        Format::Png => {
+            let blob = exif::blob(&opts.exif, &opts.software, Some(facts))?;
+            png_out::encode(img, opts, &blob)
+        }
+        Format::Tiff => {
+            let fields = exif::fields(&opts.exif, &opts.software, Some(facts));
+            tiff_out::encode(img, opts, &fields)
+        }
+    }
+}
+
+/// Encodes and writes atomically like [`write_atomic`]. TIFF, which is uncompressed at 16
+/// and 32 bits, is streamed into the temporary file so its bytes never sit in memory beside
+/// the pixels (about 140 MB less peak memory for a 24 MP 16-bit output).
+pub fn write_image(
+    path: &Path,
+    img: &OutputImage,
+    opts: &EncodeOptions,
+    overwrite: bool,
+) -> Result<()> {
+    if opts.format != Format::Tiff {
+        return write_atomic(path, &encode(img, opts)?, overwrite);
+    }
+    let facts = check(img, opts)?;
+    let fields = exif::fields(&opts.exif, &opts.software, Some(facts));
+    write_atomic_with(path, overwrite, |file| {
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        tiff_out::encode_to(img, opts, &fields, &mut out)?;
+        out.flush().map_err(|e| Error::io(e).with_path(path))
+    })
+}
+
+/// Validates an image against its format and gathers the facts EXIF records about it.
+fn check(img: &OutputImage, opts: &EncodeOptions) -> Result<exif::ImageFacts> {
     let bits = img.pixels.bits();
     if !opts.format.supports_bits(bits) {
         return Err(Error::parameter(format!(
@@ -160,32 +200,31 @@ pub fn encode(img: &OutputImage, opts: &EncodeOptions) -> Result<Vec<u8>> {
             img.width, img.height
         )));
     };
-    let facts = exif::ImageFacts {
+    Ok(exif::ImageFacts {
         width,
         height,
         format: opts.format,
         srgb: icc::is_srgb(&opts.icc_profile),
-    };
-    match opts.format {
-        Format::Jpeg => {
-            let blob = exif::blob(&opts.exif, &opts.software, Some(facts))?;
-            jpeg_out::encode(img, opts, &blob)
-        }
-        Format::Png => {
-            let blob = exif::blob(&opts.exif, &opts.software, Some(facts))?;
-            png_out::encode(img, opts, &blob)
-        }
-        Format::Tiff => {
-            let fields = exif::fields(&opts.exif, &opts.software, Some(facts));
-            tiff_out::encode(img, opts, &fields)
-        }
-    }
+    })
 }
 
 /// Writes `bytes` to `path` atomically: into a temporary file in the destination folder, then
 /// renamed over. With `overwrite == false` an existing file is never clobbered, even if it
 /// appears while writing; the temporary file never survives an error.
 pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: bool) -> Result<()> {
+    write_atomic_with(path, overwrite, |file| {
+        file.write_all(bytes)
+            .map_err(|e| Error::io(e).with_path(path))
+    })
+}
+
+/// The atomic write of [`write_atomic`], with `fill` writing the content into the temporary
+/// file.
+fn write_atomic_with(
+    path: &Path,
+    overwrite: bool,
+    fill: impl FnOnce(&mut std::fs::File) -> Result<()>,
+) -> Result<()> {
     let exists = || {
         Error::new(
             ErrorKind::Io,
@@ -211,7 +250,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: bool) -> Result<()> {
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
     let mut tmp = builder.tempfile_in(dir).map_err(io_err)?;
-    tmp.write_all(bytes).map_err(io_err)?;
+    fill(tmp.as_file_mut())?;
     tmp.as_file().sync_all().map_err(io_err)?;
     // On failure the PersistError hands the temp file back; dropping it deletes it.
     let persisted = if overwrite {

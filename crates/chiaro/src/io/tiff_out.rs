@@ -19,13 +19,25 @@ fn err(e: tiff::TiffError) -> Error {
 
 /// Encodes with `fields` (from [`super::exif::fields`]) split between IFD0 and the Exif sub-IFD.
 pub(super) fn encode(img: &OutputImage, opts: &EncodeOptions, fields: &[Field]) -> Result<Vec<u8>> {
+    let mut out = Cursor::new(Vec::new());
+    encode_to(img, opts, fields, &mut out)?;
+    Ok(out.into_inner())
+}
+
+/// Encodes into any seekable writer (the output's temporary file, so a large TIFF never
+/// sits in memory beside the pixels).
+pub(super) fn encode_to<W: Write + Seek>(
+    img: &OutputImage,
+    opts: &EncodeOptions,
+    fields: &[Field],
+    out: &mut W,
+) -> Result<()> {
     let (Ok(width), Ok(height)) = (u32::try_from(img.width), u32::try_from(img.height)) else {
         return Err(Error::parameter(format!(
             "{}x{} is too large for TIFF",
             img.width, img.height
         )));
     };
-    let mut out = Cursor::new(Vec::new());
     // 8-bit: Deflate with the horizontal predictor pays off. 16-bit and float sensor data
     // carry noise in the low bits and barely compress (62 of 73 MB on the 12 MP phone DNG)
     // while the tiff crate's single-threaded Deflate cost ~0.7 s there, a third of the whole
@@ -33,7 +45,7 @@ pub(super) fn encode(img: &OutputImage, opts: &EncodeOptions, fields: &[Field]) 
     let compression = Compression::Deflate(DeflateLevel::Fast);
     match &img.pixels {
         Pixels::U8(v) => write::<_, RGB8>(
-            &mut out,
+            out,
             width,
             height,
             v,
@@ -43,7 +55,7 @@ pub(super) fn encode(img: &OutputImage, opts: &EncodeOptions, fields: &[Field]) 
             opts,
         )?,
         Pixels::U16(v) => write::<_, RGB16>(
-            &mut out,
+            out,
             width,
             height,
             v,
@@ -53,7 +65,7 @@ pub(super) fn encode(img: &OutputImage, opts: &EncodeOptions, fields: &[Field]) 
             opts,
         )?,
         Pixels::F32(v) => write::<_, RGB32Float>(
-            &mut out,
+            out,
             width,
             height,
             v,
@@ -63,7 +75,7 @@ pub(super) fn encode(img: &OutputImage, opts: &EncodeOptions, fields: &[Field]) 
             opts,
         )?,
     }
-    Ok(out.into_inner())
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
