@@ -53,16 +53,8 @@ fn develop_phone() -> Developed {
 
 /// XYZ (D50) of the mean of an output box (linear sRGB).
 fn box_xyz(d: &Developed, y0: usize, y1: usize, x0: usize, x1: usize) -> [f64; 3] {
-    let mut s = [0.0f64; 3];
-    for y in y0..y1 {
-        for x in x0..x1 {
-            for (c, v) in s.iter_mut().enumerate() {
-                *v += f64::from(d.rgb[(y * d.width + x) * 3 + c]);
-            }
-        }
-    }
-    let n = ((y1 - y0) * (x1 - x0)) as f64;
-    matrix::mul_vec(&OutputSpace::Srgb.to_xyz_d50(), &s.map(|v| v / n))
+    let srgb = common::rect_mean(&d.rgb, d.width, y0, y1, x0, x1);
+    matrix::mul_vec(&OutputSpace::Srgb.to_xyz_d50(), &srgb)
 }
 
 /// True when a 96 px block lies on the grey card (outside the chart and the four photos,

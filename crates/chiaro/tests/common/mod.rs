@@ -35,15 +35,28 @@ pub fn colorchecker_xyz_d50() -> Vec<[f64; 3]> {
         .collect()
 }
 
-/// Mean of a `size` x `size` box of an interleaved RGB f32 image centred at (cx, cy).
-pub fn box_mean(rgb: &[f32], width: usize, cx: usize, cy: usize, size: usize) -> [f64; 3] {
+/// Mean of the rows `y0..y1`, columns `x0..x1` of an interleaved RGB f32 image.
+pub fn rect_mean(
+    rgb: &[f32],
+    width: usize,
+    y0: usize,
+    y1: usize,
+    x0: usize,
+    x1: usize,
+) -> [f64; 3] {
     let mut s = [0.0f64; 3];
-    for y in cy - size / 2..cy + size / 2 {
-        for x in cx - size / 2..cx + size / 2 {
+    for y in y0..y1 {
+        for x in x0..x1 {
             for (c, v) in s.iter_mut().enumerate() {
                 *v += f64::from(rgb[(y * width + x) * 3 + c]);
             }
         }
     }
-    s.map(|v| v / (size * size) as f64)
+    s.map(|v| v / ((y1 - y0) * (x1 - x0)) as f64)
+}
+
+/// Mean of a `size` x `size` box of an interleaved RGB f32 image centred at (cx, cy).
+pub fn box_mean(rgb: &[f32], width: usize, cx: usize, cy: usize, size: usize) -> [f64; 3] {
+    let h = size / 2;
+    rect_mean(rgb, width, cy - h, cy + h, cx - h, cx + h)
 }

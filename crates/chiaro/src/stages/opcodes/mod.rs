@@ -124,6 +124,18 @@ impl AreaSpec {
         (y >= t && y < b && (y - t) % pitch == 0).then(|| (y - t) / pitch)
     }
 
+    /// The index of selected column `x` among the selected columns (`x` must be selected,
+    /// as the columns `RowSeg::for_area` visits are).
+    #[inline]
+    fn col_index(&self, x: usize) -> usize {
+        let left = if self.is_whole_image() {
+            0
+        } else {
+            self.left as usize
+        };
+        (x - left) / self.col_pitch.max(1) as usize
+    }
+
     /// The first and end (exclusive) selected columns within `x0..x1`, stepping by
     /// `col_pitch`; `None` when there are none.
     #[inline]
@@ -364,32 +376,16 @@ fn apply_pointwise(op: &Opcode, g: &Geometry, seg: &mut RowSeg, col_table: Optio
                 seg.for_area(area, |_, _, v| *v *= s);
             }
         }
-        Opcode::DeltaPerColumn { area, deltas } => {
-            let left = if area.is_whole_image() {
-                0
-            } else {
-                area.left as usize
-            };
-            let pitch = area.col_pitch.max(1) as usize;
-            seg.for_area(area, |_, x, v| {
-                if let Some(d) = deltas.get((x - left) / pitch) {
-                    *v += d;
-                }
-            });
-        }
-        Opcode::ScalePerColumn { area, scales } => {
-            let left = if area.is_whole_image() {
-                0
-            } else {
-                area.left as usize
-            };
-            let pitch = area.col_pitch.max(1) as usize;
-            seg.for_area(area, |_, x, v| {
-                if let Some(s) = scales.get((x - left) / pitch) {
-                    *v *= s;
-                }
-            });
-        }
+        Opcode::DeltaPerColumn { area, deltas } => seg.for_area(area, |_, x, v| {
+            if let Some(d) = deltas.get(area.col_index(x)) {
+                *v += d;
+            }
+        }),
+        Opcode::ScalePerColumn { area, scales } => seg.for_area(area, |_, x, v| {
+            if let Some(s) = scales.get(area.col_index(x)) {
+                *v *= s;
+            }
+        }),
         Opcode::FixBadPixelsConstant { .. }
         | Opcode::FixBadPixelsList { .. }
         | Opcode::TrimBounds { .. }
