@@ -594,7 +594,7 @@ fn in_process_phases(file: &Path, work: &Path, runs: usize) -> Res<Phases> {
         linear: true,
     };
     let mut bilinear = Recipe::default();
-    bilinear.set(chiaro::pipeline::Stage::Demosaic {
+    bilinear.set(chiaro::stages::demosaic::Demosaic {
         method: chiaro::stages::demosaic::DemosaicMethod::Bilinear,
     });
     let mut t: [Vec<(f64, f64)>; 7] = Default::default();
@@ -608,7 +608,7 @@ fn in_process_phases(file: &Path, work: &Path, runs: usize) -> Res<Phases> {
         let opts = EncodeOptions {
             format: Format::Tiff,
             quality: 92,
-            icc_profile: dev.icc_profile.clone(),
+            icc_profile: chiaro::io::icc::for_output(&dev.profile)?,
             exif: raw.exif.clone(),
             software: "chiaro-bench".into(),
         };

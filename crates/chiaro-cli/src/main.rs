@@ -15,9 +15,13 @@ use rayon::prelude::*;
 
 use chiaro::color::spaces::OutputSpace;
 use chiaro::io::{EncodeOptions, Format};
-use chiaro::pipeline::{OutputSpec, Recipe, Stage};
+use chiaro::pipeline::{OutputSpec, Recipe};
+use chiaro::stages::color::Color;
+use chiaro::stages::demosaic::Demosaic;
 use chiaro::stages::demosaic::DemosaicMethod;
+use chiaro::stages::exposure::Exposure;
 use chiaro::stages::white_balance::WbMode;
+use chiaro::stages::white_balance::WhiteBalance;
 use chiaro::{ErrorKind, Limits};
 
 mod info;
@@ -288,7 +292,7 @@ fn develop_one(
     let opts = EncodeOptions {
         format: job.format,
         quality: job.quality,
-        icc_profile: dev.icc_profile,
+        icc_profile: chiaro::io::icc::for_output(&dev.profile).map_err(|e| e.with_path(output))?,
         exif,
         software: format!("chiaro {}", env!("CARGO_PKG_VERSION")),
     };
@@ -314,36 +318,29 @@ fn build_recipe(args: &DevelopArgs) -> anyhow::Result<Recipe> {
             bail!("--look and --linear exclude each other: a look is display-referred");
         }
         for stage in chiaro::pipeline::recipe::look(look)? {
-            recipe.set(stage);
+            recipe.set_boxed(stage);
         }
     }
     if let Some(wb) = &args.wb {
-        recipe.set(Stage::WhiteBalance {
+        recipe.set(WhiteBalance {
             mode: WbMode::parse(wb)?,
         });
     }
     if let Some(d) = &args.demosaic {
-        recipe.set(Stage::Demosaic {
+        recipe.set(Demosaic {
             method: DemosaicMethod::from_name(d)?,
         });
     }
     if let Some(cs) = &args.colorspace {
-        recipe.set(Stage::Color {
+        recipe.set(Color {
             space: OutputSpace::from_name(cs)?,
         });
     }
     if let Some(ev) = args.exposure {
         // Keep the recipe's choice about BaselineExposure; without one, display output uses
         // it (`--linear` turns it off below).
-        let baseline = recipe
-            .stages
-            .iter()
-            .find_map(|s| match s {
-                Stage::Exposure { baseline, .. } => Some(*baseline),
-                _ => None,
-            })
-            .unwrap_or(true);
-        recipe.set(Stage::Exposure { ev, baseline });
+        let baseline = recipe.get::<Exposure>().is_none_or(|e| e.baseline);
+        recipe.set(Exposure { ev, baseline });
     }
     if args.linear {
         recipe = recipe.linear();

@@ -11,11 +11,12 @@ use chiaro::color::xy::{D50_XY, bradford, xy_to_xyz};
 use chiaro::io::Pixels;
 use chiaro::lab::metrics::{ciede2000, xyz_d50_to_lab};
 use chiaro::lab::synth::{Storage, SynthDng, write_dng};
-use chiaro::pipeline::{OutputSpec, Recipe, Stage, develop};
+use chiaro::pipeline::{OutputSpec, Recipe, develop};
 use chiaro::raw::{CfaPattern, ColorCalibration};
-use chiaro::stages::demosaic::DemosaicMethod;
-use chiaro::stages::highlights::HighlightMode;
-use chiaro::stages::white_balance::WbMode;
+use chiaro::stages::color::Color;
+use chiaro::stages::demosaic::{Demosaic, DemosaicMethod};
+use chiaro::stages::highlights::{HighlightMode, Highlights};
+use chiaro::stages::white_balance::{WbMode, WhiteBalance};
 
 const PATCH: usize = 16;
 
@@ -107,18 +108,18 @@ fn chart_error(cal: &ColorCalibration, temperature: f64) -> (f64, f64) {
     let recipe = Recipe {
         version: 1,
         stages: vec![
-            Stage::WhiteBalance {
+            Box::new(WhiteBalance {
                 mode: WbMode::AsShot,
-            },
-            Stage::Demosaic {
+            }),
+            Box::new(Demosaic {
                 method: DemosaicMethod::Rcd,
-            },
-            Stage::Highlights {
+            }),
+            Box::new(Highlights {
                 mode: HighlightMode::None,
-            },
-            Stage::Color {
+            }),
+            Box::new(Color {
                 space: OutputSpace::Srgb,
-            },
+            }),
         ],
     };
     let dev = develop(

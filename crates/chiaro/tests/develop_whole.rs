@@ -8,9 +8,11 @@ use chiaro::color::spaces::OutputSpace;
 use chiaro::io::Pixels;
 use chiaro::lab::metrics::cpsnr;
 use chiaro::lab::synth::{Storage, SynthDng, mosaic, write_dng};
-use chiaro::pipeline::{OutputSpec, Recipe, Stage, develop};
+use chiaro::pipeline::{OutputSpec, Recipe, develop};
 use chiaro::raw::{CfaPattern, ColorCalibration, RawImage};
-use chiaro::stages::white_balance::WbMode;
+use chiaro::stages::color::Color;
+use chiaro::stages::defects::Defects;
+use chiaro::stages::white_balance::{WbMode, WhiteBalance};
 
 /// A camera whose RGB is linear sRGB: ColorMatrix = XYZ(D65) -> linear sRGB.
 fn srgb_camera(neutral: [f64; 3]) -> ColorCalibration {
@@ -230,7 +232,7 @@ fn auto_white_balance_finds_a_warm_illuminant() {
         1,
     );
     let mut recipe = Recipe::default();
-    recipe.set(Stage::WhiteBalance { mode: WbMode::Auto });
+    recipe.set(WhiteBalance { mode: WbMode::Auto });
     let dev = develop(
         &raw,
         &recipe,
@@ -266,12 +268,12 @@ fn defects_stage_removes_hot_pixels_from_the_d750_dump() {
     )
     .expect("bad");
     let mut recipe = Recipe::default();
-    recipe.set(Stage::Color {
+    recipe.set(Color {
         space: OutputSpace::Srgb,
     });
     let plain = linear_srgb(&clean, recipe.clone()).0;
     let with_defects = linear_srgb(&bad, recipe.clone()).0;
-    recipe.set(Stage::Defects { threshold: 8.0 });
+    recipe.set(Defects { threshold: 8.0 });
     let corrected = linear_srgb(&bad, recipe).0;
     let before = cpsnr(&with_defects, &plain, 1.0);
     let after = cpsnr(&corrected, &plain, 1.0);
@@ -294,7 +296,7 @@ fn auto_white_balance_beats_the_wrong_as_shot_white_on_the_canon_chart() {
     )
     .expect("decodes");
     let mut recipe = Recipe::default();
-    recipe.set(Stage::Color {
+    recipe.set(Color {
         space: OutputSpace::Camera,
     });
     let dev = develop(
@@ -318,7 +320,7 @@ fn auto_white_balance_beats_the_wrong_as_shot_white_on_the_canon_chart() {
             truth[c] += m[c] * dev.color.neutral[c];
         }
     }
-    recipe.set(Stage::WhiteBalance { mode: WbMode::Auto });
+    recipe.set(WhiteBalance { mode: WbMode::Auto });
     let auto = develop(
         &raw,
         &recipe,

@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 use chiaro::color::matrix::Mat3;
 use chiaro::io::{OutputImage, Pixels};
 use chiaro::lab::synth::{self, Storage, SynthDng};
-use chiaro::pipeline::{OutputSpec, Recipe, Stage};
+use chiaro::pipeline::{OutputSpec, Recipe};
 use chiaro::raw::tiff::{TiffFile, tag};
 use chiaro::raw::{CfaPattern, ColorCalibration, RawImage, dng};
-use chiaro::stages::demosaic::DemosaicMethod;
+use chiaro::stages::demosaic::{Demosaic, DemosaicMethod};
 use chiaro::stages::opcodes::{self, AreaSpec, GainMap, Opcode};
 use chiaro::{ErrorKind, Limits};
 
@@ -1408,7 +1408,7 @@ fn tiny_and_odd_images_develop_or_fail_cleanly() {
                 };
                 for m in methods {
                     let mut recipe = Recipe::default();
-                    recipe.set(Stage::Demosaic { method: m });
+                    recipe.set(Demosaic { method: m });
                     for bits in [8, 32] {
                         let spec = OutputSpec {
                             bits,

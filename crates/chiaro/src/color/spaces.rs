@@ -89,6 +89,16 @@ impl OutputSpace {
     }
 }
 
+/// What an output's ICC profile describes: RGB colourants (adapted to D50) and the tone
+/// curve. Plain data, so the pipeline states it and `io::icc` serialises it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputProfile {
+    /// RGB of the output to XYZ relative to D50 (columns are the colourants).
+    pub rgb_to_xyz_d50: Mat3,
+    pub transfer: Transfer,
+    pub description: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

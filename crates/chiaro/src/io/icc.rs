@@ -6,6 +6,7 @@ use moxcms::{
 };
 
 use crate::color::matrix::Mat3;
+use crate::color::spaces::OutputProfile;
 use crate::color::transfer::Transfer;
 use crate::error::{Error, Result};
 
@@ -26,6 +27,11 @@ const CREATED: ColorDateTime = ColorDateTime {
     minutes: 0,
     seconds: 0,
 };
+
+/// The ICC profile of a development's output ([`OutputProfile`]).
+pub fn for_output(p: &OutputProfile) -> Result<Vec<u8>> {
+    rgb_profile(&p.rgb_to_xyz_d50, p.transfer, &p.description)
+}
 
 /// A matrix/TRC ICC v4 RGB display profile whose colourants are the columns of
 /// `rgb_to_xyz_d50` (already chromatically adapted to D50, the PCS white) and whose tone curve

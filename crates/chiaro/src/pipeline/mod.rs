@@ -1,7 +1,19 @@
-//! Recipes and the executor that runs them.
+//! Frames, recipes and the executor that runs them.
+//!
+//! [`prepare`] turns a decoded raw into a [`Frame`]; [`render`] runs a [`Recipe`] (stages
+//! as data, each implementing [`stage::Stage`], looked up in a [`Registry`]) on a frame;
+//! [`develop`] does both.
 
 pub mod develop;
+pub mod frame;
 pub mod recipe;
+pub mod registry;
+pub mod render;
+pub mod stage;
 
 pub use develop::{Developed, OutputSpec, develop};
-pub use recipe::{Recipe, Stage};
+pub use frame::{Frame, prepare};
+pub use recipe::Recipe;
+pub use registry::Registry;
+pub use render::render;
+pub use stage::{Signal, Stage};

@@ -15,119 +15,38 @@
 //! Each stage declares the signal it takes and gives ([`Signal`]); [`Recipe::validate`]
 //! checks the chain once, before any pixel is touched.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::color::spaces::OutputSpace;
+use super::registry::Registry;
+use super::stage::{Signal, Stage};
 use crate::error::{Error, Result};
-use crate::stages::demosaic::DemosaicMethod;
-use crate::stages::highlights::HighlightMode;
+use crate::stages::color::Color;
+use crate::stages::demosaic::Demosaic;
+use crate::stages::exposure::Exposure;
+use crate::stages::highlights::{HighlightMode, Highlights};
 use crate::stages::tone::filmic::Filmic;
-use crate::stages::white_balance::WbMode;
+use crate::stages::white_balance::WhiteBalance;
 
 /// The recipe format version this build writes; older versions are migrated on load.
 pub const RECIPE_VERSION: u32 = 1;
 
-/// What flows between stages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
-    /// Normalised CFA mosaic (0 = black, 1 = white), camera filters.
-    Cfa,
-    /// Demosaiced, white-balanced camera RGB, linear.
-    CameraRgb,
-    /// Linear RGB of the output colour space (scene-referred until a tone curve runs).
-    OutputRgb,
-}
-
-/// One stage and its parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "stage", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum Stage {
-    /// Replace defective (hot or dead) CFA sites by their same-colour neighbours.
-    Defects {
-        /// A site is defective when it lies outside the range of its same-colour
-        /// neighbours by more than this many times their median absolute deviation (and by
-        /// at least 5 % of white).
-        #[serde(default = "default_defect_threshold")]
-        threshold: f32,
-    },
-    WhiteBalance {
-        #[serde(default = "default_wb")]
-        mode: WbMode,
-    },
-    Demosaic {
-        #[serde(default)]
-        method: DemosaicMethod,
-    },
-    Highlights {
-        #[serde(default)]
-        mode: HighlightMode,
-    },
-    /// Camera RGB to the output space through the DNG colour model (or identity for `camera`).
-    ///
-    /// # Units
-    /// In: white-balanced camera RGB, linear. Out: linear RGB of `space` (D50-adapted XYZ in
-    /// between, DNG 1.7 chapter 6), white-balanced white (1,1,1) -> the space's white, Y = 1.
-    Color {
-        #[serde(default)]
-        space: OutputSpace,
-    },
-    /// Exposure in EV, plus the file's BaselineExposure when `baseline` is true.
-    ///
-    /// # Units
-    /// Linear RGB of the output space, 1 = the raw white level after white balance;
-    /// multiplies by 2^EV.
-    Exposure {
-        #[serde(default)]
-        ev: f32,
-        #[serde(default)]
-        baseline: bool,
-    },
-    ToneCurve {
-        #[serde(flatten)]
-        filmic: Filmic,
-    },
-}
-
-fn default_wb() -> WbMode {
-    WbMode::AsShot
-}
-fn default_defect_threshold() -> f32 {
-    8.0
-}
-
-impl Stage {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Stage::Defects { .. } => "defects",
-            Stage::WhiteBalance { .. } => "white-balance",
-            Stage::Demosaic { .. } => "demosaic",
-            Stage::Highlights { .. } => "highlights",
-            Stage::Color { .. } => "color",
-            Stage::Exposure { .. } => "exposure",
-            Stage::ToneCurve { .. } => "tone-curve",
-        }
-    }
-
-    /// (signal taken, signal given).
-    pub fn signals(&self) -> (Signal, Signal) {
-        match self {
-            Stage::Defects { .. } | Stage::WhiteBalance { .. } => (Signal::Cfa, Signal::Cfa),
-            Stage::Demosaic { .. } => (Signal::Cfa, Signal::CameraRgb),
-            Stage::Highlights { .. } => (Signal::CameraRgb, Signal::CameraRgb),
-            Stage::Color { .. } => (Signal::CameraRgb, Signal::OutputRgb),
-            Stage::Exposure { .. } | Stage::ToneCurve { .. } => {
-                (Signal::OutputRgb, Signal::OutputRgb)
-            }
-        }
-    }
-}
-
-/// A development recipe.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A development recipe: stages in order.
+#[derive(Debug, Clone)]
 pub struct Recipe {
     pub version: u32,
-    pub stages: Vec<Stage>,
+    pub stages: Vec<Box<dyn Stage>>,
+}
+
+impl PartialEq for Recipe {
+    fn eq(&self, other: &Self) -> bool {
+        self.version == other.version
+            && self.stages.len() == other.stages.len()
+            && self
+                .stages
+                .iter()
+                .zip(&other.stages)
+                .all(|(a, b)| **a == **b)
+    }
 }
 
 impl Default for Recipe {
@@ -137,56 +56,95 @@ impl Default for Recipe {
         Recipe {
             version: RECIPE_VERSION,
             stages: vec![
-                Stage::WhiteBalance {
-                    mode: WbMode::AsShot,
-                },
-                Stage::Demosaic {
-                    method: DemosaicMethod::default(),
-                },
-                Stage::Highlights {
+                Box::new(WhiteBalance::default()),
+                Box::new(Demosaic::default()),
+                Box::new(Highlights {
                     mode: HighlightMode::Blend,
-                },
-                Stage::Color {
-                    space: OutputSpace::Srgb,
-                },
-                Stage::Exposure {
+                }),
+                Box::new(Color::default()),
+                Box::new(Exposure {
                     ev: 0.0,
                     baseline: true,
-                },
-                Stage::ToneCurve {
-                    filmic: Filmic::default(),
-                },
+                }),
+                Box::new(Filmic::default()),
             ],
         }
     }
 }
 
+/// The TOML shape of recipes and looks: stage tables are parsed by the registry.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecipeFile {
+    version: u32,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    stages: Vec<toml::Table>,
+}
+
+fn parse_file(text: &str, what: &str, registry: &Registry) -> Result<Recipe> {
+    let value: toml::Value =
+        toml::from_str(text).map_err(|e| Error::parameter(format!("{what}: {}", e.message())))?;
+    let version = value
+        .get("version")
+        .and_then(|v| v.as_integer())
+        .unwrap_or(0);
+    if version < 1 || version > i64::from(RECIPE_VERSION) {
+        return Err(Error::parameter(format!(
+            "{what}: version {version} is not supported (1..={RECIPE_VERSION})"
+        )));
+    }
+    let file: RecipeFile = value
+        .try_into()
+        .map_err(|e: toml::de::Error| Error::parameter(format!("{what}: {}", e.message())))?;
+    let _ = file.name;
+    let stages = file
+        .stages
+        .into_iter()
+        .map(|t| registry.parse(t))
+        .collect::<Result<Vec<_>>>()
+        .map_err(|e| Error::parameter(format!("{what}: {}", e.message())))?;
+    Ok(Recipe {
+        version: file.version,
+        stages,
+    })
+}
+
 impl Recipe {
-    /// Parses a TOML recipe, migrating older versions, and validates it.
+    /// Parses a TOML recipe with the built-in stages, migrating older versions, and
+    /// validates it.
     pub fn from_toml(text: &str) -> Result<Self> {
-        let value: toml::Value = toml::from_str(text)
-            .map_err(|e| Error::parameter(format!("recipe: {}", e.message())))?;
-        let version = value
-            .get("version")
-            .and_then(|v| v.as_integer())
-            .unwrap_or(0);
-        if version < 1 || version > i64::from(RECIPE_VERSION) {
-            return Err(Error::parameter(format!(
-                "recipe version {version} is not supported (1..={RECIPE_VERSION})"
-            )));
-        }
-        let recipe: Recipe = value
-            .try_into()
-            .map_err(|e: toml::de::Error| Error::parameter(format!("recipe: {}", e.message())))?;
+        Self::from_toml_with(text, Registry::builtin())
+    }
+
+    /// Parses a TOML recipe whose stages `registry` knows, and validates it.
+    pub fn from_toml_with(text: &str, registry: &Registry) -> Result<Self> {
+        let recipe = parse_file(text, "recipe", registry)?;
         recipe.validate()?;
         Ok(recipe)
     }
 
     pub fn to_toml(&self) -> Result<String> {
-        toml::to_string_pretty(self).map_err(|e| Error::parameter(format!("recipe: {e}")))
+        let stages = self
+            .stages
+            .iter()
+            .map(|s| {
+                let mut t = toml::Table::new();
+                t.insert("stage".into(), s.name().into());
+                t.extend(s.to_params()?);
+                Ok(toml::Value::Table(t))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut doc = toml::Table::new();
+        doc.insert("version".into(), i64::from(self.version).into());
+        doc.insert("stages".into(), toml::Value::Array(stages));
+        toml::to_string_pretty(&doc).map_err(|e| Error::parameter(format!("recipe: {e}")))
     }
 
-    /// Checks the signal chain: CFA in, output RGB out, each stage at most once.
+    /// Checks the signal chain (each stage receives the signal it takes; the chain starts
+    /// at CFA samples and reaches at least scene-referred RGB), that no stage appears twice,
+    /// and every stage's parameters.
     pub fn validate(&self) -> Result<()> {
         let mut signal = Signal::Cfa;
         for (i, s) in self.stages.iter().enumerate() {
@@ -197,66 +155,76 @@ impl Recipe {
                 )));
             }
             let (input, output) = s.signals();
-            if input != signal {
+            // The transfer function sits between display-referred and encoded stages.
+            let receives = if input == Signal::Encoded && signal == Signal::DisplayRgb {
+                Signal::Encoded
+            } else {
+                signal
+            };
+            if input != receives {
+                let place = if input > receives {
+                    "later, after a stage that gives it"
+                } else {
+                    "earlier"
+                };
                 return Err(Error::parameter(format!(
-                    "recipe: stage '{}' takes {input:?} but receives {signal:?}; order is defects, white-balance, demosaic, highlights, color, exposure, tone-curve",
-                    s.name()
+                    "recipe: stage '{}' takes {} but receives {} there; move it {place}",
+                    s.name(),
+                    input.describe(),
+                    receives.describe(),
                 )));
             }
-            if let Stage::ToneCurve { filmic } = s {
-                filmic.validate()?;
-            }
-            if let Stage::Exposure { ev, .. } = s {
-                if !ev.is_finite() || ev.abs() > 20.0 {
-                    return Err(Error::parameter(format!(
-                        "exposure {ev} EV is out of range"
-                    )));
-                }
-            }
+            s.validate()
+                .map_err(|e| Error::parameter(format!("stage '{}': {}", s.name(), e.message())))?;
             signal = output;
         }
-        if signal != Signal::OutputRgb {
-            return Err(Error::parameter(
-                "recipe: needs at least a demosaic and a color stage",
-            ));
+        if signal < Signal::SceneRgb {
+            return Err(Error::parameter(format!(
+                "recipe: ends with {}; it needs at least a demosaic and a color stage",
+                signal.describe()
+            )));
         }
         Ok(())
     }
 
-    /// Scene-referred variant: drops the tone curve and baseline exposure (for `--linear`).
+    /// Scene-referred variant (for `--linear`): drops display-referred stages (tone curve,
+    /// looks after it) and the baseline exposure.
     pub fn linear(mut self) -> Self {
-        self.stages
-            .retain(|s| !matches!(s, Stage::ToneCurve { .. }));
-        for s in &mut self.stages {
-            if let Stage::Exposure { baseline, .. } = s {
-                *baseline = false;
-            }
+        self.stages.retain(|s| s.signals().1 <= Signal::SceneRgb);
+        if let Some(e) = self.get_mut::<Exposure>() {
+            e.baseline = false;
         }
         self
     }
 
-    /// Mutable access to the first stage matching `pred`.
-    pub fn stage_mut(&mut self, pred: impl Fn(&Stage) -> bool) -> Option<&mut Stage> {
-        self.stages.iter_mut().find(|s| pred(s))
+    /// The first stage of type `T`.
+    pub fn get<T: Stage + 'static>(&self) -> Option<&T> {
+        self.stages.iter().find_map(|s| s.as_any().downcast_ref())
     }
 
-    /// Inserts `stage` before the first stage whose input signal comes later in the chain,
-    /// replacing any stage of the same kind.
-    pub fn set(&mut self, stage: Stage) {
+    /// The first stage of type `T`, mutable.
+    pub fn get_mut<T: Stage + 'static>(&mut self) -> Option<&mut T> {
+        self.stages
+            .iter_mut()
+            .find_map(|s| s.as_any_mut().downcast_mut())
+    }
+
+    /// Replaces the stage of the same name, or inserts `stage` before the first stage that
+    /// comes later in canonical order ([`Stage::order`]).
+    pub fn set(&mut self, stage: impl Stage + 'static) {
+        self.set_boxed(Box::new(stage));
+    }
+
+    /// [`Recipe::set`] for a boxed stage.
+    pub fn set_boxed(&mut self, stage: Box<dyn Stage>) {
         if let Some(s) = self.stages.iter_mut().find(|s| s.name() == stage.name()) {
             *s = stage;
             return;
         }
-        let order = |s: &Stage| {
-            ORDER
-                .iter()
-                .position(|n| *n == s.name())
-                .unwrap_or(ORDER.len())
-        };
         let pos = self
             .stages
             .iter()
-            .position(|s| order(s) > order(&stage))
+            .position(|s| s.order() > stage.order())
             .unwrap_or(self.stages.len());
         self.stages.insert(pos, stage);
     }
@@ -269,18 +237,9 @@ const LOOKS: [(&str, &str); 3] = [
     ("soft", include_str!("../../looks/soft.toml")),
 ];
 
-/// A look file: a named set of stages laid over a recipe.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Look {
-    version: u32,
-    #[allow(dead_code)]
-    name: Option<String>,
-    stages: Vec<Stage>,
-}
-
-/// The stages of a built-in look (by name) or of a look TOML file (by path).
-pub fn look(name_or_path: &str) -> Result<Vec<Stage>> {
+/// The stages of a built-in look (by name) or of a look TOML file (by path): a recipe
+/// fragment laid over a recipe with [`Recipe::set_boxed`].
+pub fn look(name_or_path: &str) -> Result<Vec<Box<dyn Stage>>> {
     let text = match LOOKS
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name_or_path))
@@ -293,31 +252,23 @@ pub fn look(name_or_path: &str) -> Result<Vec<Stage>> {
             ))
         })?,
     };
-    let look: Look = toml::from_str(&text)
-        .map_err(|e| Error::parameter(format!("look '{name_or_path}': {}", e.message())))?;
-    if look.version < 1 || look.version > RECIPE_VERSION {
-        return Err(Error::parameter(format!(
-            "look '{name_or_path}': version {} is not supported",
-            look.version
-        )));
+    let look = parse_file(
+        &text,
+        &format!("look '{name_or_path}'"),
+        Registry::builtin(),
+    )?;
+    for s in &look.stages {
+        s.validate()
+            .map_err(|e| Error::parameter(format!("look '{name_or_path}': {}", e.message())))?;
     }
     Ok(look.stages)
 }
 
-/// Canonical stage order.
-const ORDER: [&str; 7] = [
-    "defects",
-    "white-balance",
-    "demosaic",
-    "highlights",
-    "color",
-    "exposure",
-    "tone-curve",
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::color::spaces::OutputSpace;
+    use crate::stages::white_balance::WbMode;
 
     #[test]
     fn default_recipe_round_trips_through_toml() {
@@ -343,7 +294,7 @@ mod tests {
         for name in ["standard", "contrast", "soft"] {
             let mut r = Recipe::default();
             for s in look(name).expect("built-in look") {
-                r.set(s);
+                r.set_boxed(s);
             }
             assert!(r.validate().is_ok(), "{name}");
         }
@@ -355,13 +306,11 @@ mod tests {
         let text = "version = 1\n[[stages]]\nstage = \"demosaic\"\n[[stages]]\nstage = \"color\"\nspace = \"rec2020\"\n[[stages]]\nstage = \"tone-curve\"\nwhite = 4.0\n";
         let r = Recipe::from_toml(text).expect("parses");
         assert_eq!(
-            r.stages[1],
-            Stage::Color {
-                space: OutputSpace::Rec2020
-            }
+            r.get::<Color>().map(|c| c.space),
+            Some(OutputSpace::Rec2020)
         );
         let mut r = r;
-        r.set(Stage::WhiteBalance { mode: WbMode::Auto });
+        r.set(WhiteBalance { mode: WbMode::Auto });
         assert_eq!(r.stages[0].name(), "white-balance");
         assert!(r.validate().is_ok());
     }

@@ -6,9 +6,9 @@
 //! 1 = white level of the sample plane; not clipped (noise below black stays negative so
 //! averages stay unbiased; values above white come from the linearisation table only).
 
-use rayon::prelude::*;
-
+use crate::error::Result;
 use crate::image::Plane;
+use crate::limits::{Limits, try_vec};
 use crate::raw::RawImage;
 
 /// Linearisation table lookup (clamped at its end, DNG 1.7 LinearizationTable).
@@ -21,44 +21,42 @@ fn linearize(table: Option<&[u16]>, v: u16) -> f32 {
 }
 
 /// Stored values of the whole raw as `f32` (for OpcodeList1, which runs before
-/// linearisation on the full stored image).
-pub fn stored_plane(raw: &RawImage) -> Plane {
+/// linearisation on the full stored image), allocated within `limits`.
+pub fn stored_plane(raw: &RawImage, limits: &Limits) -> Result<Plane> {
     let spp = raw.samples_per_pixel;
-    Plane {
+    let mut data = try_vec::<f32>(raw.data.len(), limits)?;
+    data.iter_mut()
+        .zip(&raw.data)
+        .for_each(|(d, &v)| *d = f32::from(v));
+    Ok(Plane {
         width: raw.width * spp,
         height: raw.height,
-        data: raw.data.iter().map(|&v| f32::from(v)).collect(),
-    }
+        data,
+    })
 }
 
-/// Normalises the active area of sample plane `s` (0 for CFA data; 0..3 for LinearRaw).
+/// Normalises row `y` of the active area, all sample planes interleaved
+/// (`row.len() == active width * samples_per_pixel`).
 ///
 /// `stored` optionally overrides `raw.data` (after OpcodeList1 ran on it).
-pub fn normalize(raw: &RawImage, stored: Option<&Plane>, s: usize) -> Plane {
+pub fn normalize_row(raw: &RawImage, stored: Option<&Plane>, y: usize, row: &mut [f32]) {
     let spp = raw.samples_per_pixel;
     let a = raw.active_area;
     let table = raw.linearization.as_deref().filter(|t| !t.is_empty());
-    let white = raw.white[s];
-    let mut out = Plane::new(a.width, a.height);
-    out.data
-        .par_chunks_mut(a.width)
-        .enumerate()
-        .for_each(|(y, row)| {
-            let src_row = (a.y + y) * raw.width * spp;
-            for (x, o) in row.iter_mut().enumerate() {
-                let i = src_row + (a.x + x) * spp + s;
-                let v = match stored {
-                    Some(p) if table.is_some() => {
-                        linearize(table, p.data[i].round().clamp(0.0, 65535.0) as u16)
-                    }
-                    Some(p) => p.data[i],
-                    None => linearize(table, raw.data[i]),
-                };
-                let black = raw.black.at(y, x);
-                *o = (v - black) / (white - black);
+    let src_row = (a.y + y) * raw.width * spp + a.x * spp;
+    for (j, o) in row.iter_mut().enumerate() {
+        let (x, s) = (j / spp, j % spp);
+        let i = src_row + j;
+        let v = match stored {
+            Some(p) if table.is_some() => {
+                linearize(table, p.data[i].round().clamp(0.0, 65535.0) as u16)
             }
-        });
-    out
+            Some(p) => p.data[i],
+            None => linearize(table, raw.data[i]),
+        };
+        let black = raw.black.at(y, x);
+        *o = (v - black) / (raw.white[s] - black);
+    }
 }
 
 #[cfg(test)]
@@ -89,10 +87,19 @@ mod tests {
         }
     }
 
+    fn normalize(r: &RawImage) -> Vec<f32> {
+        let w = r.active_area.width;
+        let mut out = vec![0.0; w * r.active_area.height];
+        for (y, row) in out.chunks_mut(w).enumerate() {
+            normalize_row(r, None, y, row);
+        }
+        out
+    }
+
     #[test]
     fn black_maps_to_zero_and_white_to_one() {
-        let p = normalize(&raw(vec![100, 1100, 600, 50], 2, 2), None, 0);
-        assert_eq!(p.data, vec![0.0, 1.0, 0.5, -0.05]);
+        let p = normalize(&raw(vec![100, 1100, 600, 50], 2, 2));
+        assert_eq!(p, vec![0.0, 1.0, 0.5, -0.05]);
     }
 
     #[test]
@@ -101,13 +108,12 @@ mod tests {
         r.active_area = Rect::new(1, 1, 3, 1);
         r.default_crop = Rect::new(0, 0, 3, 1);
         r.black.delta_v = vec![100.0];
-        let p = normalize(&r, None, 0);
+        let p = normalize(&r);
         // Row 1 from column 1 is [0, 400, 500]; black 100 + 100 (row delta), white 1100.
         let want = [-200.0 / 900.0, 200.0 / 900.0, 300.0 / 900.0];
         assert!(
-            p.data.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6),
-            "{:?}",
-            p.data
+            p.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6),
+            "{p:?}"
         );
     }
 }

@@ -9,9 +9,15 @@
 //! # Units
 //! In and out: normalised CFA samples (0 = black, 1 = white).
 
-use rayon::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::image::Plane;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::image::{Plane, Rect};
+use crate::pipeline::stage::{
+    AreaKernel, Kernel, PlanContext, Proxy, Signal, Stage, TileMut, TileView,
+};
 use crate::raw::CfaPattern;
 
 /// Same-colour neighbour offsets in a 5x5 window for each site of the pattern period.
@@ -39,55 +45,163 @@ fn neighbour_offsets(pattern: &CfaPattern) -> Vec<Vec<(isize, isize)>> {
     out
 }
 
-/// Corrects defects in place; returns how many sites were replaced.
-pub fn correct(plane: &mut Plane, pattern: &CfaPattern, threshold: f32) -> usize {
-    let (w, h) = (plane.width, plane.height);
-    if w < 5 || h < 5 {
-        return 0;
+/// The `defects` stage: replaces hot and dead CFA sites.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Defects {
+    /// A site is defective when it lies outside the range of its same-colour neighbours by
+    /// more than this many times their median absolute deviation (and by at least 5 % of
+    /// white).
+    pub threshold: f32,
+}
+
+impl Default for Defects {
+    fn default() -> Self {
+        Defects { threshold: 8.0 }
     }
-    let offsets = neighbour_offsets(pattern);
-    let src = plane.data.clone();
+}
+
+impl Stage for Defects {
+    fn name(&self) -> &'static str {
+        "defects"
+    }
+    fn signals(&self) -> (Signal, Signal) {
+        (Signal::Cfa, Signal::Cfa)
+    }
+    fn order(&self) -> u32 {
+        100
+    }
+    fn validate(&self) -> Result<()> {
+        if !(self.threshold.is_finite() && self.threshold > 0.0) {
+            return Err(Error::parameter(format!(
+                "defects threshold {} must be a positive number",
+                self.threshold
+            )));
+        }
+        Ok(())
+    }
+    fn plan(&self, ctx: &mut PlanContext<'_>, _: Option<&Proxy>) -> Result<Option<Kernel>> {
+        let Some(pattern) = ctx.frame.pattern().filter(|_| ctx.frame.channels() == 1) else {
+            ctx.warnings
+                .push("defects: not applied to data that is not a CFA mosaic".into());
+            return Ok(None);
+        };
+        Ok(Some(Kernel::Area(Box::new(DefectKernel {
+            threshold: self.threshold,
+            offsets: neighbour_offsets(pattern),
+            pattern: *pattern,
+            fixed: AtomicUsize::new(0),
+        }))))
+    }
+}
+
+struct DefectKernel {
+    threshold: f32,
+    offsets: Vec<Vec<(isize, isize)>>,
+    pattern: CfaPattern,
+    fixed: AtomicUsize,
+}
+
+impl AreaKernel for DefectKernel {
+    fn halo(&self) -> usize {
+        2
+    }
+    fn run(&self, src: &TileView<'_>, dst: &mut TileMut<'_>) -> Result<()> {
+        let n = correct_region(src, dst, &self.pattern, &self.offsets, self.threshold);
+        self.fixed.fetch_add(n, Ordering::Relaxed);
+        Ok(())
+    }
+    fn summary(&self) -> Option<String> {
+        let n = self.fixed.load(Ordering::Relaxed);
+        (n > 0).then(|| format!("defects: replaced {n} defective sites"))
+    }
+}
+
+/// Fills `dst` from `src` (a tile of the frame that contains `dst` grown by 2 where the
+/// frame allows), replacing defective sites; returns how many were replaced. Frames smaller
+/// than 5x5 are copied unchanged.
+fn correct_region(
+    src: &TileView<'_>,
+    dst: &mut TileMut<'_>,
+    pattern: &CfaPattern,
+    offsets: &[Vec<(isize, isize)>],
+    threshold: f32,
+) -> usize {
+    let (sr, dr) = (src.rect, dst.rect);
     let (pw, ph) = (pattern.width(), pattern.height());
-    plane
-        .data
-        .par_chunks_mut(w)
-        .enumerate()
-        .map(|(y, row)| {
-            let mut fixed = 0;
-            let mut nb: Vec<f32> = Vec::with_capacity(24);
-            let mut dev: Vec<f32> = Vec::with_capacity(24);
-            for (x, out) in row.iter_mut().enumerate() {
-                nb.clear();
-                for &(dy, dx) in &offsets[(y % ph) * pw + x % pw] {
-                    let (yy, xx) = (y as isize + dy, x as isize + dx);
-                    if yy >= 0 && xx >= 0 && (yy as usize) < h && (xx as usize) < w {
-                        nb.push(src[yy as usize * w + xx as usize]);
-                    }
-                }
-                if nb.len() < 3 {
-                    continue;
-                }
-                let v = src[y * w + x];
-                let (lo, hi) = nb
-                    .iter()
-                    .fold((f32::MAX, f32::MIN), |(a, b), &n| (a.min(n), b.max(n)));
-                if v <= hi && v >= lo {
-                    continue;
-                }
-                nb.sort_unstable_by(f32::total_cmp);
-                let median = nb[nb.len() / 2];
-                dev.clear();
-                dev.extend(nb.iter().map(|n| (n - median).abs()));
-                dev.sort_unstable_by(f32::total_cmp);
-                let margin = (threshold * dev[dev.len() / 2]).max(0.05);
-                if v > hi + margin || v < lo - margin {
-                    *out = median;
-                    fixed += 1;
+    let mut fixed = 0;
+    let mut nb: Vec<f32> = Vec::with_capacity(24);
+    let mut dev: Vec<f32> = Vec::with_capacity(24);
+    let small = src.frame.0 < 5 || src.frame.1 < 5;
+    for (j, out_row) in dst.data.chunks_exact_mut(dr.width).enumerate() {
+        let y = dr.y + j;
+        let srow = (y - sr.y) * sr.width;
+        for (i, out) in out_row.iter_mut().enumerate() {
+            let x = dr.x + i;
+            let v = src.data[srow + x - sr.x];
+            *out = v;
+            if small {
+                continue;
+            }
+            nb.clear();
+            for &(dy, dx) in &offsets[(y % ph) * pw + x % pw] {
+                let (yy, xx) = (y as isize + dy, x as isize + dx);
+                if yy >= sr.y as isize
+                    && xx >= sr.x as isize
+                    && (yy as usize) < sr.bottom()
+                    && (xx as usize) < sr.right()
+                {
+                    nb.push(src.data[(yy as usize - sr.y) * sr.width + xx as usize - sr.x]);
                 }
             }
-            fixed
-        })
-        .sum()
+            if nb.len() < 3 {
+                continue;
+            }
+            let (lo, hi) = nb
+                .iter()
+                .fold((f32::MAX, f32::MIN), |(a, b), &n| (a.min(n), b.max(n)));
+            if v <= hi && v >= lo {
+                continue;
+            }
+            nb.sort_unstable_by(f32::total_cmp);
+            let median = nb[nb.len() / 2];
+            dev.clear();
+            dev.extend(nb.iter().map(|n| (n - median).abs()));
+            dev.sort_unstable_by(f32::total_cmp);
+            let margin = (threshold * dev[dev.len() / 2]).max(0.05);
+            if v > hi + margin || v < lo - margin {
+                *out = median;
+                fixed += 1;
+            }
+        }
+    }
+    fixed
+}
+
+/// Corrects defects of a whole plane in place; returns how many sites were replaced.
+pub fn correct(plane: &mut Plane, pattern: &CfaPattern, threshold: f32) -> usize {
+    let (w, h) = (plane.width, plane.height);
+    let src = plane.data.clone();
+    let rect = Rect::new(0, 0, w, h);
+    let view = TileView {
+        data: &src,
+        rect,
+        channels: 1,
+        pattern,
+        frame: (w, h),
+    };
+    let mut dst = TileMut {
+        data: &mut plane.data,
+        rect,
+        channels: 1,
+    };
+    correct_region(
+        &view,
+        &mut dst,
+        pattern,
+        &neighbour_offsets(pattern),
+        threshold,
+    )
 }
 
 #[cfg(test)]

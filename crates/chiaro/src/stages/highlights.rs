@@ -13,6 +13,40 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::Result;
+use crate::pipeline::stage::{Kernel, PlanContext, PointKernel, Proxy, RowAt, Signal, Stage};
+
+/// The `highlights` stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Highlights {
+    pub mode: HighlightMode,
+}
+
+impl Stage for Highlights {
+    fn name(&self) -> &'static str {
+        "highlights"
+    }
+    fn signals(&self) -> (Signal, Signal) {
+        (Signal::CameraRgb, Signal::CameraRgb)
+    }
+    fn order(&self) -> u32 {
+        400
+    }
+    fn plan(&self, _: &mut PlanContext<'_>, _: Option<&Proxy>) -> Result<Option<Kernel>> {
+        Ok(match self.mode {
+            HighlightMode::None => None,
+            mode => Some(Kernel::Point(Box::new(mode))),
+        })
+    }
+}
+
+impl PointKernel for HighlightMode {
+    fn apply(&self, row: &mut [f32], _: &RowAt<'_>) {
+        apply_row(*self, row);
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum HighlightMode {

@@ -1,10 +1,17 @@
-//! The stages of a development, one module each, in pipeline order:
-//! black/white normalisation, DNG opcodes, white balance, demosaic, highlight
-//! reconstruction, colour (camera -> output space), exposure, tone curve, orientation.
+//! The stages of a development, one module each, in pipeline order: black/white
+//! normalisation and DNG opcodes (run by `pipeline::prepare`), defects, white balance,
+//! demosaic, highlight reconstruction, colour (camera -> output space), exposure, tone
+//! curve, orientation (fused into the executor's final store).
+//!
+//! Every recipe stage implements [`crate::pipeline::stage::Stage`] and is registered in
+//! [`crate::pipeline::registry::Registry::builtin`].
 
 pub mod black_level;
+pub mod color;
 pub mod defects;
 pub mod demosaic;
+pub mod encode;
+pub mod exposure;
 pub mod highlights;
 pub mod opcodes;
 pub mod orientation;

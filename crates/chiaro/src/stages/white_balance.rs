@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::color::dng::normalize_max;
 use crate::color::temperature::temperature_to_xy;
 use crate::error::{Error, Result};
-use crate::raw::{CfaPattern, ColorCalibration};
+use crate::pipeline::stage::{Kernel, PlanContext, PointKernel, Proxy, RowAt, Signal, Stage};
+use crate::raw::ColorCalibration;
 
 /// How the white is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -154,8 +155,9 @@ pub fn neutral_for(
     }))
 }
 
-/// Automatic white balance from the normalised (not yet balanced) CFA data: shades of grey
-/// with Minkowski norm p = 6 over CFA-period superpixels, clipped and near-black ones left out.
+/// Automatic white balance from the proxy of the normalised, not yet balanced frame: shades
+/// of grey with Minkowski norm p = 6 over the proxy's CFA-cell pixels, leaving out clipped
+/// and near-black ones.
 ///
 /// A first automatic white balance. The p-norm sits between grey world (p = 1, pulled by
 /// large coloured areas) and max-RGB (p = inf, pulled by single bright objects); p = 6 is the
@@ -163,36 +165,18 @@ pub fn neutral_for(
 /// chart scene (mixed daylight and tungsten): grey world 16 deg, grey-pixel voting along the
 /// Planckian locus 23 deg, shades of grey p = 6 11 deg from the chart's grey patches, hence
 /// this choice; a learned or scene-segmenting estimator is future work. Returns the camera
-/// neutral (largest entry 1).
+/// neutral (largest entry 1); unity when fewer than 16 cells are usable.
 ///
 /// # References
 /// G. Finlayson, E. Trezzi, "Shades of grey and colour constancy", CIC 2004.
-pub fn auto_neutral(cfa: &[f32], width: usize, height: usize, pattern: &CfaPattern) -> [f64; 3] {
+pub fn auto_neutral(proxy: &Proxy) -> [f64; 3] {
     const P: i32 = 6;
-    let (pw, ph) = (pattern.width(), pattern.height());
-    let step = (((width / pw) * (height / ph)) as f64 / 250_000.0)
-        .sqrt()
-        .ceil()
-        .max(1.0) as usize;
     let (mut sum, mut count) = ([0.0f64; 3], 0usize);
-    for by in (0..height / ph).step_by(step) {
-        for bx in (0..width / pw).step_by(step) {
-            let (mut cell, mut n, mut clipped) = ([0.0f64; 3], [0u32; 3], false);
-            for dy in 0..ph {
-                for dx in 0..pw {
-                    let (y, x) = (by * ph + dy, bx * pw + dx);
-                    let v = cfa[y * width + x];
-                    clipped |= v >= 0.95;
-                    let c = pattern.color(y, x) as usize;
-                    cell[c] += f64::from(v);
-                    n[c] += 1;
-                }
-            }
-            let rgb = [0, 1, 2].map(|c| cell[c] / f64::from(n[c].max(1)));
-            if !clipped && rgb.iter().all(|&v| v > 0.004) {
-                sum.iter_mut().zip(rgb).for_each(|(s, v)| *s += v.powi(P));
-                count += 1;
-            }
+    for (px, &peak) in proxy.rgb.chunks_exact(3).zip(&proxy.peak) {
+        let rgb = [0, 1, 2].map(|c| f64::from(px[c]));
+        if peak < 0.95 && rgb.iter().all(|&v| v > 0.004) {
+            sum.iter_mut().zip(rgb).for_each(|(s, v)| *s += v.powi(P));
+            count += 1;
         }
     }
     if count < 16 {
@@ -201,20 +185,70 @@ pub fn auto_neutral(cfa: &[f32], width: usize, height: usize, pattern: &CfaPatte
     normalize_max(sum.map(|s| (s / count as f64).powf(1.0 / f64::from(P))))
 }
 
-/// Multiplies each CFA site by `1 / neutral[colour]` (in place, rows in parallel).
-pub fn apply(cfa: &mut [f32], width: usize, pattern: &CfaPattern, neutral: [f64; 3]) {
-    use rayon::prelude::*;
-    let gains = neutral.map(|n| (1.0 / n) as f32);
-    cfa.par_chunks_mut(width).enumerate().for_each(|(y, row)| {
-        for (x, v) in row.iter_mut().enumerate() {
-            *v *= gains[pattern.color(y, x) as usize];
+/// The `white-balance` stage: chooses the white ([`WbMode`]) and scales each sample by
+/// `1 / neutral[colour]`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WhiteBalance {
+    pub mode: WbMode,
+}
+
+impl Default for WhiteBalance {
+    fn default() -> Self {
+        WhiteBalance {
+            mode: WbMode::AsShot,
         }
-    });
+    }
+}
+
+impl Stage for WhiteBalance {
+    fn name(&self) -> &'static str {
+        "white-balance"
+    }
+    fn signals(&self) -> (Signal, Signal) {
+        (Signal::Cfa, Signal::Cfa)
+    }
+    fn order(&self) -> u32 {
+        200
+    }
+    fn needs_proxy(&self) -> bool {
+        self.mode == WbMode::Auto
+    }
+    fn plan(&self, ctx: &mut PlanContext<'_>, proxy: Option<&Proxy>) -> Result<Option<Kernel>> {
+        let neutral = neutral_for(self.mode, ctx.frame.color(), || {
+            proxy.map(auto_neutral).unwrap_or([1.0; 3])
+        })?;
+        if self.mode == WbMode::Auto {
+            ctx.notes.push((
+                "white-balance",
+                format!(
+                    "auto neutral {:.4} {:.4} {:.4}",
+                    neutral[0], neutral[1], neutral[2]
+                ),
+            ));
+        }
+        ctx.neutral = neutral;
+        Ok(Some(Kernel::Point(Box::new(Gains(
+            neutral.map(|n| (1.0 / n) as f32),
+        )))))
+    }
+}
+
+/// Multiplies each sample by the gain of its colour.
+pub struct Gains(pub [f32; 3]);
+
+impl PointKernel for Gains {
+    fn apply(&self, row: &mut [f32], at: &RowAt<'_>) {
+        for (v, &c) in row.iter_mut().zip(at.colors) {
+            *v *= self.0[c as usize];
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::raw::CfaPattern;
 
     #[test]
     fn wb_modes_parse_and_round_trip() {
@@ -257,11 +291,24 @@ mod tests {
                 cfa[y * w + x] = (reflect[c] * neutral[c]) as f32;
             }
         }
-        let est = auto_neutral(&cfa, w, h, &pattern);
+        let frame = crate::pipeline::Frame::from_cfa(w, h, cfa, pattern).expect("frame");
+        let est = auto_neutral(&frame.proxy(250_000));
         for c in 0..3 {
             assert!((est[c] - neutral[c]).abs() < 0.02, "{est:?}");
         }
-        apply(&mut cfa, w, &pattern, est);
+        let gains = Gains(est.map(|n| (1.0 / n) as f32));
+        let mut cfa = frame.data().to_vec();
+        for (y, row) in cfa.chunks_mut(w).enumerate() {
+            let colors: Vec<u8> = (0..w).map(|x| pattern.color(y, x)).collect();
+            let at = RowAt {
+                x: 0,
+                y,
+                channels: 1,
+                colors: &colors,
+                scale: 1,
+            };
+            gains.apply(row, &at);
+        }
         // A grey superpixel is now neutral.
         let (r, g, b) = (cfa[0], cfa[1], cfa[w + 1]);
         assert!((r - g).abs() < 0.01 && (b - g).abs() < 0.01, "{r} {g} {b}");

@@ -18,6 +18,7 @@
 //! color filter array interpolation", IEEE Signal Processing Magazine 22(1), 2005.
 
 use super::Mosaic;
+use crate::image::Rect;
 use crate::raw::cfa::CfaPattern;
 
 /// Reach of the widest (5x5) kernel.
@@ -146,8 +147,8 @@ impl Bilinear {
     }
 }
 
-/// Bilinear demosaic of the whole of `src` into interleaved RGB `out`.
-pub(super) fn run(src: &Mosaic, out: &mut [f32]) {
+/// Bilinear demosaic of `region` of `src` into interleaved RGB `out` (region-sized).
+pub(super) fn run(src: &Mosaic, region: Rect, out: &mut [f32]) {
     let bl = Bilinear::new(src.pattern);
     let (w, h, r) = (src.width, src.height, bl.radius);
     let (ph, pw) = (src.pattern.height(), src.pattern.width());
@@ -169,12 +170,15 @@ pub(super) fn run(src: &Mosaic, out: &mut [f32]) {
             (src.pattern.color(py, px) as usize, taps)
         })
         .collect();
-    for y in 0..h {
-        let row_out = &mut out[3 * y * w..3 * (y + 1) * w];
+    let rw = region.width;
+    for y in region.y..region.bottom() {
+        let j = y - region.y;
+        let row_out = &mut out[3 * j * rw..3 * (j + 1) * rw];
         let interior_row = y >= r && y + r < h;
         let py = y % ph;
-        let mut px = 0;
-        for (x, px_out) in row_out.chunks_exact_mut(3).enumerate() {
+        let mut px = region.x % pw;
+        for (i, px_out) in row_out.chunks_exact_mut(3).enumerate() {
+            let x = region.x + i;
             let (site, taps) = &phases[py * pw + px];
             px = if px + 1 == pw { 0 } else { px + 1 };
             if interior_row && x >= r && x + r < w {

@@ -16,12 +16,13 @@
 //! Bayer-patterned color images", Proc. IEEE ICASSP 2004, vol. 3, pp. 485-488.
 
 use super::{Border, Mosaic, Window, run_tiled};
+use crate::image::Rect;
 
 /// The kernels reach two samples.
 pub(super) const HALO: usize = 2;
 
-pub(super) fn run(src: &Mosaic, out: &mut [f32]) {
-    run_tiled(src, HALO, Border::Reflect, out, core);
+pub(super) fn run(src: &Mosaic, region: Rect, out: &mut [f32]) {
+    run_tiled(src, region, HALO, Border::Reflect, out, core);
 }
 
 /// Fills the R, G, B planes over the window interior.

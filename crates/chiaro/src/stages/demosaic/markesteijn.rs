@@ -46,6 +46,7 @@
 //! decision", IEEE Trans. Image Processing 16(1), 2007 (refinement by colour differences).
 
 use super::{Border, Mosaic, Window, give, run_tiled, take, view};
+use crate::image::Rect;
 use crate::raw::cfa::CfaPattern;
 
 /// Padding the stages need: green reads 4 away, red/blue 2 more, derivative 1, homogeneity 1,
@@ -69,9 +70,9 @@ pub(super) fn supports(p: &CfaPattern) -> bool {
     p.width() == 6 && p.height() == 6 && Rules::new(p).is_some()
 }
 
-pub(super) fn run(src: &Mosaic, out: &mut [f32]) {
+pub(super) fn run(src: &Mosaic, region: Rect, out: &mut [f32]) {
     let mut scratch = Scratch::take();
-    run_tiled(src, PAD, Border::Virtual, out, |win, planes| {
+    run_tiled(src, region, PAD, Border::Virtual, out, |win, planes| {
         core(win, planes, &mut scratch)
     });
     scratch.give();

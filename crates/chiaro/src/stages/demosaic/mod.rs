@@ -43,8 +43,12 @@ mod bilinear;
 mod malvar;
 mod markesteijn;
 mod rcd;
+mod stage;
+
+pub use stage::Demosaic;
 
 use crate::error::{Error, Result};
+use crate::image::Rect;
 use crate::raw::cfa::CfaPattern;
 
 /// How a mosaic is turned into RGB.
@@ -168,10 +172,52 @@ pub fn demosaic(
         .checked_mul(height)
         .filter(|&n| n > 0 && n.checked_mul(3).is_some())
         .ok_or_else(|| Error::parameter(format!("cannot demosaic a {width}x{height} image")))?;
-    if cfa.len() != n {
+    let mut out = vec![0.0f32; 3 * n];
+    demosaic_region(
+        method,
+        cfa,
+        width,
+        height,
+        pattern,
+        Rect::new(0, 0, width, height),
+        &mut out,
+    )?;
+    Ok(out)
+}
+
+/// Demosaics `region` of a mosaic into `out`, interleaved RGB of the region's size
+/// (`3 * region.width * region.height` values). Samples outside the region are context:
+/// with at least [`DemosaicMethod::halo`] of them on each side that is not an edge of the
+/// mosaic, the result equals the same region of a whole-mosaic run.
+///
+/// # Errors
+///
+/// [`Error::parameter`] when the sizes do not match or the region lies outside the mosaic.
+pub fn demosaic_region(
+    method: DemosaicMethod,
+    cfa: &[f32],
+    width: usize,
+    height: usize,
+    pattern: &CfaPattern,
+    region: Rect,
+    out: &mut [f32],
+) -> Result<()> {
+    if width.checked_mul(height) != Some(cfa.len()) || cfa.is_empty() {
         return Err(Error::parameter(format!(
-            "mosaic has {} samples, expected {width}x{height} = {n}",
+            "mosaic has {} samples, expected {width}x{height}",
             cfa.len()
+        )));
+    }
+    if !region.fits_in(width, height)
+        || region
+            .width
+            .checked_mul(region.height)
+            .and_then(|n| n.checked_mul(3))
+            != Some(out.len())
+    {
+        return Err(Error::parameter(format!(
+            "demosaic region {region:?} does not fit a {width}x{height} mosaic and {} outputs",
+            out.len()
         )));
     }
     let src = Mosaic {
@@ -180,19 +226,18 @@ pub fn demosaic(
         height,
         pattern,
     };
-    let mut out = vec![0.0f32; 3 * n];
     let method = if width < 2 || height < 2 {
         DemosaicMethod::Bilinear
     } else {
         method.for_pattern(pattern)
     };
     match method {
-        DemosaicMethod::Bilinear => bilinear::run(&src, &mut out),
-        DemosaicMethod::Malvar => malvar::run(&src, &mut out),
-        DemosaicMethod::Rcd => rcd::run(&src, &mut out),
-        DemosaicMethod::Markesteijn => markesteijn::run(&src, &mut out),
+        DemosaicMethod::Bilinear => bilinear::run(&src, region, out),
+        DemosaicMethod::Malvar => malvar::run(&src, region, out),
+        DemosaicMethod::Rcd => rcd::run(&src, region, out),
+        DemosaicMethod::Markesteijn => markesteijn::run(&src, region, out),
     }
-    Ok(out)
+    Ok(())
 }
 
 /// A borrowed mosaic with its size and pattern.
@@ -365,11 +410,13 @@ fn spans(n: usize) -> impl Iterator<Item = (usize, usize)> {
     (0..count).map(move |i| (i * size, size.min(n - (i * size).min(n))))
 }
 
-/// Runs `core` on padded windows covering the image and interleaves its planes into `out`.
+/// Runs `core` on padded windows covering `region` and interleaves its planes into `out`
+/// (region-sized).
 ///
 /// `core` fills three planes (R, G, B) of the window's size; only the tile interior is used.
 fn run_tiled(
     src: &Mosaic,
+    region: Rect,
     pad: usize,
     border: Border,
     out: &mut [f32],
@@ -378,8 +425,10 @@ fn run_tiled(
     let fallback = bilinear::Bilinear::new(src.pattern);
     let mut win = Window::new();
     let mut planes: [Vec<f32>; 3] = [take(0), take(0), take(0)];
-    for (y0, th) in spans(src.height) {
-        for (x0, tw) in spans(src.width) {
+    for (y0, th) in spans(region.height) {
+        let y0 = region.y + y0;
+        for (x0, tw) in spans(region.width) {
+            let x0 = region.x + x0;
             if tw == 0 || th == 0 {
                 continue;
             }
@@ -392,7 +441,7 @@ fn run_tiled(
             let [r, g, b] = &planes;
             for j in 0..th {
                 let s = (pad + j) * win.stride + pad;
-                let o = 3 * ((y0 + j) * src.width + x0);
+                let o = 3 * ((y0 + j - region.y) * region.width + x0 - region.x);
                 let dst = &mut out[o..o + 3 * tw];
                 let (r, g, b) = (&r[s..s + tw], &g[s..s + tw], &b[s..s + tw]);
                 for (((d, &r), &g), &b) in dst.chunks_exact_mut(3).zip(r).zip(g).zip(b) {

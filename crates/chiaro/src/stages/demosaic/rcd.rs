@@ -45,6 +45,7 @@
 //! decision", IEEE Trans. Image Processing 16(1), 2007 (refinement by colour differences).
 
 use super::{Border, Mosaic, Window, give, run_tiled, take, view};
+use crate::image::Rect;
 
 /// Margins (from the window edge) from which each step is valid. The discrimination maps
 /// read the mosaic 4 away; green reads them 1 away (5); red/blue at red/blue sites read green
@@ -92,9 +93,9 @@ impl Scratch {
     }
 }
 
-pub(super) fn run(src: &Mosaic, out: &mut [f32]) {
+pub(super) fn run(src: &Mosaic, region: Rect, out: &mut [f32]) {
     let mut scratch = Scratch::take();
-    run_tiled(src, HALO, Border::Reflect, out, |win, planes| {
+    run_tiled(src, region, HALO, Border::Reflect, out, |win, planes| {
         core(win, planes, &mut scratch);
         // Estimates may not undershoot the darkest sample of the window: non-negative data
         // stays non-negative, while noise below black keeps its (negative) mean.

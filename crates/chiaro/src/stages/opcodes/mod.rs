@@ -230,7 +230,7 @@ impl Opcode {
 
     /// True for opcodes that change each pixel on its own (no neighbours, no resizing), so
     /// they can run on tiles.
-    fn is_pointwise(&self) -> bool {
+    pub fn is_pointwise(&self) -> bool {
         !matches!(
             self,
             Opcode::FixBadPixelsConstant { .. }
@@ -433,6 +433,57 @@ impl<'a> Vignette<'a> {
     }
 }
 
+/// A GainMap's precomputed column table ([`GainMap::col_table`]).
+type ColTable = Vec<(u32, f32)>;
+
+/// The per-pixel opcodes of a list, set up once for row-by-row use on one plane of
+/// `width` x `height` (GainMap column tables precomputed), so callers can fuse them with
+/// other per-row work. Opcodes that are not per-pixel are left out: use it on lists where
+/// [`Opcode::is_pointwise`] holds for every entry.
+pub struct PointwiseRows<'a> {
+    /// Each opcode with its GainMap column table, if any.
+    ops: Vec<(&'a Opcode, Option<ColTable>)>,
+    g: Geometry,
+}
+
+impl<'a> PointwiseRows<'a> {
+    pub fn new(list: &'a [Opcode], values: PlaneValues, width: usize, height: usize) -> Self {
+        let ops = list
+            .iter()
+            .filter(|op| op.is_pointwise())
+            .map(|op| {
+                let table = match op {
+                    Opcode::GainMap(m) => m.col_table(width),
+                    _ => None,
+                };
+                (op, table)
+            })
+            .collect();
+        PointwiseRows {
+            ops,
+            g: Geometry {
+                width,
+                height,
+                unit: values.unit(),
+            },
+        }
+    }
+
+    /// Applies the opcodes to plane row `y` (`row.len()` = the plane width).
+    pub fn apply_row(&self, y: usize, row: &mut [f32]) {
+        let mut seg = RowSeg {
+            y,
+            x0: 0,
+            data: row,
+            stride: 1,
+            planes: 1,
+        };
+        for (op, table) in &self.ops {
+            apply_pointwise(op, &self.g, &mut seg, table.as_deref());
+        }
+    }
+}
+
 /// Applies an opcode list to one plane: list 1 runs on stored values (sensor DN as f32,
 /// the full stored image, `values` = [`PlaneValues::Stored`]), list 2 on normalised values
 /// (0 = black, 1 = white, the active-area crop, [`PlaneValues::Normalized`]). Coordinates of
@@ -459,11 +510,6 @@ pub fn apply_to_plane(
     if w == 0 || h == 0 {
         return Ok(());
     }
-    let g = Geometry {
-        width: w,
-        height: h,
-        unit: values.unit(),
-    };
     let mut i = 0;
     while i < list.len() {
         let op = &list[i];
@@ -471,31 +517,13 @@ pub fn apply_to_plane(
             _ if op.is_pointwise() => {
                 // Consecutive per-pixel opcodes run together, one pass over the plane.
                 let run = list[i..].iter().take_while(|o| o.is_pointwise()).count();
-                let ops = &list[i..i + run];
+                let rows = PointwiseRows::new(&list[i..i + run], values, w, h);
                 i += run;
-                let tables: Vec<Option<Vec<(u32, f32)>>> = ops
-                    .iter()
-                    .map(|op| match op {
-                        Opcode::GainMap(m) => m.col_table(w),
-                        _ => None,
-                    })
-                    .collect();
                 plane
                     .data
                     .par_chunks_mut(w)
                     .enumerate()
-                    .for_each(|(y, row)| {
-                        let mut seg = RowSeg {
-                            y,
-                            x0: 0,
-                            data: row,
-                            stride: 1,
-                            planes: 1,
-                        };
-                        for (op, table) in ops.iter().zip(&tables) {
-                            apply_pointwise(op, &g, &mut seg, table.as_deref());
-                        }
-                    });
+                    .for_each(|(y, row)| rows.apply_row(y, row));
                 continue;
             }
             Opcode::FixBadPixelsConstant { constant, .. } => {

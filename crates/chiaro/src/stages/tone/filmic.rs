@@ -13,6 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::pipeline::stage::{Kernel, PlanContext, PointKernel, Proxy, RowAt, Signal, Stage};
 
 /// Parameters of the curve.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -108,6 +109,31 @@ impl FilmicCurve {
             let k = self.map(n) / n;
             px.iter_mut().for_each(|v| *v = (*v * k).max(0.0));
         }
+    }
+}
+
+/// The `tone-curve` stage: scene-referred to display-referred RGB by the filmic curve.
+impl Stage for Filmic {
+    fn name(&self) -> &'static str {
+        "tone-curve"
+    }
+    fn signals(&self) -> (Signal, Signal) {
+        (Signal::SceneRgb, Signal::DisplayRgb)
+    }
+    fn order(&self) -> u32 {
+        700
+    }
+    fn validate(&self) -> Result<()> {
+        Filmic::validate(self)
+    }
+    fn plan(&self, _: &mut PlanContext<'_>, _: Option<&Proxy>) -> Result<Option<Kernel>> {
+        Ok(Some(Kernel::Point(Box::new(self.prepare()))))
+    }
+}
+
+impl PointKernel for FilmicCurve {
+    fn apply(&self, row: &mut [f32], _: &RowAt<'_>) {
+        self.apply_row(row);
     }
 }
 

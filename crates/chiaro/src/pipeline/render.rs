@@ -1,0 +1,598 @@
+//! The executor: runs a recipe on a frame.
+//!
+//! 1. **Plan.** Each stage is planned in order ([`Stage::plan`]); stages that want the proxy
+//!    get it as it stands at their input (every earlier point kernel has run over it). The
+//!    frame's camera-RGB opcodes (DNG OpcodeList3) are placed right after demosaicing and the
+//!    output transfer function before the first stage taking encoded values, or at the end.
+//! 2. **Tiles.** The output crop is cut into square tiles sized so a tile's working set stays
+//!    near L2 size. Each tile walks back through the chain to find the frame region it needs
+//!    (area kernels add their halos, clipped at the frame edges), copies it, and runs the
+//!    chain: runs of point kernels fused row by row, area kernels into a second buffer. The
+//!    result is quantised and stored straight into its oriented place in the output, so
+//!    orientation costs no extra pass. Tiles run in parallel on the current rayon pool
+//!    (callers cap threads with `ThreadPool::install`), each thread reusing its buffers.
+//!
+//! Peak memory is the frame, the output and a few tile buffers per thread.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rayon::prelude::*;
+
+use super::develop::{Developed, OutputSpec};
+use super::frame::Frame;
+use super::recipe::Recipe;
+use super::stage::{
+    AreaKernel, Kernel, PlanContext, PointKernel, Proxy, RowAt, Signal, TileMut, TileView,
+};
+use crate::color::dng::CameraColor;
+use crate::color::spaces::{OutputProfile, OutputSpace};
+use crate::color::transfer::Transfer;
+use crate::color::xy::D50_XY;
+use crate::error::{Error, ErrorKind, Result};
+use crate::image::Rect;
+use crate::io::{OutputImage, Pixels};
+use crate::limits::{Limits, try_vec};
+use crate::raw::CfaPattern;
+use crate::stages::encode::EncodeLut;
+use crate::stages::opcodes::{self, Opcode};
+use crate::stages::orientation;
+
+/// Largest proxy, in pixels (CFA cells).
+const PROXY_PIXELS: usize = 250_000;
+
+/// Bytes a tile's working set aims at (about a core's L2 cache).
+const TILE_BUDGET: f32 = 2.0 * 1024.0 * 1024.0;
+
+/// Renders `frame` by `recipe`. `cancel`, when set by another thread, stops the work at the
+/// next tile with an error of kind `Cancelled`. Buffers are checked against `limits` and
+/// allocated fallibly.
+pub fn render(
+    frame: &Frame,
+    recipe: &Recipe,
+    spec: &OutputSpec,
+    limits: &Limits,
+    cancel: Option<&AtomicBool>,
+) -> Result<Developed> {
+    recipe.validate()?;
+    if !matches!(spec.bits, 8 | 16 | 32) {
+        return Err(Error::parameter(format!(
+            "{} bits per sample (8, 16 or 32)",
+            spec.bits
+        )));
+    }
+    let plan = Plan::new(frame, recipe, spec)?;
+    let crop = frame.crop();
+    let (ow, oh) = orientation::oriented_size(frame.orientation(), crop.width, crop.height);
+    limits.check_image(ow, oh, 3)?;
+    let job = Job {
+        frame,
+        steps: &plan.steps,
+        colors: ColorRows::new(frame),
+        clamp: !(spec.linear && spec.bits == 32),
+        tile: plan.tile,
+        cancel,
+    };
+    let pixels = match spec.bits {
+        8 => Pixels::U8(job.run(limits, |v| (v * 255.0 + 0.5) as u8)?),
+        16 => Pixels::U16(job.run(limits, |v| (v * 65535.0 + 0.5) as u16)?),
+        _ => Pixels::F32(job.run(limits, |v| v)?),
+    };
+    let Plan {
+        steps,
+        ctx,
+        transfer,
+        ..
+    } = plan;
+    let mut warnings = ctx.warnings;
+    warnings.extend(steps.iter().filter_map(|s| match s {
+        Step::Point(k) => k.summary(),
+        Step::Area(k) => k.summary(),
+    }));
+    let color = ctx.color.unwrap_or(CameraColor {
+        neutral: ctx.neutral,
+        white_xy: D50_XY,
+        wb_camera_to_xyz_d50: OutputSpace::Srgb.to_xyz_d50(),
+    });
+    let space = ctx.space;
+    let profile = OutputProfile {
+        rgb_to_xyz_d50: match space {
+            OutputSpace::Camera => color.wb_camera_to_xyz_d50,
+            s => s.to_xyz_d50(),
+        },
+        transfer,
+        description: format!(
+            "chiaro {}{}",
+            space.name(),
+            if spec.linear { " linear" } else { "" }
+        ),
+    };
+    Ok(Developed {
+        image: OutputImage {
+            width: ow,
+            height: oh,
+            pixels,
+        },
+        profile,
+        space,
+        transfer,
+        color,
+        demosaic: ctx.demosaic.unwrap_or_default(),
+        warnings,
+        notes: ctx.notes,
+    })
+}
+
+/// One planned step of the chain.
+enum Step {
+    Point(Box<dyn PointKernel>),
+    Area(Box<dyn AreaKernel>),
+}
+
+struct Plan<'a> {
+    steps: Vec<Step>,
+    ctx: PlanContext<'a>,
+    transfer: Transfer,
+    /// Tile edge in pixels.
+    tile: usize,
+}
+
+impl<'a> Plan<'a> {
+    fn new(frame: &'a Frame, recipe: &Recipe, spec: &'a OutputSpec) -> Result<Self> {
+        let mut ctx = PlanContext {
+            frame,
+            spec,
+            neutral: [1.0; 3],
+            color: None,
+            space: OutputSpace::default(),
+            demosaic: None,
+            warnings: frame.warnings().to_vec(),
+            notes: Vec::new(),
+        };
+        let wants: Vec<bool> = recipe.stages.iter().map(|s| s.needs_proxy()).collect();
+        let mut proxy = wants.iter().any(|&w| w).then(|| frame.proxy(PROXY_PIXELS));
+        let mut steps = Vec::new();
+        let mut channels = frame.channels();
+        let mut transfer = None;
+        for (i, stage) in recipe.stages.iter().enumerate() {
+            let (input, output) = stage.signals();
+            if input == Signal::Encoded && transfer.is_none() {
+                transfer = Some(place_transfer(&mut steps, &ctx, spec));
+            }
+            let given = proxy.as_ref().filter(|_| wants[i]);
+            let kernel = stage
+                .plan(&mut ctx, given)
+                .map_err(|e| in_stage(e, stage.name()))?;
+            let later = wants[i + 1..].iter().any(|&w| w);
+            match kernel {
+                Some(Kernel::Point(k)) => {
+                    if let Some(p) = proxy.as_mut().filter(|_| later) {
+                        run_on_proxy(k.as_ref(), p);
+                    }
+                    steps.push(Step::Point(k));
+                }
+                Some(Kernel::Area(k)) => {
+                    channels = k.channels_out(channels);
+                    steps.push(Step::Area(k));
+                }
+                None => {}
+            }
+            if input == Signal::Cfa && output == Signal::CameraRgb {
+                if channels != 3 {
+                    return Err(Error::parameter(format!(
+                        "stage '{}' left the frame a mosaic",
+                        stage.name()
+                    )));
+                }
+                let list = frame.rgb_opcodes();
+                if !list.is_empty() {
+                    ctx.warnings.extend(
+                        opcodes::unsupported_in_rgb(list)
+                            .into_iter()
+                            .map(|o| format!("OpcodeList3: {o} not applied")),
+                    );
+                    steps.push(Step::Point(Box::new(RgbOpcodes {
+                        list: list.to_vec(),
+                        neutral: ctx.neutral.map(|n| n as f32),
+                        frame: (frame.width(), frame.height()),
+                    })));
+                }
+            }
+        }
+        let transfer = match transfer {
+            Some(t) => t,
+            None => place_transfer(&mut steps, &ctx, spec),
+        };
+        let factor = recipe
+            .stages
+            .iter()
+            .map(|s| s.memory_factor())
+            .fold(1.0f32, f32::max);
+        let tile = ((TILE_BUDGET / (12.0 * factor)).sqrt() as usize / 32 * 32).clamp(64, 512);
+        Ok(Plan {
+            steps,
+            ctx,
+            transfer,
+            tile,
+        })
+    }
+}
+
+/// Names the stage in an error raised while planning it.
+fn in_stage(e: Error, stage: &str) -> Error {
+    Error::new(e.kind(), format!("{stage}: {}", e.message()))
+}
+
+/// Adds the output transfer function to the chain and returns it.
+fn place_transfer(steps: &mut Vec<Step>, ctx: &PlanContext<'_>, spec: &OutputSpec) -> Transfer {
+    let transfer = if spec.linear {
+        Transfer::Linear
+    } else {
+        ctx.space.transfer()
+    };
+    if transfer != Transfer::Linear {
+        steps.push(Step::Point(Box::new(EncodeLut::new(transfer))));
+    }
+    transfer
+}
+
+/// Runs a point kernel over the proxy's rows.
+fn run_on_proxy(k: &dyn PointKernel, p: &mut Proxy) {
+    let colors: Vec<u8> = (0..p.width * 3).map(|i| (i % 3) as u8).collect();
+    let scale = p.scale;
+    for (y, row) in p.rgb.chunks_exact_mut(p.width * 3).enumerate() {
+        let at = RowAt {
+            x: 0,
+            y: y * scale,
+            channels: 3,
+            colors: &colors,
+            scale,
+        };
+        k.apply(row, &at);
+    }
+}
+
+/// DNG OpcodeList3 on camera RGB before white balance (DNG SDK stage 3): white balance is
+/// undone around it.
+struct RgbOpcodes {
+    list: Vec<Opcode>,
+    neutral: [f32; 3],
+    frame: (usize, usize),
+}
+
+impl PointKernel for RgbOpcodes {
+    fn apply(&self, row: &mut [f32], at: &RowAt<'_>) {
+        for px in row.chunks_exact_mut(3) {
+            px.iter_mut().zip(&self.neutral).for_each(|(v, n)| *v *= n);
+        }
+        let rect = Rect::new(at.x, at.y, row.len() / 3, 1);
+        opcodes::apply_to_rgb_tile(&self.list, row, rect, self.frame.0, self.frame.1);
+        for px in row.chunks_exact_mut(3) {
+            px.iter_mut().zip(&self.neutral).for_each(|(v, n)| *v /= n);
+        }
+    }
+}
+
+/// The colour of every sample position, so point kernels read colours by slice.
+struct ColorRows {
+    /// CFA frames: one row of site colours per pattern row, frame width + a period long.
+    cfa: Vec<Vec<u8>>,
+    /// 0, 1, 2 repeated over a frame row of RGB.
+    rgb: Vec<u8>,
+    pattern_width: usize,
+}
+
+impl ColorRows {
+    fn new(frame: &Frame) -> Self {
+        let w = frame.width();
+        let pattern: Option<&CfaPattern> = frame.pattern().filter(|_| frame.channels() == 1);
+        let cfa = pattern.map_or_else(Vec::new, |p| {
+            (0..p.height())
+                .map(|y| (0..w + p.width()).map(|x| p.color(y, x)).collect())
+                .collect()
+        });
+        ColorRows {
+            cfa,
+            rgb: (0..3 * w).map(|i| (i % 3) as u8).collect(),
+            pattern_width: pattern.map_or(1, |p| p.width()),
+        }
+    }
+
+    /// Colours of the `n` samples of a row starting at pixel (`x`, `y`).
+    fn at(&self, channels: usize, y: usize, x: usize, n: usize) -> &[u8] {
+        if channels == 1 && !self.cfa.is_empty() {
+            let row = &self.cfa[y % self.cfa.len()];
+            let start = x % self.pattern_width;
+            &row[start..start + n]
+        } else {
+            &self.rgb[..n]
+        }
+    }
+}
+
+struct Job<'a> {
+    frame: &'a Frame,
+    steps: &'a [Step],
+    colors: ColorRows,
+    clamp: bool,
+    tile: usize,
+    cancel: Option<&'a AtomicBool>,
+}
+
+/// A thread's tile buffers, reused from tile to tile.
+#[derive(Default)]
+struct Scratch {
+    a: Vec<f32>,
+    b: Vec<f32>,
+    rects: Vec<Rect>,
+}
+
+impl Job<'_> {
+    /// Renders every tile and stores it, quantised by `quantize`, into an oriented output.
+    fn run<T: Copy + Default + Send>(
+        &self,
+        limits: &Limits,
+        quantize: impl Fn(f32) -> T + Sync,
+    ) -> Result<Vec<T>> {
+        let crop = self.frame.crop();
+        let (w, h) = (crop.width, crop.height);
+        let code = self.frame.orientation();
+        let (ow, _) = orientation::oriented_size(code, w, h);
+        let mut out = try_vec::<T>(w * h * 3, limits)?;
+        let tiles: Vec<Rect> = (0..h)
+            .step_by(self.tile)
+            .flat_map(|y| {
+                (0..w)
+                    .step_by(self.tile)
+                    .map(move |x| Rect::new(x, y, self.tile.min(w - x), self.tile.min(h - y)))
+            })
+            .collect();
+        let placed: Vec<Rect> = tiles.iter().map(|t| orient_rect(code, *t, w, h)).collect();
+        let cells = split_cells(&mut out, ow, &placed)?;
+        cells.into_par_iter().enumerate().try_for_each_init(
+            Scratch::default,
+            |scratch, (i, mut cell)| {
+                if self.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                    return Err(Error::new(ErrorKind::Cancelled, "cancelled"));
+                }
+                self.tile(tiles[i], placed[i], &mut cell, scratch, &quantize)
+            },
+        )?;
+        Ok(out)
+    }
+
+    /// Runs the chain on one tile (`tile` in crop pixels, placed at `dst` of the output).
+    fn tile<T: Copy>(
+        &self,
+        tile: Rect,
+        dst: Rect,
+        cell: &mut [&mut [T]],
+        s: &mut Scratch,
+        quantize: &impl Fn(f32) -> T,
+    ) -> Result<()> {
+        let frame = self.frame;
+        let crop = frame.crop();
+        let (fw, fh) = (frame.width(), frame.height());
+        let target = Rect::new(crop.x + tile.x, crop.y + tile.y, tile.width, tile.height);
+        // Regions needed at each step's output, walking back from the tile.
+        s.rects.clear();
+        let mut need = target;
+        for step in self.steps.iter().rev() {
+            s.rects.push(need);
+            if let Step::Area(k) = step {
+                need = grow(need, k.halo(), fw, fh);
+            }
+        }
+        s.rects.reverse();
+        let mut rect = need;
+        let mut channels = frame.channels();
+        copy_region(frame, rect, &mut s.a);
+        let mut i = 0;
+        while i < self.steps.len() {
+            match &self.steps[i] {
+                Step::Point(_) => {
+                    let run = self.steps[i..]
+                        .iter()
+                        .take_while(|s| matches!(s, Step::Point(_)))
+                        .count();
+                    let n = rect.width * channels;
+                    for (j, row) in s.a.chunks_exact_mut(n).enumerate() {
+                        let y = rect.y + j;
+                        let at = RowAt {
+                            x: rect.x,
+                            y,
+                            channels,
+                            colors: self.colors.at(channels, y, rect.x, n),
+                            scale: 1,
+                        };
+                        for step in &self.steps[i..i + run] {
+                            if let Step::Point(k) = step {
+                                k.apply(row, &at);
+                            }
+                        }
+                    }
+                    i += run;
+                }
+                Step::Area(k) => {
+                    let out_rect = s.rects[i];
+                    let out_channels = k.channels_out(channels);
+                    s.b.clear();
+                    s.b.resize(out_rect.width * out_rect.height * out_channels, 0.0);
+                    let src = TileView {
+                        data: &s.a,
+                        rect,
+                        channels,
+                        pattern: frame.pattern().unwrap_or(&RGB_PATTERN),
+                        frame: (fw, fh),
+                    };
+                    let mut dst = TileMut {
+                        data: &mut s.b,
+                        rect: out_rect,
+                        channels: out_channels,
+                    };
+                    k.run(&src, &mut dst)?;
+                    std::mem::swap(&mut s.a, &mut s.b);
+                    rect = out_rect;
+                    channels = out_channels;
+                    i += 1;
+                }
+            }
+        }
+        if channels != 3 || rect != target {
+            return Err(Error::parameter("the recipe does not end in RGB"));
+        }
+        store(
+            &s.a,
+            tile,
+            dst,
+            crop,
+            frame.orientation(),
+            cell,
+            self.clamp,
+            quantize,
+        );
+        Ok(())
+    }
+}
+
+/// Any pattern, for kernels handed RGB tiles (they do not read it).
+static RGB_PATTERN: std::sync::LazyLock<CfaPattern> = std::sync::LazyLock::new(CfaPattern::xtrans);
+
+/// `r` grown by `halo` on every side, clipped to the frame.
+fn grow(r: Rect, halo: usize, fw: usize, fh: usize) -> Rect {
+    let (x0, y0) = (r.x.saturating_sub(halo), r.y.saturating_sub(halo));
+    let (x1, y1) = ((r.right() + halo).min(fw), (r.bottom() + halo).min(fh));
+    Rect::new(x0, y0, x1 - x0, y1 - y0)
+}
+
+/// Copies `rect` of the frame's samples into `buf`.
+fn copy_region(frame: &Frame, rect: Rect, buf: &mut Vec<f32>) {
+    let ch = frame.channels();
+    let stride = frame.width() * ch;
+    buf.clear();
+    for y in rect.y..rect.bottom() {
+        let start = y * stride + rect.x * ch;
+        buf.extend_from_slice(&frame.data()[start..start + rect.width * ch]);
+    }
+}
+
+/// The output rectangle a crop-space rectangle lands on under orientation `code`
+/// (EXIF 2.32 tag 0x0112), for a `w` x `h` crop.
+fn orient_rect(code: u16, r: Rect, w: usize, h: usize) -> Rect {
+    let flip_x = w - r.right();
+    let flip_y = h - r.bottom();
+    match code {
+        2 => Rect::new(flip_x, r.y, r.width, r.height),
+        3 => Rect::new(flip_x, flip_y, r.width, r.height),
+        4 => Rect::new(r.x, flip_y, r.width, r.height),
+        5 => Rect::new(r.y, r.x, r.height, r.width),
+        6 => Rect::new(flip_y, r.x, r.height, r.width),
+        7 => Rect::new(flip_y, flip_x, r.height, r.width),
+        8 => Rect::new(r.y, flip_x, r.height, r.width),
+        _ => r,
+    }
+}
+
+/// Where crop pixel (`x`, `y`) lands in the output under orientation `code`.
+#[inline]
+fn orient_point(code: u16, x: usize, y: usize, w: usize, h: usize) -> (usize, usize) {
+    match code {
+        2 => (w - 1 - x, y),
+        3 => (w - 1 - x, h - 1 - y),
+        4 => (x, h - 1 - y),
+        5 => (y, x),
+        6 => (h - 1 - y, x),
+        7 => (h - 1 - y, w - 1 - x),
+        8 => (y, w - 1 - x),
+        _ => (x, y),
+    }
+}
+
+/// Splits the output (`ow` pixels wide) into one list of row segments per placed tile, so
+/// tiles can be stored in parallel without sharing memory. The placed rectangles tile the
+/// output as a grid.
+fn split_cells<'o, T>(
+    out: &'o mut [T],
+    ow: usize,
+    placed: &[Rect],
+) -> Result<Vec<Vec<&'o mut [T]>>> {
+    let mut order: Vec<usize> = (0..placed.len()).collect();
+    order.sort_by_key(|&i| (placed[i].y, placed[i].x));
+    let mut cells: Vec<Vec<&mut [T]>> = (0..placed.len()).map(|_| Vec::new()).collect();
+    let mut rows = out.chunks_exact_mut(ow * 3);
+    let mut k = 0;
+    while k < order.len() {
+        let first = placed[order[k]];
+        let group = order[k..]
+            .iter()
+            .take_while(|&&i| placed[i].y == first.y)
+            .count();
+        for _ in 0..first.height {
+            let mut row = rows
+                .next()
+                .ok_or_else(|| Error::parameter("tile grid does not cover the output"))?;
+            for &i in &order[k..k + group] {
+                let (seg, rest) = row.split_at_mut(placed[i].width * 3);
+                cells[i].push(seg);
+                row = rest;
+            }
+        }
+        k += group;
+    }
+    Ok(cells)
+}
+
+/// Quantises a finished tile (`tile` in crop pixels, interleaved RGB) into its cell.
+#[allow(clippy::too_many_arguments)]
+fn store<T: Copy>(
+    rgb: &[f32],
+    tile: Rect,
+    dst: Rect,
+    crop: Rect,
+    code: u16,
+    cell: &mut [&mut [T]],
+    clamp: bool,
+    quantize: &impl Fn(f32) -> T,
+) {
+    let q = |v: f32| quantize(if clamp { v.clamp(0.0, 1.0) } else { v });
+    let n = tile.width * 3;
+    if code <= 1 {
+        for (row, seg) in rgb.chunks_exact(n).zip(cell.iter_mut()) {
+            seg.iter_mut().zip(row).for_each(|(d, &v)| *d = q(v));
+        }
+        return;
+    }
+    let (w, h) = (crop.width, crop.height);
+    for (j, row) in rgb.chunks_exact(n).enumerate() {
+        for (i, px) in row.chunks_exact(3).enumerate() {
+            let (ox, oy) = orient_point(code, tile.x + i, tile.y + j, w, h);
+            let seg = &mut cell[oy - dst.y];
+            let o = (ox - dst.x) * 3;
+            seg[o] = q(px[0]);
+            seg[o + 1] = q(px[1]);
+            seg[o + 2] = q(px[2]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oriented_rects_and_points_agree() {
+        let (w, h) = (7, 4);
+        for code in 1..=8u16 {
+            let r = Rect::new(2, 1, 3, 2);
+            let o = orient_rect(code, r, w, h);
+            for y in r.y..r.bottom() {
+                for x in r.x..r.right() {
+                    let (ox, oy) = orient_point(code, x, y, w, h);
+                    assert!(
+                        ox >= o.x && ox < o.right() && oy >= o.y && oy < o.bottom(),
+                        "code {code}: ({x},{y}) -> ({ox},{oy}) outside {o:?}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! The `demosaic` stage: CFA samples to camera RGB, tiled by the executor with the method's
+//! halo. RGB frames (LinearRaw) pass through unchanged.
+
+use serde::{Deserialize, Serialize};
+
+use super::{DemosaicMethod, demosaic_region};
+use crate::error::Result;
+use crate::pipeline::stage::{
+    AreaKernel, Kernel, PlanContext, Proxy, Signal, Stage, TileMut, TileView,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Demosaic {
+    pub method: DemosaicMethod,
+}
+
+impl Stage for Demosaic {
+    fn name(&self) -> &'static str {
+        "demosaic"
+    }
+    fn signals(&self) -> (Signal, Signal) {
+        (Signal::Cfa, Signal::CameraRgb)
+    }
+    fn order(&self) -> u32 {
+        300
+    }
+    fn memory_factor(&self) -> f32 {
+        // RCD and Markesteijn keep several full planes of the window in flight.
+        match self.method {
+            DemosaicMethod::Bilinear | DemosaicMethod::Malvar => 1.0,
+            DemosaicMethod::Rcd => 3.0,
+            DemosaicMethod::Markesteijn => 8.0,
+        }
+    }
+    fn plan(&self, ctx: &mut PlanContext<'_>, _: Option<&Proxy>) -> Result<Option<Kernel>> {
+        let Some(pattern) = ctx.frame.pattern().filter(|_| ctx.frame.channels() == 1) else {
+            return Ok(None);
+        };
+        let method = self.method.for_pattern(pattern);
+        if method != self.method {
+            ctx.warnings.push(format!(
+                "demosaic: {} does not handle {} data; using {}",
+                self.method.name(),
+                pattern.name(),
+                method.name()
+            ));
+        }
+        ctx.demosaic = Some(method);
+        Ok(Some(Kernel::Area(Box::new(DemosaicKernel(method)))))
+    }
+}
+
+struct DemosaicKernel(DemosaicMethod);
+
+impl AreaKernel for DemosaicKernel {
+    fn halo(&self) -> usize {
+        self.0.halo()
+    }
+    fn channels_out(&self, _: usize) -> usize {
+        3
+    }
+    fn run(&self, src: &TileView<'_>, dst: &mut TileMut<'_>) -> Result<()> {
+        let (s, d) = (src.rect, dst.rect);
+        let pattern = src.pattern.shifted(s.y, s.x);
+        let region = crate::image::Rect::new(d.x - s.x, d.y - s.y, d.width, d.height);
+        demosaic_region(
+            self.0, src.data, s.width, s.height, &pattern, region, dst.data,
+        )
+    }
+}
