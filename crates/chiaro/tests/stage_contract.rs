@@ -277,8 +277,10 @@ fn proxy_stage_sees_the_signal_at_its_input() {
     let data = mosaic(w, h);
     let frame = Frame::from_cfa(w, h, data.clone(), pattern).expect("frame");
     // Unbalanced camera: as-shot neutral (0.5, 1, 0.25) -> gains 2 and 4 on red and blue.
-    let mut cal = chiaro::raw::ColorCalibration::default();
-    cal.as_shot_neutral = Some([0.5, 1.0, 0.25]);
+    let cal = chiaro::raw::ColorCalibration {
+        as_shot_neutral: Some([0.5, 1.0, 0.25]),
+        ..Default::default()
+    };
     let frame = frame.with_color(cal);
     let recipe = Recipe::from_toml_with(
         "version = 1\n[[stages]]\nstage = \"white-balance\"\n[[stages]]\nstage = \"probe\"\n[[stages]]\nstage = \"demosaic\"\n[[stages]]\nstage = \"color\"\nspace = \"camera\"\n",
