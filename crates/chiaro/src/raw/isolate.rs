@@ -59,6 +59,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct WorkerCommand {
     pub program: PathBuf,
     pub args: Vec<OsString>,
+    /// Environment variables set for the worker (on top of the inherited environment).
+    pub env: Vec<(OsString, OsString)>,
     /// Address-space limit in bytes the worker sets on itself (`RLIMIT_AS`; Unix only).
     pub memory_limit: u64,
     /// The worker is killed when a decode takes longer.
@@ -70,12 +72,17 @@ impl WorkerCommand {
         WorkerCommand {
             program: program.into(),
             args: Vec::new(),
+            env: Vec::new(),
             memory_limit: DEFAULT_MEMORY_LIMIT,
             timeout: DEFAULT_TIMEOUT,
         }
     }
     pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
         self.args.push(arg.into());
+        self
+    }
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.push((key.into(), value.into()));
         self
     }
     pub fn memory_limit(mut self, bytes: u64) -> Self {
@@ -107,6 +114,7 @@ pub fn decode_in_worker(bytes: &[u8], limits: &Limits, worker: &WorkerCommand) -
     let failed = |why: String| Error::decode(format!("the camera-raw decoder {why}"));
     let mut child = Command::new(&worker.program)
         .args(&worker.args)
+        .envs(worker.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
