@@ -9,12 +9,12 @@ use chiaro::raw::RawImage;
 use chiaro::stages::opcodes;
 use serde_json::{Value, json};
 
-pub fn run(path: &Path, as_json: bool) -> anyhow::Result<()> {
-    let raw = chiaro::raw::read_file(path, &chiaro::Limits::default())?;
+pub fn run(path: &Path, as_json: bool, reader: &crate::RawReader) -> anyhow::Result<()> {
+    let raw = reader.read(path, &chiaro::Limits::default())?;
     let v = describe(path, &raw);
     let mut text = String::new();
     if as_json {
-        text = serde_json::to_string_pretty(&v)? + "\n";
+        text = json_printable(&(serde_json::to_string_pretty(&v)? + "\n"));
     } else {
         print_text(&v, 0, &mut text);
     }
@@ -73,26 +73,50 @@ fn describe(path: &Path, raw: &RawImage) -> Value {
     })
 }
 
+/// serde_json escapes C0 controls but leaves DEL, C1 controls and invisible format
+/// characters (bidirectional overrides) raw; escape those too (`\uXXXX`, still valid JSON
+/// with the same strings), so file data cannot drive the terminal.
+fn json_printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c != '\n' && chiaro::error::is_unprintable(c) {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{u:04x}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Text output: every string (file data: Make, Model, warnings) goes through
+/// [`chiaro::error::printable`], so control characters never reach the terminal.
 fn print_text(v: &Value, indent: usize, out: &mut String) {
+    use chiaro::error::printable;
     let Value::Object(map) = v else { return };
     for (k, val) in map {
         match val {
             Value::Null => {}
             Value::Object(_) => {
-                let _ = writeln!(out, "{:indent$}{k}:", "");
+                let _ = writeln!(out, "{:indent$}{}:", "", printable(k));
                 print_text(val, indent + 2, out);
             }
             Value::Array(a) if a.iter().all(|x| x.is_string()) && !a.is_empty() => {
-                let _ = writeln!(out, "{:indent$}{k}:", "");
+                let _ = writeln!(out, "{:indent$}{}:", "", printable(k));
                 for x in a {
-                    let _ = writeln!(out, "{:indent$}  - {}", "", x.as_str().unwrap_or_default());
+                    let s = printable(x.as_str().unwrap_or_default()).into_owned();
+                    let _ = writeln!(out, "{:indent$}  - {s}", "");
                 }
             }
             Value::String(s) => {
-                let _ = writeln!(out, "{:indent$}{k}: {s}", "");
+                let _ = writeln!(out, "{:indent$}{}: {}", "", printable(k), printable(s));
             }
             other => {
-                let _ = writeln!(out, "{:indent$}{k}: {other}", "");
+                // Nested arrays and numbers: serde_json's text, which escapes C0 controls.
+                let s = json_printable(&other.to_string());
+                let _ = writeln!(out, "{:indent$}{}: {s}", "", printable(k));
             }
         }
     }

@@ -47,7 +47,13 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Decode camera raws in this process instead of an isolated worker process.
+        #[arg(long)]
+        no_isolate: bool,
     },
+    /// Internal: the isolated camera-raw decoder (request on stdin, reply on stdout).
+    #[command(name = "__decode-worker", hide = true)]
+    DecodeWorker,
 }
 
 #[derive(Args)]
@@ -99,6 +105,10 @@ struct DevelopArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     jobs: Option<usize>,
+    /// Decode camera raws in this process instead of an isolated worker process (a file
+    /// that crashes the decoder then ends the whole batch).
+    #[arg(long)]
+    no_isolate: bool,
 }
 
 fn main() -> ExitCode {
@@ -110,26 +120,49 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }),
         // A file that cannot be read is a failed file (1), as in a batch, not a usage error.
-        Command::Info { file, json } => match info::run(&file, json) {
+        Command::Info {
+            file,
+            json,
+            no_isolate,
+        } => match info::run(&file, json, &RawReader::new(no_isolate)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("chiaro: {e:#}");
+                // The library's message is complete on its own line; no cause chain.
+                eprintln!("chiaro: {e}");
                 ExitCode::from(1)
             }
         },
+        Command::DecodeWorker => {
+            ExitCode::from(u8::try_from(chiaro::raw::isolate::worker_main()).unwrap_or(1))
+        }
     }
 }
 
 /// rawler panics on some hostile files; the library catches those panics and reports a
 /// one-line error, so the default hook's multi-line report for them is only noise.
 fn quiet_caught_decoder_panics() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let from_rawler = info.location().is_some_and(|l| l.file().contains("rawler"));
-        if !from_rawler {
-            default(info);
+    chiaro::raw::isolate::quiet_caught_panics();
+}
+
+/// How raw files are read: camera raws in a worker process (this executable's hidden
+/// `__decode-worker` command), unless `--no-isolate` or the executable cannot be found.
+pub(crate) struct RawReader(Option<chiaro::raw::WorkerCommand>);
+
+impl RawReader {
+    fn new(no_isolate: bool) -> Self {
+        let exe = std::env::current_exe().ok().filter(|_| !no_isolate);
+        RawReader(exe.map(|e| chiaro::raw::WorkerCommand::new(e).arg("__decode-worker")))
+    }
+    pub(crate) fn read(
+        &self,
+        path: &Path,
+        limits: &Limits,
+    ) -> chiaro::Result<chiaro::raw::RawImage> {
+        match &self.0 {
+            Some(worker) => chiaro::raw::read_file_isolated(path, limits, worker),
+            None => chiaro::raw::read_file(path, limits),
         }
-    }));
+    }
 }
 
 /// Everything fixed for the whole batch.
@@ -140,6 +173,7 @@ struct Job {
     quality: u8,
     overwrite: bool,
     limits: Limits,
+    reader: RawReader,
 }
 
 fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
@@ -177,6 +211,7 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
         quality: args.quality,
         overwrite: args.overwrite,
         limits: Limits::default(),
+        reader: RawReader::new(args.no_isolate),
     };
 
     let outputs: Vec<PathBuf> = match (&args.output, &args.out_dir) {
@@ -283,12 +318,15 @@ fn develop_one(
                 .with_path(output),
         );
     }
-    let raw = chiaro::raw::read_file(input, &job.limits)?;
-    let dev = chiaro::pipeline::develop(&raw, &job.recipe, &job.spec, Some(cancel))
+    // The sensor samples are dropped once the frame is prepared, before the output exists.
+    let frame = {
+        let raw = job.reader.read(input, &job.limits)?;
+        chiaro::pipeline::prepare(&raw, &job.limits).map_err(|e| e.with_path(input))?
+    };
+    let dev = chiaro::pipeline::render(&frame, &job.recipe, &job.spec, &job.limits, Some(cancel))
         .map_err(|e| e.with_path(input))?;
-    // The sensor samples are not needed for encoding: free them before the encoder allocates.
-    let exif = raw.exif.clone();
-    drop(raw);
+    let exif = frame.exif().clone();
+    drop(frame);
     let opts = EncodeOptions {
         format: job.format,
         quality: job.quality,

@@ -1036,3 +1036,120 @@ fn bad_options_are_usage_errors() {
     let o = chiaro(["frobnicate"]);
     assert_code(&o, 2, "unknown subcommand");
 }
+
+/// The Minolta stub with its sensor size set to 65000x65000: rawler allocates 8 GB for it,
+/// which the decoder worker's 4 GiB address-space limit refuses, so the worker aborts.
+fn worker_killer(dir: &Path) -> PathBuf {
+    let mut b = std::fs::read(stub("Minolta.mrw")).expect("stub");
+    // PRD block at offset 8: sensor height, width, image height, width (big-endian).
+    b[24..32].copy_from_slice(&[0xFD, 0xE8, 0xFD, 0xE8, 0xFD, 0xE8, 0xFD, 0xE8]);
+    let p = dir.join("kills_the_worker.mrw");
+    std::fs::write(&p, b).expect("write");
+    p
+}
+
+/// A file that kills the decoder worker costs that file only: the other files of the batch
+/// are developed, the bad one gets one line naming it, and the exit code is 1.
+#[cfg(all(unix, feature = "rawler"))]
+#[test]
+fn batch_survives_a_file_that_kills_the_decoder_worker() {
+    let d = tmp();
+    let bad = worker_killer(d.path());
+    let second = d.path().join("second.dng");
+    std::fs::copy(sample(), &second).expect("copy sample");
+    let out = d.path().join("out");
+    let o = chiaro([
+        OsArg::from("develop"),
+        sample().into(),
+        bad.clone().into(),
+        second.clone().into(),
+        "--out-dir".into(),
+        out.clone().into(),
+    ]);
+    assert_code(&o, 1, "batch with a worker-killing file");
+    assert_eq!(
+        listing(&out),
+        ["nikon_d750_rose_768x512.jpg", "second.jpg"],
+        "the good files are developed"
+    );
+    assert_no_leftovers(&out);
+    let err = stderr(&o);
+    let l = lines(&err);
+    assert_eq!(
+        l.len(),
+        2,
+        "one line for the bad file and a summary:\n{err}"
+    );
+    let name = bad.display().to_string();
+    assert!(
+        l[0].contains(&name) && l[0].contains("decode") && l[0].contains("worker"),
+        "the line names the file and says the decoder died: {}",
+        l[0]
+    );
+    assert!(
+        l[1].contains("2 of 3") && l[1].contains("1 failed"),
+        "{}",
+        l[1]
+    );
+    // info reads through the worker too.
+    let o = chiaro([OsArg::from("info"), bad.clone().into()]);
+    assert_code(&o, 1, "info on the worker-killing file");
+    assert_eq!(lines(&stderr(&o)).len(), 1, "{}", stderr(&o));
+}
+
+/// `--no-isolate` decodes in the process; the structural checks still refuse hostile
+/// structures before rawler (here an RW2 whose IFD links to itself).
+#[test]
+fn no_isolate_still_refuses_hostile_structures() {
+    let d = tmp();
+    let mut b = std::fs::read(stub("Panasonic.rw2")).expect("stub");
+    let ifd = u32::from_le_bytes([b[4], b[5], b[6], b[7]]) as usize;
+    let n = u16::from_le_bytes([b[ifd], b[ifd + 1]]) as usize;
+    let next = ifd + 2 + 12 * n;
+    b[next..next + 4].copy_from_slice(&(ifd as u32).to_le_bytes());
+    let p = d.path().join("self_linked.rw2");
+    std::fs::write(&p, b).expect("write");
+    for extra in [&[][..], &["--no-isolate"][..]] {
+        let mut args = vec![OsArg::from("develop"), p.clone().into()];
+        args.extend(extra.iter().map(OsArg::from));
+        args.extend([OsArg::from("--out-dir"), d.path().join("out").into()]);
+        let o = chiaro(&args);
+        assert_code(&o, 1, "self-linked RW2");
+        let err = stderr(&o);
+        assert!(err.contains("loop"), "{extra:?}: {err}");
+        assert_eq!(lines(&err).len(), 2, "{err}");
+    }
+}
+
+/// Control characters in a camera's Make reach neither the terminal nor the JSON raw.
+#[test]
+fn info_escapes_control_characters_from_the_file() {
+    let d = tmp();
+    let mut b = std::fs::read(sample()).expect("sample");
+    // ESC [ 2 and U+009B (CSI, UTF-8 C2 9B) in place of every NIKON (Make and Model).
+    while let Some(at) = b.windows(5).position(|w| w == b"NIKON") {
+        b[at..at + 5].copy_from_slice(b"\x1b[2\xc2\x9b");
+    }
+    let p = d.path().join("evil.dng");
+    std::fs::write(&p, &b).expect("write");
+    for json in [false, true] {
+        let mut args = vec![OsArg::from("info"), p.clone().into()];
+        if json {
+            args.push("--json".into());
+        }
+        let o = chiaro(&args);
+        assert_code(&o, 0, "info on the renamed Make");
+        let out = stdout(&o);
+        assert!(
+            !out.contains('\x1b') && !out.contains('\u{9b}'),
+            "control characters printed raw (json {json})"
+        );
+        if json {
+            let v: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+            let m = v["camera"]["make"].as_str().expect("make");
+            assert!(m.starts_with('\x1b'), "JSON keeps the value: {m:?}");
+        } else {
+            assert!(out.contains("\\u{1b}[2\\u{9b}"), "escaped in text:\n{out}");
+        }
+    }
+}

@@ -57,8 +57,10 @@ impl Limits {
     }
 }
 
-/// Allocates a zeroed vector of `n` elements without aborting on failure.
-pub fn try_vec<T: Clone + Default>(n: usize, limits: &Limits) -> Result<Vec<T>> {
+/// An empty vector with room for `n` elements, reserved fallibly after checking the byte
+/// size against `limits.max_alloc_bytes`: the one place readers allocate buffers whose size
+/// comes from file data, so that a hostile size is a `Limits` error, never an abort.
+pub fn try_with_capacity<T>(n: usize, limits: &Limits) -> Result<Vec<T>> {
     let bytes = n.saturating_mul(std::mem::size_of::<T>());
     if bytes > limits.max_alloc_bytes {
         return Err(Error::limits(format!(
@@ -69,7 +71,34 @@ pub fn try_vec<T: Clone + Default>(n: usize, limits: &Limits) -> Result<Vec<T>> 
     let mut v = Vec::new();
     v.try_reserve_exact(n)
         .map_err(|_| Error::limits(format!("cannot allocate {bytes} bytes")))?;
+    Ok(v)
+}
+
+/// Allocates a zeroed vector of `n` elements without aborting on failure.
+pub fn try_vec<T: Clone + Default>(n: usize, limits: &Limits) -> Result<Vec<T>> {
+    let mut v = try_with_capacity(n, limits)?;
     v.resize(n, T::default());
+    Ok(v)
+}
+
+/// Reads a whole file into memory after checking its size against the limits, with a
+/// fallible allocation (a 100 GB "raw" is an error, not an abort or an hour of reading).
+pub fn read_file_bounded(path: &std::path::Path, limits: &Limits) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    let len = usize::try_from(len)
+        .ok()
+        .filter(|&n| n <= limits.max_alloc_bytes)
+        .ok_or_else(|| {
+            Error::limits(format!(
+                "the file is {len} bytes, more than the {} byte limit",
+                limits.max_alloc_bytes
+            ))
+        })?;
+    let mut v = try_with_capacity::<u8>(len, limits)?;
+    // `take` stops a file that grows while it is read at the size that was checked.
+    f.take(len as u64).read_to_end(&mut v)?;
     Ok(v)
 }
 
@@ -85,5 +114,13 @@ mod tests {
         assert!(l.check_image(0, 10, 1).is_err());
         assert_eq!(l.check_image(10, 10, 3).ok(), Some(300));
         assert!(try_vec::<f32>(usize::MAX / 2, &l).is_err());
+        let e = try_with_capacity::<u64>(1 << 40, &l).expect_err("over the limit");
+        assert_eq!(e.kind(), crate::ErrorKind::Limits);
+        let small = Limits {
+            max_alloc_bytes: 16,
+            ..l
+        };
+        assert!(try_with_capacity::<u8>(16, &small).is_ok());
+        assert!(try_with_capacity::<u8>(17, &small).is_err());
     }
 }

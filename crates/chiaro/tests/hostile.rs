@@ -8,7 +8,6 @@
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::Once;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -16,8 +15,9 @@ use chiaro::color::matrix::Mat3;
 use chiaro::io::{OutputImage, Pixels};
 use chiaro::lab::synth::{self, Storage, SynthDng};
 use chiaro::pipeline::{OutputSpec, Recipe};
+use chiaro::raw::dng::ljpeg;
 use chiaro::raw::tiff::{TiffFile, tag};
-use chiaro::raw::{CfaPattern, ColorCalibration, RawImage, dng};
+use chiaro::raw::{CfaPattern, ColorCalibration, RawImage, WorkerCommand, dng};
 use chiaro::stages::demosaic::{Demosaic, DemosaicMethod};
 use chiaro::stages::opcodes::{self, AreaSpec, GainMap, Opcode};
 use chiaro::{ErrorKind, Limits};
@@ -45,19 +45,12 @@ fn bounded(name: &'static str, body: impl FnOnce() + Send + 'static) {
     }
 }
 
-/// rawler panics on corrupt input by design and catches its own panics; the default hook
-/// would still print each one (from rawler's worker threads, outside the test capture).
-/// Panics located in rawler's sources are silenced; all others reach the default hook.
+/// rawler panics on corrupt input by design and the library catches those panics; the
+/// default hook would still print each one (from rawler's worker threads, outside the test
+/// capture). The library's hook silences caught decoder panics; all others reach the
+/// default hook.
 fn quiet_rawler_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if !info.location().is_some_and(|l| l.file().contains("rawler")) {
-                default(info);
-            }
-        }));
-    });
+    chiaro::raw::isolate::quiet_caught_panics();
 }
 
 fn panic_text(p: &(dyn Any + Send)) -> String {
@@ -1267,7 +1260,6 @@ fn overflowing_tag_values_are_errors_not_panics() {
 #[test]
 fn hostile_ljpeg_streams_are_errors() {
     bounded("hostile_ljpeg_streams_are_errors", || {
-        use chiaro::raw::dng::ljpeg;
         let (w, h, tile) = (32usize, 32usize, 16usize);
         let samples = mosaic_samples(tile, tile);
         let good = ljpeg::encode(&samples, tile, tile, 1, 12, 1).expect("encode");
@@ -2302,5 +2294,869 @@ fn headerless_raw_without_sidecar_names_the_sidecar() {
             e.to_string().contains("dump.toml"),
             "message should name the missing sidecar: {e}"
         );
+    });
+}
+
+// ---- the decoder worker ---------------------------------------------------------------------
+
+/// Helper run as a decoder worker process by [`test_worker`]: serves one request on stdin and
+/// stdout and exits before libtest prints its summary. Does nothing when run directly.
+#[test]
+#[ignore = "helper: run as a decoder worker process by the isolation tests"]
+fn decode_worker_helper() {
+    if std::env::var_os("CHIARO_TEST_DECODE_WORKER").is_none() {
+        return;
+    }
+    std::process::exit(chiaro::raw::isolate::worker_main());
+}
+
+/// This test binary as a decoder worker (the parent skips libtest's banner before the
+/// reply), limited to 2 GiB of address space. The timeout is generous for a loaded 2-core
+/// machine: it only turns a hang into an error, and no test asserts on time.
+fn test_worker() -> WorkerCommand {
+    let mut w = WorkerCommand::new(std::env::current_exe().expect("test executable"));
+    for a in [
+        "decode_worker_helper",
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+        "--quiet",
+    ] {
+        w = w.arg(a);
+    }
+    w.env("CHIARO_TEST_DECODE_WORKER", "1")
+        .env("RUST_BACKTRACE", "0")
+        .memory_limit(2 << 30)
+        .timeout(Duration::from_secs(60))
+}
+
+/// Writes `bytes` to `dir/name` and reads it with `read_file_isolated`. `Err(problem)` when
+/// it panicked, failed with a kind other than decode/unsupported/limits, or gave a message
+/// that is not one printable line starting with the file's name.
+fn read_isolated(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    worker: &WorkerCommand,
+) -> Result<chiaro::Result<RawImage>, String> {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).expect("write");
+    let r = guard(|| chiaro::raw::read_file_isolated(&p, &Limits::default(), worker))
+        .map_err(|panic| format!("panic: {panic}"))?;
+    if let Err(e) = &r {
+        let line = e.to_string();
+        if !matches!(
+            e.kind(),
+            ErrorKind::Decode | ErrorKind::Unsupported | ErrorKind::Limits
+        ) {
+            return Err(format!("kind {:?}: {line}", e.kind()));
+        }
+        if line.chars().any(char::is_control) || !line.starts_with(&p.display().to_string()) {
+            return Err(format!("not one printable line naming the file: {line:?}"));
+        }
+    }
+    Ok(r)
+}
+
+/// A worker that dies, is killed, hangs, sends garbage or cannot start is one file's
+/// one-line decode error.
+#[cfg(unix)]
+#[test]
+fn dead_and_misbehaving_workers_are_one_line_errors() {
+    bounded("dead_and_misbehaving_workers_are_one_line_errors", || {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // A camera raw that passes chiaro's own checks, so it goes to the worker.
+        let mrw = read(&shared().join("raw/stubs/Minolta.mrw"));
+        let sh = |script: &str| WorkerCommand::new("sh").arg("-c").arg(script);
+        let cases = [
+            ("killed", sh("kill -9 $$")),
+            ("aborted", sh("cat >/dev/null; kill -6 $$")),
+            ("exit 3", sh("cat >/dev/null; exit 3")),
+            (
+                "garbage",
+                sh("cat >/dev/null; printf 'CHIAROR1\\000\\377\\377\\377garbage'"),
+            ),
+            ("no reply", sh("cat >/dev/null")),
+            ("banner only", sh("echo hello")),
+            // The parent stops it after the 2 s timeout under test (no time is asserted).
+            (
+                "hangs",
+                WorkerCommand::new("sleep")
+                    .arg("600")
+                    .timeout(Duration::from_secs(2)),
+            ),
+            ("missing", WorkerCommand::new("/nonexistent/chiaro-worker")),
+        ];
+        let mut problems = Vec::new();
+        for (what, worker) in &cases {
+            match read_isolated(dir.path(), "bad.mrw", &mrw, worker) {
+                Err(p) => problems.push(format!("{what}: {p}")),
+                Ok(Ok(_)) => problems.push(format!("{what}: decoded")),
+                Ok(Err(e)) => {
+                    if e.kind() != ErrorKind::Decode || !e.message().contains("decoder") {
+                        problems.push(format!("{what}: {e}"));
+                    }
+                }
+            }
+        }
+        // The real worker on a file that makes rawler allocate 8 GB: under a 1 GiB address
+        // space the allocation fails, the worker aborts, and that is this file's error.
+        let mut huge = mrw.clone();
+        huge[24..32].copy_from_slice(&[0xFD, 0xE8, 0xFD, 0xE8, 0xFD, 0xE8, 0xFD, 0xE8]);
+        match read_isolated(
+            dir.path(),
+            "huge.mrw",
+            &huge,
+            &test_worker().memory_limit(1 << 30),
+        ) {
+            Err(p) => problems.push(format!("8 GB MRW: {p}")),
+            Ok(Ok(_)) => problems.push("8 GB MRW: decoded".into()),
+            Ok(Err(e)) => {
+                if !e.message().contains("worker") {
+                    problems.push(format!("8 GB MRW: not a worker death: {e}"));
+                }
+            }
+        }
+        assert_none(&problems, "misbehaving workers");
+    });
+}
+
+/// The worker's reply carries the whole image: rawler's decode of the sample DNG through the
+/// worker equals the in-process decode.
+#[cfg(all(unix, feature = "rawler"))]
+#[test]
+fn worker_round_trip_equals_in_process_decode() {
+    bounded("worker_round_trip_equals_in_process_decode", || {
+        let p = repo_samples().join("nikon_d750_rose_768x512.dng");
+        let bytes = read(&p);
+        let limits = Limits::default();
+        let here = chiaro::raw::rawler_bridge::decode(&p, &bytes, &limits).expect("rawler");
+        let there = chiaro::raw::isolate::decode_in_worker(&bytes, &limits, &test_worker())
+            .expect("worker");
+        assert_eq!(there.data, here.data);
+        assert_eq!(there.cfa, here.cfa);
+        assert_eq!(there.black, here.black);
+        assert_eq!(there.white, here.white);
+        assert_eq!(there.color, here.color);
+        assert_eq!(there.exif, here.exif);
+        assert_eq!(there.active_area, here.active_area);
+        assert_eq!(there.default_crop, here.default_crop);
+        assert_eq!(there.format, here.format);
+    });
+}
+
+// ---- the cases of the issue ---------------------------------------------------------------
+
+/// Endian-aware field access for mutating TIFF structures in place.
+fn get16(b: &[u8], at: usize, big: bool) -> u16 {
+    let a = [b[at], b[at + 1]];
+    if big {
+        u16::from_be_bytes(a)
+    } else {
+        u16::from_le_bytes(a)
+    }
+}
+fn get32(b: &[u8], at: usize, big: bool) -> u32 {
+    let a = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+    if big {
+        u32::from_be_bytes(a)
+    } else {
+        u32::from_le_bytes(a)
+    }
+}
+fn put16(b: &mut [u8], at: usize, v: u16, big: bool) {
+    if at + 2 <= b.len() {
+        b[at..at + 2].copy_from_slice(&if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        });
+    }
+}
+fn put32(b: &mut [u8], at: usize, v: u32, big: bool) {
+    if at + 4 <= b.len() {
+        b[at..at + 4].copy_from_slice(&if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        });
+    }
+}
+
+/// Position of entry `t` in the IFD at `ifd` (a linear search of the entry table).
+fn entry_pos(b: &[u8], ifd: usize, t: u16, big: bool) -> Option<usize> {
+    let n = get16(b, ifd, big) as usize;
+    (0..n)
+        .map(|i| ifd + 2 + 12 * i)
+        .find(|&e| e + 12 <= b.len() && get16(b, e, big) == t)
+}
+
+/// A BMFF box: offset, size, end of its parent.
+type BoxAt = (usize, usize, usize);
+
+/// Every box of a CR3, depth-first, descending into the containers rawler reads.
+fn bmff_boxes(b: &[u8], start: usize, end: usize, depth: usize, out: &mut Vec<BoxAt>) {
+    let mut at = start;
+    while at + 8 <= end && depth < 12 {
+        let size = u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) as usize;
+        if size < 8 || at + size > end {
+            return;
+        }
+        out.push((at, size, end));
+        let typ = &b[at + 4..at + 8];
+        let skip = match typ {
+            b"moov" | b"trak" | b"mdia" | b"minf" | b"stbl" | b"dinf" => Some(8),
+            b"stsd" => Some(16),
+            b"CRAW" => Some(90),
+            b"uuid" if b.get(at + 8) == Some(&0x85) => Some(24),
+            _ => None,
+        };
+        if let Some(skip) = skip.filter(|&s| s <= size) {
+            bmff_boxes(b, at + skip, at + size, depth + 1, out);
+        }
+        at += size;
+    }
+}
+
+/// The hostile files the issue names, each refused by chiaro's own checks before a
+/// third-party decoder sees it: through `read_file_isolated` (the error must not be a worker
+/// death) and through the in-process `read_file` in a child process under a 2 GB
+/// address-space limit (the child must finish with an error; its timeout is generous).
+#[cfg(unix)]
+#[test]
+fn issue_cases_are_refused_before_the_third_party_decoder() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stub = |n: &str| read(&shared().join("raw/stubs").join(n));
+    let mut cases: Vec<(&str, &str, Vec<u8>, &str)> = Vec::new();
+
+    // RW2 whose IFD links to itself (rawler grew to 3.9 GB).
+    let mut rw2 = stub("Panasonic.rw2");
+    let ifd = get32(&rw2, 4, false) as usize;
+    let n = get16(&rw2, ifd, false) as usize;
+    put32(&mut rw2, ifd + 2 + 12 * n, ifd as u32, false);
+    cases.push(("RW2 IFD linked to itself", "self.rw2", rw2, "loop"));
+
+    // A NEF whose Make claims 2^32-1 DOUBLEs (rawler allocated 32 GiB and aborted).
+    let mut nef = stub("Nikon.nef");
+    let ifd = get32(&nef, 4, false) as usize;
+    let e = entry_pos(&nef, ifd, tag::MAKE, false).expect("Make");
+    put16(&mut nef, e + 2, 12, false);
+    put32(&mut nef, e + 4, u32::MAX, false);
+    cases.push(("NEF entry count 2^32 DOUBLEs", "count.nef", nef, "claims"));
+
+    // The same in an ORF-signed file and in a SubIFD-free TIFF of unknown make.
+    let mut orf = without_dng_version(&cfa_dng(16, 16).build());
+    orf[..4].copy_from_slice(b"IIRO");
+    let ifd = get32(&orf, 4, false) as usize;
+    let e = entry_pos(&orf, ifd, tag::STRIP_OFFSETS, false).expect("StripOffsets");
+    put32(&mut orf, e + 4, 1 << 30, false);
+    cases.push(("ORF entry count 2^30 LONGs", "count.orf", orf, "claims"));
+
+    // DNGs whose DNGVersion is damaged: a huge count, a wrong type, a wrong count.
+    let dng_stub = stub("DNG.dng");
+    let ifd = get32(&dng_stub, 4, true) as usize;
+    let e = entry_pos(&dng_stub, ifd, tag::DNG_VERSION, true).expect("DNGVersion");
+    let mut d = dng_stub.clone();
+    put16(&mut d, e + 2, 12, true);
+    put32(&mut d, e + 4, 1 << 30, true);
+    cases.push((
+        "DNGVersion of 2^30 DOUBLEs",
+        "version1.dng",
+        d,
+        "DNGVersion",
+    ));
+    let good = cfa_dng(16, 16).build();
+    let ifd = get32(&good, 4, false) as usize;
+    let e = entry_pos(&good, ifd, tag::DNG_VERSION, false).expect("DNGVersion");
+    let mut d = good.clone();
+    put16(&mut d, e + 2, 3, false);
+    cases.push(("DNGVersion as SHORTs", "version2.dng", d, "DNGVersion"));
+    let mut d = good.clone();
+    put32(&mut d, e + 4, 3, false);
+    cases.push(("DNGVersion of 3 BYTEs", "version3.dng", d, "DNGVersion"));
+
+    // CR3 with a zero-size box (rawler looped, 3.2 GB in 4 s), a 64-bit size of 2^63 and a
+    // table count of 2^32-1.
+    let cr3 = stub("CanonRaw.cr3");
+    let mut boxes = Vec::new();
+    bmff_boxes(&cr3, 0, cr3.len(), 0, &mut boxes);
+    let moov = boxes
+        .iter()
+        .find(|b| &cr3[b.0 + 4..b.0 + 8] == b"moov")
+        .expect("moov")
+        .0;
+    let mut z = cr3.clone();
+    z[moov + 8..moov + 12].copy_from_slice(&0u32.to_be_bytes());
+    cases.push(("CR3 zero-size box", "zero.cr3", z, "size 0"));
+    let mut l = cr3.clone();
+    l[moov + 8..moov + 12].copy_from_slice(&1u32.to_be_bytes());
+    l[moov + 16..moov + 24].copy_from_slice(&(1u64 << 63).to_be_bytes());
+    cases.push(("CR3 64-bit size 2^63", "large.cr3", l, "runs past"));
+    if let Some(t) = boxes.iter().find(|b| {
+        matches!(
+            &cr3[b.0 + 4..b.0 + 8],
+            b"stsz" | b"stsc" | b"stts" | b"co64"
+        )
+    }) {
+        let mut c = cr3.clone();
+        let at = if &cr3[t.0 + 4..t.0 + 8] == b"stsz" {
+            t.0 + 16
+        } else {
+            t.0 + 12
+        };
+        c[at..at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+        // stsz with a constant sample size has no table; make it a table of 2^32-1.
+        if &cr3[t.0 + 4..t.0 + 8] == b"stsz" {
+            c[t.0 + 12..t.0 + 16].copy_from_slice(&0u32.to_be_bytes());
+        }
+        cases.push(("CR3 table of 2^32-1 entries", "table.cr3", c, "table"));
+    }
+
+    let worker = test_worker();
+    let mut problems = Vec::new();
+    for (what, name, bytes, word) in &cases {
+        match read_isolated(dir.path(), name, bytes, &worker) {
+            Err(p) => problems.push(format!("{what}: {p}")),
+            Ok(Ok(_)) => problems.push(format!("{what}: decoded")),
+            Ok(Err(e)) => {
+                let m = e.message();
+                if m.contains("camera-raw decoder") || !m.contains(word) {
+                    problems.push(format!("{what}: not refused by chiaro's checks: {e}"));
+                }
+            }
+        }
+        let p = dir.path().join(name);
+        match read_file_in_child(&p, Duration::from_secs(60)) {
+            Err(why) => problems.push(format!("{what} in process: {why}")),
+            Ok(o) if !o.starts_with("err") => problems.push(format!("{what} in process: {o}")),
+            Ok(_) => {}
+        }
+    }
+    assert_none(&problems, "the issue's hostile files");
+}
+
+/// A small DNG that claims 20000x20000 by pointing every strip at the same bytes is refused
+/// by the piece-size check before the 800 MB sample buffer is allocated (the message is the
+/// pre-check's), uncompressed and lossless-JPEG alike.
+#[test]
+fn tiny_dng_claiming_a_huge_image_is_refused_before_allocating() {
+    bounded(
+        "tiny_dng_claiming_a_huge_image_is_refused_before_allocating",
+        || {
+            let n = 20_000usize;
+            let mut t = cfa_dng(16, 16);
+            t.longs(tag::IMAGE_WIDTH, &[n as u32])
+                .longs(tag::IMAGE_LENGTH, &[n as u32])
+                .longs(tag::ROWS_PER_STRIP, &[1]);
+            // Uncompressed: each one-row strip is 40000 bytes, all at the same offset.
+            let mut u = t.clone();
+            u.data = vec![0; 2 * n];
+            u.longs(tag::STRIP_OFFSETS, &vec![DATA_AT; n])
+                .longs(tag::STRIP_BYTE_COUNTS, &vec![2 * n as u32; n]);
+            // Lossless JPEG: one-row strips of 2500 bytes (one bit per sample) at one offset.
+            let mut j = t.clone();
+            j.data = vec![0; n / 8];
+            j.shorts(tag::COMPRESSION, &[7])
+                .longs(tag::STRIP_OFFSETS, &vec![DATA_AT; n])
+                .longs(tag::STRIP_BYTE_COUNTS, &vec![n as u32 / 8; n]);
+            // And strips too short for their rows.
+            let mut s = t.clone();
+            s.data = vec![0; 2 * n];
+            s.longs(tag::STRIP_OFFSETS, &vec![DATA_AT; n])
+                .longs(tag::STRIP_BYTE_COUNTS, &vec![100; n]);
+            for (what, tiff, word) in [
+                ("uncompressed", u, "needs at least"),
+                ("lossless JPEG", j, "needs at least"),
+                ("short strips", s, "holds 100 bytes"),
+            ] {
+                let bytes = tiff.build();
+                assert!(bytes.len() < 400_000, "{what}: the file is small");
+                let e = decode_guarded(&bytes)
+                    .unwrap_or_else(|p| panic!("{what}: panic {p}"))
+                    .expect_err("refused");
+                assert_eq!(e.kind(), ErrorKind::Decode, "{what}: {e}");
+                assert!(e.message().contains(word), "{what}: {e}");
+            }
+        },
+    );
+}
+
+// ---- structure-aware mutation fuzzing -------------------------------------------------------
+
+/// One structure-aware mutation of a TIFF-family file: an entry's count, type, value offset
+/// or tag, an IFD's entry count or next link (to itself, IFD0, another IFD, past the end),
+/// or an entry turned into a SubIFD pointer back to its own IFD. 1-3 per mutant.
+fn tiff_mutant(rng: &mut Rng, seed: &[u8]) -> (Vec<u8>, String) {
+    let t = TiffFile::parse(seed).expect("seed parses");
+    let big = t.endian == chiaro::raw::tiff::Endian::Big;
+    let ifds: Vec<(usize, usize)> = t
+        .chain
+        .iter()
+        .chain(&t.sub_ifds)
+        .chain(t.exif.as_ref())
+        .map(|i| (i.position, get16(seed, i.position, big) as usize))
+        .collect();
+    let len = seed.len() as u32;
+    let mut b = seed.to_vec();
+    let mut what = Vec::new();
+    for _ in 0..1 + rng.below(3) {
+        let (pos, n) = ifds[rng.below(ifds.len())];
+        let e = pos + 2 + 12 * rng.below(n.max(1));
+        let pick = |rng: &mut Rng, v: &[u32]| v[rng.below(v.len())];
+        match rng.below(7) {
+            0 => {
+                let old = get32(&b, e + 4, big);
+                let c = pick(
+                    rng,
+                    &[
+                        0,
+                        1,
+                        u32::MAX,
+                        1 << 30,
+                        len,
+                        len / 2,
+                        old.wrapping_add(1),
+                        old * 2,
+                    ],
+                );
+                put32(&mut b, e + 4, c, big);
+                what.push(format!("entry@{e} count {c}"));
+            }
+            1 => {
+                let any = 1 + rng.below(12) as u32;
+                let ty = pick(rng, &[0, 2, 7, 12, 13, 16, 99, 0xFFFF, any]);
+                put16(&mut b, e + 2, ty as u16, big);
+                what.push(format!("entry@{e} type {ty}"));
+            }
+            2 => {
+                let o = pick(rng, &[e as u32, pos as u32, len, len - 1, u32::MAX, 0, 8]);
+                put32(&mut b, e + 8, o, big);
+                what.push(format!("entry@{e} offset {o}"));
+            }
+            3 => {
+                let c = pick(rng, &[0, 0xFFFF, n as u32 + 1, 4097, 1]);
+                put16(&mut b, pos, c as u16, big);
+                what.push(format!("IFD@{pos} entry count {c}"));
+            }
+            4 => {
+                let other = ifds[rng.below(ifds.len())].0 as u32;
+                let first = get32(&b, 4, big);
+                let to = pick(rng, &[pos as u32, first, other, len, u32::MAX, len - 2]);
+                put32(&mut b, pos + 2 + 12 * n, to, big);
+                what.push(format!("IFD@{pos} next {to}"));
+            }
+            5 => {
+                let id = pick(
+                    rng,
+                    &[
+                        u32::from(tag::DNG_VERSION),
+                        u32::from(tag::SUB_IFDS),
+                        u32::from(tag::EXIF_IFD),
+                        u32::from(tag::STRIP_OFFSETS),
+                        u32::from(tag::TILE_BYTE_COUNTS),
+                        0,
+                        0xFFFF,
+                    ],
+                );
+                put16(&mut b, e, id as u16, big);
+                what.push(format!("entry@{e} tag {id}"));
+            }
+            _ => {
+                put16(&mut b, e, tag::SUB_IFDS, big);
+                put16(&mut b, e + 2, 4, big);
+                put32(&mut b, e + 4, 1, big);
+                put32(&mut b, e + 8, pos as u32, big);
+                what.push(format!("entry@{e} SubIFD -> own IFD@{pos}"));
+            }
+        }
+    }
+    (b, what.join(", "))
+}
+
+/// What became of the mutants: decoded, refused by chiaro's checks or readers, refused by
+/// the third-party decoder in the worker, or the worker died.
+#[derive(Default, Debug)]
+struct Outcomes {
+    decoded: usize,
+    refused: usize,
+    decoder_error: usize,
+    worker_died: usize,
+}
+
+/// Checks one mutant end to end: the walkers and the DNG reader directly (in-process), then
+/// `read_file_isolated` (camera raws go to the worker). Problems are appended.
+fn check_mutant(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    what: &str,
+    worker: &WorkerCommand,
+    problems: &mut Vec<String>,
+    outcomes: &mut Outcomes,
+) {
+    if let Err(p) = guard(|| {
+        let _ = TiffFile::parse(bytes).map(|t| t.chain.len());
+        let _ = TiffFile::parse_strict(bytes).map(|t| t.chain.len());
+        let _ = chiaro::raw::bmff::check(bytes);
+        let _ = dng::decode(bytes, &Limits::default());
+    }) {
+        problems.push(format!(
+            "{name} ({what}): panic in the walkers or DNG reader: {p}"
+        ));
+    }
+    match read_isolated(dir, name, bytes, worker) {
+        Err(p) => problems.push(format!("{name} ({what}): {p}")),
+        Ok(Ok(raw)) => {
+            outcomes.decoded += 1;
+            if raw.validate().is_err() {
+                problems.push(format!("{name} ({what}): decoded an invalid image"));
+            }
+        }
+        Ok(Err(e)) if e.message().contains("camera-raw decoder") => {
+            // Contained by the worker; shown to spot structures the walkers could refuse.
+            eprintln!("{name} ({what}): {e}");
+            outcomes.worker_died += 1;
+        }
+        Ok(Err(e)) if e.message().starts_with("camera raw") => outcomes.decoder_error += 1,
+        Ok(Err(_)) => outcomes.refused += 1,
+    }
+}
+
+/// TIFF-structure mutations of DNGs (read in-process) and of TIFF-based camera raws (CR2,
+/// NEF, RW2, IIQ and an ORF-signed file: checked here, then decoded in the worker).
+/// Seeded, so a failure names a reproducible mutation. Bounded by the watchdog.
+#[cfg(unix)]
+#[test]
+fn tiff_structure_mutations_never_panic_or_escape() {
+    bounded("tiff_structure_mutations_never_panic_or_escape", || {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let stubs = shared().join("raw/stubs");
+        let tile = ljpeg::encode(&mosaic_samples(16, 16), 16, 16, 1, 12, 1).expect("encode");
+        let mut orf = without_dng_version(&cfa_dng(16, 16).build());
+        orf[..4].copy_from_slice(b"IIRO");
+        let seeds: Vec<(&str, Vec<u8>, usize)> = vec![
+            ("strip.dng", cfa_dng(16, 16).build(), 300),
+            (
+                "tiles.dng",
+                tiled_ljpeg_dng(
+                    32,
+                    32,
+                    16,
+                    &[tile.clone(), tile.clone(), tile.clone(), tile],
+                )
+                .build(),
+                300,
+            ),
+            ("stub.dng", read(&stubs.join("DNG.dng")), 150),
+            (
+                "synth.dng",
+                synth_dng(24, 16, bayer("RGGB"), Storage::Uncompressed, None, 1),
+                150,
+            ),
+            ("stub.nef", read(&stubs.join("Nikon.nef")), 60),
+            ("stub.cr2", read(&stubs.join("CanonRaw.cr2")), 60),
+            ("stub.rw2", read(&stubs.join("Panasonic.rw2")), 60),
+            ("stub.iiq", read(&stubs.join("PhaseOne.iiq")), 40),
+            ("plain.orf", orf, 40),
+        ];
+        let worker = test_worker().timeout(Duration::from_secs(30));
+        let mut rng = Rng(0x7165_7E57);
+        let mut problems = Vec::new();
+        let mut outcomes = Outcomes::default();
+        for (name, seed, n) in &seeds {
+            for _ in 0..*n {
+                let (b, what) = tiff_mutant(&mut rng, seed);
+                check_mutant(
+                    dir.path(),
+                    name,
+                    &b,
+                    &what,
+                    &worker,
+                    &mut problems,
+                    &mut outcomes,
+                );
+            }
+        }
+        assert_none(&problems, "TIFF structure mutations");
+        // The mutations reach every layer: DNGs that still decode, files refused by the
+        // walkers, and camera raws that got as far as the decoder in the worker.
+        eprintln!("TIFF mutants: {outcomes:?}");
+        assert!(
+            outcomes.decoded > 0 && outcomes.refused > 0 && outcomes.decoder_error > 0,
+            "{outcomes:?}"
+        );
+    });
+}
+
+/// BMFF box mutations of the CR3 stub: sizes of 0, 1 with 64-bit sizes (huge, too small,
+/// one past the parent), below the header and past the parent; box types swapped for
+/// containers; table counts of 2^32-1; plus nesting 40 deep.
+#[cfg(unix)]
+#[test]
+fn bmff_box_mutations_never_panic_or_escape() {
+    bounded("bmff_box_mutations_never_panic_or_escape", || {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cr3 = read(&shared().join("raw/stubs/CanonRaw.cr3"));
+        let mut boxes = Vec::new();
+        bmff_boxes(&cr3, 0, cr3.len(), 0, &mut boxes);
+        assert!(boxes.len() > 10, "the stub's boxes are found");
+        let worker = test_worker().timeout(Duration::from_secs(30));
+        let mut rng = Rng(0xB0C5);
+        let mut problems = Vec::new();
+        let mut outcomes = Outcomes::default();
+        for _ in 0..150 {
+            let mut b = cr3.clone();
+            let mut what = Vec::new();
+            for _ in 0..1 + rng.below(2) {
+                let (at, size, parent_end) = boxes[rng.below(boxes.len())];
+                let set32 = |b: &mut Vec<u8>, p: usize, v: u32| {
+                    if p + 4 <= b.len() {
+                        b[p..p + 4].copy_from_slice(&v.to_be_bytes());
+                    }
+                };
+                match rng.below(5) {
+                    0 => {
+                        set32(&mut b, at, 0);
+                        what.push(format!("box@{at} size 0"));
+                    }
+                    1 => {
+                        let past = (parent_end - at + 1) as u64;
+                        let large =
+                            [u64::MAX, 1 << 40, 1 << 63, 8, 15, past, size as u64][rng.below(7)];
+                        set32(&mut b, at, 1);
+                        if at + 16 <= b.len() {
+                            b[at + 8..at + 16].copy_from_slice(&large.to_be_bytes());
+                        }
+                        what.push(format!("box@{at} size 1, 64-bit {large}"));
+                    }
+                    2 => {
+                        let past = (parent_end - at + 1) as u32;
+                        let s = [7, 1 + rng.below(7) as u32, past, size as u32 + 1, u32::MAX]
+                            [rng.below(5)];
+                        set32(&mut b, at, s);
+                        what.push(format!("box@{at} size {s}"));
+                    }
+                    3 => {
+                        let t: &[u8; 4] = [
+                            b"moov", b"trak", b"uuid", b"stsd", b"CRAW", b"CMT1", b"stsz", b"co64",
+                        ][rng.below(8)];
+                        b[at + 4..at + 8].copy_from_slice(t);
+                        what.push(format!("box@{at} type {}", String::from_utf8_lossy(t)));
+                    }
+                    _ => {
+                        let p = at + 8 + 4 * rng.below(4);
+                        set32(&mut b, p, u32::MAX);
+                        what.push(format!("box@{at} field@{p} = 2^32-1"));
+                    }
+                }
+            }
+            check_mutant(
+                dir.path(),
+                "m.cr3",
+                &b,
+                &what.join(", "),
+                &worker,
+                &mut problems,
+                &mut outcomes,
+            );
+        }
+        // Nesting far deeper than any CR3, inside a well-formed file.
+        let mut nested = 8u32.to_be_bytes().to_vec();
+        nested.extend(b"free");
+        for _ in 0..40 {
+            let mut outer = ((nested.len() + 8) as u32).to_be_bytes().to_vec();
+            outer.extend(b"trak");
+            outer.extend(nested);
+            nested = outer;
+        }
+        let mut deep = cr3[..boxes[0].1].to_vec(); // the ftyp box
+        deep.extend(((nested.len() + 8) as u32).to_be_bytes());
+        deep.extend(b"moov");
+        deep.extend(nested);
+        check_mutant(
+            dir.path(),
+            "deep.cr3",
+            &deep,
+            "nested 40 deep",
+            &worker,
+            &mut problems,
+            &mut outcomes,
+        );
+        match chiaro::raw::bmff::check(&deep) {
+            Err(e) if e.message().contains("nested") => {}
+            other => problems.push(format!("deep nesting: {:?}", other.err())),
+        }
+        assert_none(&problems, "BMFF box mutations");
+        eprintln!("BMFF mutants: {outcomes:?}");
+        assert!(
+            outcomes.refused > 0 && outcomes.decoder_error > 0,
+            "{outcomes:?}"
+        );
+    });
+}
+
+/// Lossless-JPEG segment mutations: marker bytes, segment lengths, Huffman tables (class and
+/// slot, code counts, values), frame and scan headers (precision, size, components,
+/// selectors, predictor, point transform), restart intervals and the entropy-coded data.
+/// Decoded directly and as a DNG tile.
+#[test]
+fn lossless_jpeg_mutations_never_panic() {
+    bounded("lossless_jpeg_mutations_never_panic", || {
+        let limits = Limits::default();
+        let seeds: Vec<(Vec<u8>, bool)> = vec![
+            (
+                ljpeg::encode(&mosaic_samples(16, 16), 16, 16, 1, 12, 1).expect("encode"),
+                true,
+            ),
+            (
+                ljpeg::encode(&mosaic_samples(16, 8), 8, 8, 2, 14, 6).expect("encode"),
+                false,
+            ),
+            (
+                ljpeg::encode(&mosaic_samples(6, 16), 6, 4, 4, 16, 7).expect("encode"),
+                false,
+            ),
+            (
+                ljpeg::encode_with(&mosaic_samples(16, 16), 16, 16, 1, 12, 4, 1, 32)
+                    .expect("encode"),
+                true,
+            ),
+        ];
+        // Segment list: (marker position, marker, length field) up to SOS.
+        let segments = |b: &[u8]| {
+            let mut out = Vec::new();
+            let mut p = 2;
+            while p + 4 <= b.len() && b[p] == 0xFF {
+                let m = b[p + 1];
+                let len = u16::from_be_bytes([b[p + 2], b[p + 3]]) as usize;
+                out.push((p, m, len));
+                if m == 0xDA {
+                    break;
+                }
+                p += 2 + len;
+            }
+            out
+        };
+        let set8 = |b: &mut Vec<u8>, at: usize, v: u8| {
+            if let Some(x) = b.get_mut(at) {
+                *x = v;
+            }
+        };
+        let mut rng = Rng(0x1DC7);
+        let mut problems = Vec::new();
+        for (seed, as_tile) in &seeds {
+            let segs = segments(seed);
+            let sos = segs.iter().find(|s| s.1 == 0xDA).expect("SOS");
+            let data_start = sos.0 + 2 + sos.2;
+            for _ in 0..400 {
+                let mut b = seed.clone();
+                let mut what = Vec::new();
+                for _ in 0..1 + rng.below(2) {
+                    let (p, m, len) = segs[rng.below(segs.len())];
+                    if b.len() < data_start + 2 {
+                        break; // truncated by an earlier mutation
+                    }
+                    let v8 = |rng: &mut Rng, v: &[u8]| v[rng.below(v.len())];
+                    match rng.below(7) {
+                        0 => {
+                            let l = [0, 1, 2, len - 1, len + 1, 0xFFFF][rng.below(6)] as u16;
+                            set8(&mut b, p + 2, (l >> 8) as u8);
+                            set8(&mut b, p + 3, l as u8);
+                            what.push(format!("segment {m:02X} length {l}"));
+                        }
+                        1 => {
+                            let nm =
+                                v8(&mut rng, &[0xC0, 0xC1, 0xC4, 0xD9, 0xD8, 0xDA, 0xDD, 0x00]);
+                            set8(&mut b, p + 1, nm);
+                            what.push(format!("marker {m:02X} -> {nm:02X}"));
+                        }
+                        2 => {
+                            // A DHT: class/slot byte, one of the 16 counts, or a value.
+                            let Some(&(d, _, dl)) = segs.iter().find(|s| s.1 == 0xC4) else {
+                                continue;
+                            };
+                            let at = match rng.below(3) {
+                                0 => d + 4,
+                                1 => d + 5 + rng.below(16),
+                                _ => d + 21 + rng.below(dl.saturating_sub(19).max(1)),
+                            };
+                            let v = v8(&mut rng, &[0x20, 0x05, 0x1F, 0xFF, 17, 16, 0]);
+                            set8(&mut b, at, v);
+                            what.push(format!("DHT byte {at} = {v}"));
+                        }
+                        3 => {
+                            let Some(&(f, ..)) = segs.iter().find(|s| s.1 == 0xC3) else {
+                                continue;
+                            };
+                            // precision, height, width, component count, a sampling factor.
+                            match rng.below(4) {
+                                0 => set8(&mut b, f + 4, v8(&mut rng, &[0, 1, 2, 17, 255])),
+                                1 => {
+                                    let v = [0u16, 1, 0xFFFF][rng.below(3)];
+                                    let at = f + 5 + 2 * rng.below(2);
+                                    set8(&mut b, at, (v >> 8) as u8);
+                                    set8(&mut b, at + 1, v as u8);
+                                }
+                                2 => set8(&mut b, f + 9, v8(&mut rng, &[0, 5, 255])),
+                                _ => set8(&mut b, f + 11, v8(&mut rng, &[0x00, 0xFF, 0x22])),
+                            }
+                            what.push("SOF3 field".into());
+                        }
+                        4 => {
+                            // SOS: component count, a table selector, predictor, point transform.
+                            let s = sos.0;
+                            let ns = b[s + 4] as usize;
+                            match rng.below(4) {
+                                0 => set8(&mut b, s + 4, v8(&mut rng, &[0, 5, 255])),
+                                1 => set8(&mut b, s + 6, v8(&mut rng, &[0x40, 0xF0, 0x11])),
+                                2 => set8(&mut b, s + 5 + 2 * ns, v8(&mut rng, &[0, 8, 255])),
+                                _ => set8(&mut b, s + 7 + 2 * ns, v8(&mut rng, &[15, 16, 0xFF])),
+                            }
+                            what.push("SOS field".into());
+                        }
+                        5 => {
+                            // Entropy-coded data: truncated, all ones, stray markers, zeros.
+                            let at = data_start + rng.below(b.len() - data_start);
+                            match rng.below(4) {
+                                0 => b.truncate(at),
+                                1 => b[at..].iter_mut().for_each(|x| *x = 0xFF),
+                                2 => {
+                                    b.insert(at, 0xD0 + rng.below(8) as u8);
+                                    b.insert(at, 0xFF);
+                                }
+                                _ => b[at..].iter_mut().for_each(|x| *x = 0),
+                            }
+                            what.push(format!("entropy data from {at}"));
+                        }
+                        _ => {
+                            // A restart interval segment right after SOI.
+                            let ri = [1u16, 16, 0xFFFF, 0][rng.below(4)];
+                            let mut seg = vec![0xFF, 0xDD, 0, 4];
+                            seg.extend(ri.to_be_bytes());
+                            b.splice(2..2, seg);
+                            what.push(format!("DRI {ri}"));
+                        }
+                    }
+                }
+                let what = what.join(", ");
+                match guard(|| ljpeg::decode(&b, &limits)) {
+                    Err(p) => problems.push(format!("ljpeg ({what}): panic {p}")),
+                    Ok(Ok(f)) => {
+                        if f.samples.len() != f.width * f.height * f.components {
+                            problems.push(format!("ljpeg ({what}): frame of the wrong size"));
+                        }
+                    }
+                    Ok(Err(_)) => {}
+                }
+                if *as_tile {
+                    let dng = tiled_ljpeg_dng(16, 16, 16, &[b.clone()]).build();
+                    if let Err(p) = decode_guarded(&dng) {
+                        problems.push(format!("ljpeg tile ({what}): panic {p}"));
+                    }
+                }
+            }
+        }
+        assert_none(&problems, "lossless JPEG mutations");
     });
 }

@@ -67,6 +67,7 @@ pub fn render(
     let job = Job {
         frame,
         steps: &plan.steps,
+        names: &plan.names,
         colors: ColorRows::new(frame),
         clamp: !(spec.linear && spec.bits == 32),
         tile: plan.tile,
@@ -130,6 +131,8 @@ enum Step {
 
 struct Plan<'a> {
     steps: Vec<Step>,
+    /// The stage each step comes from, for errors.
+    names: Vec<&'static str>,
     ctx: PlanContext<'a>,
     transfer: Transfer,
     /// Tile edge in pixels.
@@ -151,17 +154,18 @@ impl<'a> Plan<'a> {
         let wants: Vec<bool> = recipe.stages.iter().map(|s| s.needs_proxy()).collect();
         let mut proxy = wants.iter().any(|&w| w).then(|| frame.proxy(PROXY_PIXELS));
         let mut steps = Vec::new();
+        let mut names = Vec::new();
         let mut channels = frame.channels();
         let mut transfer = None;
         for (i, stage) in recipe.stages.iter().enumerate() {
             let (input, output) = stage.signals();
             if input == Signal::Encoded && transfer.is_none() {
-                transfer = Some(place_transfer(&mut steps, &ctx, spec));
+                transfer = Some(place_transfer(&mut steps, &mut names, &ctx, spec));
             }
             let given = proxy.as_ref().filter(|_| wants[i]);
             let kernel = stage
                 .plan(&mut ctx, given)
-                .map_err(|e| in_stage(e, stage.name()))?;
+                .map_err(|e| e.in_stage(stage.name()))?;
             let later = wants[i + 1..].iter().any(|&w| w);
             match kernel {
                 Some(Kernel::Point(k)) => {
@@ -169,10 +173,12 @@ impl<'a> Plan<'a> {
                         run_on_proxy(k.as_ref(), p);
                     }
                     steps.push(Step::Point(k));
+                    names.push(stage.name());
                 }
                 Some(Kernel::Area(k)) => {
                     channels = k.channels_out(channels);
                     steps.push(Step::Area(k));
+                    names.push(stage.name());
                 }
                 None => {}
             }
@@ -195,12 +201,13 @@ impl<'a> Plan<'a> {
                         neutral: ctx.neutral.map(|n| n as f32),
                         frame: (frame.width(), frame.height()),
                     })));
+                    names.push("opcodes");
                 }
             }
         }
         let transfer = match transfer {
             Some(t) => t,
-            None => place_transfer(&mut steps, &ctx, spec),
+            None => place_transfer(&mut steps, &mut names, &ctx, spec),
         };
         let factor = recipe
             .stages
@@ -210,6 +217,7 @@ impl<'a> Plan<'a> {
         let tile = ((TILE_BUDGET / (12.0 * factor)).sqrt() as usize / 32 * 32).clamp(64, 512);
         Ok(Plan {
             steps,
+            names,
             ctx,
             transfer,
             tile,
@@ -217,13 +225,13 @@ impl<'a> Plan<'a> {
     }
 }
 
-/// Names the stage in an error raised while planning it.
-fn in_stage(e: Error, stage: &str) -> Error {
-    Error::new(e.kind(), format!("{stage}: {}", e.message()))
-}
-
 /// Adds the output transfer function to the chain and returns it.
-fn place_transfer(steps: &mut Vec<Step>, ctx: &PlanContext<'_>, spec: &OutputSpec) -> Transfer {
+fn place_transfer(
+    steps: &mut Vec<Step>,
+    names: &mut Vec<&'static str>,
+    ctx: &PlanContext<'_>,
+    spec: &OutputSpec,
+) -> Transfer {
     let transfer = if spec.linear {
         Transfer::Linear
     } else {
@@ -231,6 +239,7 @@ fn place_transfer(steps: &mut Vec<Step>, ctx: &PlanContext<'_>, spec: &OutputSpe
     };
     if transfer != Transfer::Linear {
         steps.push(Step::Point(Box::new(EncodeLut::new(transfer))));
+        names.push("encode");
     }
     transfer
 }
@@ -312,6 +321,7 @@ impl ColorRows {
 struct Job<'a> {
     frame: &'a Frame,
     steps: &'a [Step],
+    names: &'a [&'static str],
     colors: ColorRows,
     clamp: bool,
     tile: usize,
@@ -429,7 +439,8 @@ impl Job<'_> {
                         rect: out_rect,
                         channels: out_channels,
                     };
-                    k.run(&src, &mut dst)?;
+                    k.run(&src, &mut dst)
+                        .map_err(|e| e.in_stage(self.names[i]))?;
                     std::mem::swap(&mut s.a, &mut s.b);
                     rect = out_rect;
                     channels = out_channels;

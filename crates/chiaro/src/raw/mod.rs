@@ -5,9 +5,17 @@
 //! orientation and the DNG colour calibration. Readers: [`dng`] (chiaro's own hardened DNG
 //! reader, the phone path), [`sidecar`] (headerless dumps with a TOML sidecar) and, behind
 //! the `rawler` feature, [`rawler_bridge`] for other camera formats.
+//!
+//! Files for a third-party decoder are first walked by chiaro's hardened structure readers
+//! ([`tiff`] for every TIFF-family signature, [`bmff`] for CR3), which refuse loops,
+//! impossible counts and out-of-range offsets. [`read_file_isolated`] then decodes them in
+//! a worker process with memory and time limits ([`isolate`]), so that a decoder that
+//! aborts or runs away costs one file, not the program.
 
+pub mod bmff;
 pub mod cfa;
 pub mod dng;
+pub mod isolate;
 #[cfg(feature = "rawler")]
 pub mod rawler_bridge;
 pub mod sidecar;
@@ -16,6 +24,7 @@ pub mod tiff;
 use std::path::Path;
 
 pub use cfa::{CfaColor, CfaPattern};
+pub use isolate::{WorkerCommand, read_file_isolated};
 
 use crate::color::matrix::Mat3;
 use crate::error::{Error, Result};
@@ -214,28 +223,41 @@ impl RawImage {
 }
 
 /// Reads any supported raw file: DNG by chiaro's own reader, `name.raw` with a `name.toml`
-/// sidecar, other formats through rawler (feature `rawler`). Errors name the file.
+/// sidecar, other formats through rawler (feature `rawler`) in this process, after the
+/// structural checks. Errors name the file. [`read_file_isolated`] is the same with the
+/// third-party decoder in a worker process.
 pub fn read_file(path: &Path, limits: &Limits) -> Result<RawImage> {
-    read_file_inner(path, limits).map_err(|e| e.with_path(path))
+    read_file_inner(path, limits, |bytes| other_format(bytes, limits))
+        .map_err(|e| e.with_path(path))
 }
 
-fn read_file_inner(path: &Path, limits: &Limits) -> Result<RawImage> {
+/// Reads the file; formats chiaro does not decode itself go to `third_party` as bytes that
+/// have passed the structural checks.
+pub(crate) fn read_file_inner(
+    path: &Path,
+    limits: &Limits,
+    third_party: impl FnOnce(&[u8]) -> Result<RawImage>,
+) -> Result<RawImage> {
     if sidecar::sidecar_path(path).is_some_and(|p| p.exists()) {
         return sidecar::read(path, limits);
     }
-    let bytes = std::fs::read(path)?;
+    let bytes = crate::limits::read_file_bounded(path, limits)?;
     if bytes.is_empty() {
         return Err(Error::decode("the file is empty"));
     }
-    if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
+    if tiff::signature(&bytes).is_some() {
         // TIFF-based: our hardened walker sees loops and absurd structures first, so they
-        // never reach a third-party decoder (rawler follows IFD loops without end).
+        // never reach a third-party decoder (rawler follows IFD loops without end). A
+        // DNGVersion tag, even a damaged one, makes the file ours.
         let tiff = tiff::TiffFile::parse(&bytes)?;
-        if tiff.chain[0].entries.contains_key(&tiff::tag::DNG_VERSION) {
+        if tiff::TiffFile::has_tag(&tiff.chain[0], tiff::tag::DNG_VERSION) {
             return dng::decode(&bytes, limits);
         }
+        tiff::TiffFile::parse_strict(&bytes)?;
+    } else if bmff::is_bmff(&bytes) {
+        bmff::check(&bytes)?;
     }
-    let other = other_format(path, &bytes, limits);
+    let other = third_party(&bytes);
     match sidecar::sidecar_path(path) {
         Some(side) => other.map_err(|e| {
             Error::new(
@@ -251,15 +273,15 @@ fn read_file_inner(path: &Path, limits: &Limits) -> Result<RawImage> {
     }
 }
 
-/// Camera formats other than DNG.
-fn other_format(path: &Path, bytes: &[u8], limits: &Limits) -> Result<RawImage> {
+/// Camera formats other than DNG, decoded in this process.
+pub(crate) fn other_format(bytes: &[u8], limits: &Limits) -> Result<RawImage> {
     #[cfg(feature = "rawler")]
     {
-        rawler_bridge::decode(path, bytes, limits)
+        rawler_bridge::decode(Path::new(""), bytes, limits)
     }
     #[cfg(not(feature = "rawler"))]
     {
-        let _ = (path, bytes, limits);
+        let _ = (bytes, limits);
         Err(Error::unsupported(
             "not a DNG; other camera formats need chiaro built with the `rawler` feature",
         ))

@@ -3,10 +3,10 @@
 //!
 //! rawler's README says it is not panic-free on untrusted input, so every call runs inside
 //! `catch_unwind` and a panic becomes a decode error. Its allocations happen inside rawler,
-//! so limits are checked on the decoded size (documented gap: a hostile header can still
-//! make rawler allocate before we see it).
+//! so limits are checked on the decoded size; a hostile header can still make rawler
+//! allocate before we see it, which is why the CLI runs this in a worker process
+//! ([`super::isolate`]) with a memory limit, after chiaro's structural checks.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
 use rawler::decoders::RawDecodeParams;
@@ -24,13 +24,13 @@ use crate::limits::Limits;
 pub fn decode(_path: &Path, bytes: &[u8], limits: &Limits) -> Result<RawImage> {
     let source = RawSource::new_from_slice(bytes);
     let params = RawDecodeParams::default();
-    let decoded = catch_unwind(AssertUnwindSafe(|| {
+    let decoded = super::isolate::guarded(|| {
         let image = rawler::decode(&source, &params)?;
         let meta = rawler::get_decoder(&source)
             .and_then(|d| d.raw_metadata(&source, &params))
             .ok();
         Ok::<_, rawler::RawlerError>((image, meta))
-    }));
+    });
     let (img, meta) = match decoded {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => return Err(classify(&e.to_string())),

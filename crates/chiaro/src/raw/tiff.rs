@@ -4,6 +4,11 @@
 //! from the file is bounds-checked against the buffer before use, IFD cycles are detected,
 //! and the number of IFDs and entries is capped, so a hostile file gives an error, not a
 //! panic or a hang. Pixel data is not read here (see `dng`).
+//!
+//! Every TIFF-structured file is walked here before any third-party decoder sees it
+//! ([`TiffFile::parse_strict`]): besides DNG and TIFF (`II*\0`, `MM\0*`) that covers
+//! Panasonic RW2 (`IIU\0`), Olympus ORF (`IIRO`, `IIRS`, `MMOR`) and DNG camera profiles
+//! (`IIRC`, `MMCR`); BigTIFF (`II+\0`, `MM\0+`) is refused as unsupported.
 
 use std::collections::BTreeMap;
 
@@ -33,7 +38,11 @@ pub struct Entry {
 /// One image file directory.
 #[derive(Debug, Clone, Default)]
 pub struct Ifd {
+    /// Entries whose values can be read.
     pub entries: BTreeMap<u16, Entry>,
+    /// Entries that are present but unreadable: an unknown field type, or values that lie
+    /// past the end of the file (kept so that a damaged tag is still known to be there).
+    pub damaged: BTreeMap<u16, Entry>,
     /// Offset of the IFD in the file (for messages).
     pub position: usize,
 }
@@ -127,18 +136,43 @@ fn type_size(typ: u16) -> Option<usize> {
     })
 }
 
+/// Byte order of a TIFF-structured file from its first four bytes, `None` when they are
+/// not a TIFF-family signature. BigTIFF is recognised (so it is refused, not passed on).
+pub fn signature(data: &[u8]) -> Option<Endian> {
+    match data.get(..4)? {
+        // "IIRC"/"MMCR" are DNG camera profiles (DCP), TIFF-structured (DNG 1.7, 4.2);
+        // "IIU\0" is Panasonic RW2; "IIRO", "IIRS" and "MMOR" are Olympus ORF.
+        b"II*\0" | b"IIRC" | b"IIU\0" | b"IIRO" | b"IIRS" | b"II+\0" => Some(Endian::Little),
+        b"MM\0*" | b"MMCR" | b"MMOR" | b"MM\0+" => Some(Endian::Big),
+        _ => None,
+    }
+}
+
 impl<'a> TiffFile<'a> {
-    /// Parses the header and walks every reachable IFD.
+    /// Parses the header and walks every reachable IFD. Tolerant of damage the pipeline
+    /// may not care about: unreadable entries go to [`Ifd::damaged`], a broken Exif IFD is
+    /// skipped.
     pub fn parse(data: &'a [u8]) -> Result<Self> {
+        Self::parse_with(data, false)
+    }
+
+    /// [`TiffFile::parse`] for files that go on to a third-party decoder: also refuses any
+    /// entry that claims more value bytes than the whole file holds (such a decoder would
+    /// allocate them before reading: a count of 2^32 DOUBLEs is 32 GiB) and a broken Exif
+    /// IFD. Values that merely run past the end (a truncated file) stay tolerated.
+    pub fn parse_strict(data: &'a [u8]) -> Result<Self> {
+        Self::parse_with(data, true)
+    }
+
+    fn parse_with(data: &'a [u8], strict: bool) -> Result<Self> {
         if data.len() < 8 {
             return Err(Error::decode("file too short for a TIFF header"));
         }
-        let endian = match &data[..4] {
-            // "IIRC"/"MMCR" are DNG camera profiles (DCP), TIFF-structured (DNG 1.7, 4.2).
-            b"II*\0" | b"IIRC" => Endian::Little,
-            b"MM\0*" | b"MMCR" => Endian::Big,
-            _ => return Err(Error::decode("not a TIFF file (bad byte-order mark)")),
-        };
+        let endian = signature(data)
+            .ok_or_else(|| Error::decode("not a TIFF file (bad byte-order mark)"))?;
+        if matches!(&data[..4], b"II+\0" | b"MM\0+") {
+            return Err(Error::unsupported("BigTIFF files are not supported"));
+        }
         let mut file = TiffFile {
             data,
             endian,
@@ -149,7 +183,7 @@ impl<'a> TiffFile<'a> {
         let mut seen = std::collections::HashSet::new();
         let mut next = file.u32_at(4)? as usize;
         while next != 0 {
-            let (ifd, after) = file.read_ifd(next, &mut seen)?;
+            let (ifd, after) = file.read_ifd(next, &mut seen, strict)?;
             file.chain.push(ifd);
             next = after;
         }
@@ -161,13 +195,18 @@ impl<'a> TiffFile<'a> {
             stack.extend(file.offsets_of(ifd, tag::SUB_IFDS)?);
         }
         while let Some(off) = stack.pop() {
-            let (ifd, _) = file.read_ifd(off, &mut seen)?;
+            let (ifd, _) = file.read_ifd(off, &mut seen, strict)?;
             stack.extend(file.offsets_of(&ifd, tag::SUB_IFDS)?);
             file.sub_ifds.push(ifd);
         }
         if let Some(off) = file.offsets_of(&file.chain[0], tag::EXIF_IFD)?.first() {
-            // A broken Exif IFD must not stop the raw decode: EXIF is informational.
-            file.exif = file.read_ifd(*off, &mut seen).ok().map(|(i, _)| i);
+            // A broken Exif IFD must not stop our raw decode (EXIF is informational), but a
+            // third-party decoder reads it too.
+            match file.read_ifd(*off, &mut seen, strict) {
+                Ok((i, _)) => file.exif = Some(i),
+                Err(e) if strict => return Err(e),
+                Err(_) => {}
+            }
         }
         Ok(file)
     }
@@ -185,6 +224,7 @@ impl<'a> TiffFile<'a> {
         &self,
         pos: usize,
         seen: &mut std::collections::HashSet<usize>,
+        strict: bool,
     ) -> Result<(Ifd, usize)> {
         if !seen.insert(pos) {
             return Err(Error::decode(format!(
@@ -202,6 +242,7 @@ impl<'a> TiffFile<'a> {
         }
         let mut ifd = Ifd {
             entries: BTreeMap::new(),
+            damaged: BTreeMap::new(),
             position: pos,
         };
         for i in 0..n {
@@ -209,26 +250,40 @@ impl<'a> TiffFile<'a> {
             let t = self.u16_at(e)?;
             let typ = self.u16_at(e + 2)?;
             let count = self.u32_at(e + 4)?;
-            let Some(size) = type_size(typ) else { continue };
-            let total = size
-                .checked_mul(count as usize)
-                .ok_or_else(|| Error::decode(format!("tag {t}: value size overflows")))?;
+            // Unknown types count as bytes, as third-party readers treat them.
+            let size = type_size(typ);
+            let total = size.unwrap_or(1) as u64 * u64::from(count);
+            if strict && total > self.data.len() as u64 {
+                return Err(Error::decode(format!(
+                    "IFD at offset {pos}: tag {t} claims {count} values of type {typ} \
+                     ({total} bytes) in a file of {} bytes",
+                    self.data.len()
+                )));
+            }
             let offset = if total <= 4 {
                 e + 8
             } else {
                 self.u32_at(e + 8)? as usize
             };
-            if offset
-                .checked_add(total)
-                .is_none_or(|end| end > self.data.len())
+            let entry = Entry { typ, count, offset };
+            if size.is_none()
+                || (offset as u64)
+                    .checked_add(total)
+                    .is_none_or(|end| end > self.data.len() as u64)
             {
-                // Tolerate a broken tag the pipeline may not need; reading it later fails cleanly.
+                // Tolerate a broken tag the pipeline may not need; reading it fails cleanly.
+                ifd.damaged.insert(t, entry);
                 continue;
             }
-            ifd.entries.insert(t, Entry { typ, count, offset });
+            ifd.entries.insert(t, entry);
         }
         let next = self.u32_at(pos + 2 + 12 * n).unwrap_or(0) as usize;
         Ok((ifd, next))
+    }
+
+    /// True when the IFD has tag `t`, readable or damaged.
+    pub fn has_tag(ifd: &Ifd, t: u16) -> bool {
+        ifd.entries.contains_key(&t) || ifd.damaged.contains_key(&t)
     }
 
     fn bytes(&self, off: usize, len: usize) -> Result<&'a [u8]> {
@@ -428,6 +483,61 @@ mod tests {
         let f = tiny_tiff(&[(273, 4, 100, 1_000_000)], 0);
         let t = TiffFile::parse(&f).expect("parses");
         assert!(t.uints(&t.chain[0], 273).expect("ok").is_none());
+    }
+
+    #[test]
+    fn strict_walk_refuses_counts_larger_than_the_file() {
+        // 2^29 DOUBLEs (4 GiB) of tag 271 at offset 8: the tolerant walk keeps it as damaged.
+        let f = tiny_tiff(&[(256, 3, 1, 1), (271, 12, 1 << 29, 8)], 0);
+        let t = TiffFile::parse(&f).expect("tolerant");
+        assert!(t.chain[0].damaged.contains_key(&271));
+        assert!(TiffFile::has_tag(&t.chain[0], 271));
+        let e = TiffFile::parse_strict(&f).err().expect("strict refuses");
+        assert!(e.message().contains("tag 271"), "{e}");
+        // An unknown type is counted as bytes.
+        let f = tiny_tiff(&[(256, 3, 1, 1), (300, 99, u32::MAX, 8)], 0);
+        assert!(TiffFile::parse(&f).is_ok());
+        assert!(TiffFile::parse_strict(&f).is_err());
+        // A value that only runs past the end (a truncated file) is tolerated.
+        let f = tiny_tiff(&[(256, 3, 1, 1), (271, 2, 20, 30)], 0);
+        assert!(TiffFile::parse_strict(&f).is_ok());
+    }
+
+    #[test]
+    fn tiff_family_signatures() {
+        for (magic, endian) in [
+            (&b"IIU\0"[..], Endian::Little),
+            (b"IIRO", Endian::Little),
+            (b"IIRS", Endian::Little),
+            (b"MMOR", Endian::Big),
+        ] {
+            let mut f = tiny_tiff(&[(256, 3, 1, 640)], 0);
+            f[..4].copy_from_slice(magic);
+            if endian == Endian::Big {
+                // Rewrite as big-endian: offset 8, one entry, no next IFD.
+                f = [
+                    magic,
+                    &[0, 0, 0, 8, 0, 1, 1, 0, 0, 3, 0, 0, 0, 1, 2, 128, 0, 0],
+                ]
+                .concat();
+                f.extend([0u8; 4]);
+            }
+            let t = TiffFile::parse(&f).expect("parses");
+            assert_eq!(t.endian, endian);
+            assert_eq!(t.uint(&t.chain[0], 256).expect("ok"), Some(640));
+            // A self-linked IFD in any of these is a loop.
+            let at = f.len() - 4;
+            f[at..].copy_from_slice(&if endian == Endian::Big {
+                8u32.to_be_bytes()
+            } else {
+                8u32.to_le_bytes()
+            });
+            assert!(TiffFile::parse_strict(&f).is_err());
+        }
+        let e = TiffFile::parse(b"II+\0\x08\0\0\0\x10\0\0\0\0\0\0\0")
+            .err()
+            .expect("BigTIFF refused");
+        assert_eq!(e.kind(), crate::ErrorKind::Unsupported);
     }
 
     #[test]

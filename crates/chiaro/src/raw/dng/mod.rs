@@ -21,20 +21,17 @@ use crate::stages::opcodes;
 const PHOTOMETRIC_CFA: u64 = 32803;
 const PHOTOMETRIC_LINEAR_RAW: u64 = 34892;
 
-/// True when the bytes are a TIFF file whose first IFD carries a DNGVersion tag.
+/// True when the bytes are a TIFF file whose first IFD carries a DNGVersion tag (readable
+/// or damaged: a damaged one still makes the file a (damaged) DNG).
 pub fn is_dng(bytes: &[u8]) -> bool {
-    TiffFile::parse(bytes).is_ok_and(|t| t.chain[0].entries.contains_key(&tag::DNG_VERSION))
+    TiffFile::parse(bytes).is_ok_and(|t| TiffFile::has_tag(&t.chain[0], tag::DNG_VERSION))
 }
 
 /// Decodes the main raw image of a DNG file.
 pub fn decode(bytes: &[u8], limits: &Limits) -> Result<RawImage> {
     let tiff = TiffFile::parse(bytes)?;
     let ifd0 = &tiff.chain[0];
-    if !ifd0.entries.contains_key(&tag::DNG_VERSION) {
-        return Err(Error::decode(
-            "TIFF file without a DNGVersion tag is not a DNG",
-        ));
-    }
+    check_dng_version(ifd0)?;
     let raw = find_raw_ifd(&tiff)?;
     let mut warnings = Vec::new();
 
@@ -144,6 +141,28 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<RawImage> {
     };
     image.validate()?;
     Ok(image)
+}
+
+/// DNGVersion is four BYTEs (DNG 1.7, section 4.1); anything else is a damaged DNG.
+fn check_dng_version(ifd0: &Ifd) -> Result<()> {
+    let entry = match (
+        ifd0.entries.get(&tag::DNG_VERSION),
+        ifd0.damaged.get(&tag::DNG_VERSION),
+    ) {
+        (Some(e), _) | (None, Some(e)) => e,
+        (None, None) => {
+            return Err(Error::decode(
+                "TIFF file without a DNGVersion tag is not a DNG",
+            ));
+        }
+    };
+    if entry.typ != 1 || entry.count != 4 {
+        return Err(Error::decode(format!(
+            "damaged DNG: the DNGVersion tag has type {} and {} values, expected 4 BYTEs",
+            entry.typ, entry.count
+        )));
+    }
+    Ok(())
 }
 
 /// The full-resolution raw IFD: NewSubFileType 0 with a CFA or LinearRaw photometric; the
@@ -283,6 +302,7 @@ fn read_samples(
         c => return Err(Error::unsupported(format!("DNG compression {c}"))),
     }
     let lay = layout(tiff, ifd, width, height, limits)?;
+    check_piece_sizes(&lay, tiff.data.len(), compression, bps, spp, height)?;
     let row_len = width * spp;
     let mut out = try_vec::<u16>(limits.check_image(width, height, spp)?, limits)?;
     let band = row_len * lay.piece_h;
@@ -329,6 +349,49 @@ fn read_samples(
             Ok(())
         })?;
     Ok(out)
+}
+
+/// Refuses, before the image buffer is allocated, pieces too small for the samples they
+/// must hold: an uncompressed piece needs all its rows, a lossless-JPEG piece at least one
+/// bit per sample (the shortest Huffman code). The pieces must also fit in the file
+/// together, so a tiny file cannot claim a huge image by pointing every strip at the same
+/// bytes (a 47 KB file claiming 20000x20000 would otherwise allocate 800 MB first).
+fn check_piece_sizes(
+    lay: &Layout,
+    file_len: usize,
+    compression: u64,
+    bps: u32,
+    spp: usize,
+    height: usize,
+) -> Result<()> {
+    let stride = lay.piece_w as u64 * spp as u64;
+    let mut total: u64 = 0;
+    for band in 0..height.div_ceil(lay.piece_h) {
+        let rows = lay.piece_h.min(height - band * lay.piece_h) as u64;
+        let need = if compression == 7 {
+            (stride * rows).div_ceil(8)
+        } else {
+            (stride * u64::from(bps)).div_ceil(8) * rows
+        };
+        for col in 0..lay.across {
+            let i = band * lay.across + col;
+            let have = lay.counts[i];
+            if have < need {
+                return Err(Error::decode(format!(
+                    "tile or strip {i} holds {have} bytes but its {rows} rows need at least \
+                     {need} (file truncated?)"
+                )));
+            }
+            total = total.saturating_add(need);
+        }
+    }
+    if total > file_len as u64 {
+        return Err(Error::decode(format!(
+            "the image needs at least {total} bytes of tiles or strips but the file holds \
+             {file_len} bytes (overlapping pieces?)"
+        )));
+    }
+    Ok(())
 }
 
 fn with_piece(e: Error, i: usize) -> Error {
