@@ -229,7 +229,7 @@ impl Rng {
 fn d750_calibration(data: &Path) -> Res<ColorCalibration> {
     let path = data.join("calibration/dcp/NIKON D750.dcp");
     let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let profile = chiaro::color::dcp::parse(&bytes)?;
+    let profile = chiaro::raw::dcp::parse(&bytes)?;
     let mut cal = ColorCalibration::default();
     profile.apply_to(&mut cal);
     cal.as_shot_neutral = Some(cal.xy_to_neutral(D65_XY));

@@ -23,7 +23,7 @@ const PATCH: usize = 16;
 fn profile(name: &str) -> ColorCalibration {
     let path = common::shared_data().join("calibration/dcp").join(name);
     let bytes = std::fs::read(&path).expect("dcp");
-    chiaro::color::dcp::parse(&bytes)
+    chiaro::raw::dcp::parse(&bytes)
         .expect("valid dcp")
         .calibration
 }

@@ -11,7 +11,29 @@
 use super::matrix::{self, Mat3, Vec3};
 use super::temperature::{illuminant_temperature, xy_to_temperature};
 use super::xy::{D50_XY, bradford, xy_to_xyz, xyz_to_xy};
-use crate::raw::ColorCalibration;
+
+/// DNG colour calibration (DNG 1.7 spec, chapter 6). Matrices map as the spec says:
+/// ColorMatrix XYZ -> reference camera, ForwardMatrix white-balanced camera -> XYZ D50,
+/// CameraCalibration reference camera -> this camera.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ColorCalibration {
+    pub color_matrix1: Option<Mat3>,
+    pub color_matrix2: Option<Mat3>,
+    pub forward_matrix1: Option<Mat3>,
+    pub forward_matrix2: Option<Mat3>,
+    pub camera_calibration1: Option<Mat3>,
+    pub camera_calibration2: Option<Mat3>,
+    /// EXIF LightSource codes of the two calibrations (21 = D65, 17 = Standard A, ...).
+    pub illuminant1: u16,
+    pub illuminant2: u16,
+    pub analog_balance: Option<[f64; 3]>,
+    /// AsShotNeutral: the camera's neutral (reciprocal white-balance gains).
+    pub as_shot_neutral: Option<[f64; 3]>,
+    /// AsShotWhiteXY: the white point as CIE xy, used when no neutral is given.
+    pub as_shot_white_xy: Option<[f64; 2]>,
+    /// BaselineExposure in EV.
+    pub baseline_exposure: f64,
+}
 
 /// Everything the colour stages need for one development.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,6 +1,5 @@
 //! Colour science: matrices, white points, DNG camera calibration, output spaces.
 
-pub mod dcp;
 pub mod dng;
 pub mod matrix;
 pub mod spaces;

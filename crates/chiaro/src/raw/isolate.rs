@@ -36,7 +36,7 @@ use crate::color::matrix::Mat3;
 use crate::error::{Error, ErrorKind, Result};
 use crate::image::Rect;
 use crate::limits::{Limits, try_vec, try_with_capacity};
-use crate::stages::opcodes;
+use crate::raw::dng::opcodes;
 
 const REQUEST_MAGIC: &[u8; 8] = b"CHIAROQ1";
 const REPLY_MAGIC: &[u8; 8] = b"CHIAROR1";

@@ -14,6 +14,7 @@
 
 pub mod bmff;
 pub mod cfa;
+pub mod dcp;
 pub mod dng;
 pub mod isolate;
 #[cfg(feature = "rawler")]
@@ -23,14 +24,14 @@ pub mod tiff;
 
 use std::path::Path;
 
+pub use crate::color::dng::ColorCalibration;
 pub use cfa::{CfaColor, CfaPattern};
 pub use isolate::{WorkerCommand, read_file_isolated};
 
-use crate::color::matrix::Mat3;
 use crate::error::{Error, Result};
 use crate::image::Rect;
 use crate::limits::Limits;
-use crate::stages::opcodes::Opcode;
+use crate::raw::dng::opcodes::Opcode;
 
 /// Black level: a repeating pattern plus optional per-row and per-column deltas (DNG 1.7
 /// BlackLevel, BlackLevelRepeatDim, BlackLevelDeltaH/V), in sensor DN.
@@ -72,29 +73,6 @@ impl BlackLevel {
     pub fn mean(&self) -> f32 {
         self.values.iter().sum::<f32>() / self.values.len().max(1) as f32
     }
-}
-
-/// DNG colour calibration (DNG 1.7 spec, chapter 6). Matrices map as the spec says:
-/// ColorMatrix XYZ -> reference camera, ForwardMatrix white-balanced camera -> XYZ D50,
-/// CameraCalibration reference camera -> this camera.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ColorCalibration {
-    pub color_matrix1: Option<Mat3>,
-    pub color_matrix2: Option<Mat3>,
-    pub forward_matrix1: Option<Mat3>,
-    pub forward_matrix2: Option<Mat3>,
-    pub camera_calibration1: Option<Mat3>,
-    pub camera_calibration2: Option<Mat3>,
-    /// EXIF LightSource codes of the two calibrations (21 = D65, 17 = Standard A, ...).
-    pub illuminant1: u16,
-    pub illuminant2: u16,
-    pub analog_balance: Option<[f64; 3]>,
-    /// AsShotNeutral: the camera's neutral (reciprocal white-balance gains).
-    pub as_shot_neutral: Option<[f64; 3]>,
-    /// AsShotWhiteXY: the white point as CIE xy, used when no neutral is given.
-    pub as_shot_white_xy: Option<[f64; 2]>,
-    /// BaselineExposure in EV.
-    pub baseline_exposure: f64,
 }
 
 /// EXIF facts carried from the source into outputs and reports.

@@ -7,6 +7,7 @@
 //! lists (chapter 7).
 
 pub mod ljpeg;
+pub mod opcodes;
 
 use rayon::prelude::*;
 
@@ -16,7 +17,6 @@ use crate::color::matrix::{self, Mat3};
 use crate::error::{Error, Result};
 use crate::image::Rect;
 use crate::limits::{Limits, try_vec};
-use crate::stages::opcodes;
 
 const PHOTOMETRIC_CFA: u64 = 32803;
 const PHOTOMETRIC_LINEAR_RAW: u64 = 34892;

@@ -8,25 +8,7 @@
 //! is the one the opcode list runs on (stored image, active area, or demosaiced image), not
 //! the opcode's area, which only selects the pixels that get multiplied.
 
-use super::AreaSpec;
-
-/// A parsed gain map.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GainMap {
-    /// The pixels the map applies to.
-    pub area: AreaSpec,
-    pub points_v: u32,
-    pub points_h: u32,
-    /// Distance between map points, relative to the image height / width.
-    pub spacing_v: f64,
-    pub spacing_h: f64,
-    /// Position of the first map point, relative to the image height / width.
-    pub origin_v: f64,
-    pub origin_h: f64,
-    pub map_planes: u32,
-    /// `points_v * points_h * map_planes` gains: row-major points, planes interleaved.
-    pub gains: Vec<f32>,
-}
+use super::GainMap;
 
 /// Widest map row kept on the stack by [`GainMap::apply_row`].
 const MAX_ROW: usize = 256;

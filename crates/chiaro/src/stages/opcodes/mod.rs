@@ -14,7 +14,6 @@
 
 mod bad_pixels;
 mod gain_map;
-mod parse;
 #[cfg(test)]
 mod tests;
 
@@ -26,93 +25,11 @@ use crate::error::{Error, Result};
 use crate::image::{Plane, Rect};
 use crate::raw::CfaPattern;
 
-pub use gain_map::GainMap;
-pub use parse::{parse_list, serialize_list};
-
-/// Opcode ids (DNG 1.7 spec, chapter 7, one section per opcode).
-pub mod id {
-    pub const WARP_RECTILINEAR: u32 = 1;
-    pub const WARP_FISHEYE: u32 = 2;
-    pub const FIX_VIGNETTE_RADIAL: u32 = 3;
-    pub const FIX_BAD_PIXELS_CONSTANT: u32 = 4;
-    pub const FIX_BAD_PIXELS_LIST: u32 = 5;
-    pub const TRIM_BOUNDS: u32 = 6;
-    pub const MAP_TABLE: u32 = 7;
-    pub const MAP_POLYNOMIAL: u32 = 8;
-    pub const GAIN_MAP: u32 = 9;
-    pub const DELTA_PER_ROW: u32 = 10;
-    pub const DELTA_PER_COLUMN: u32 = 11;
-    pub const SCALE_PER_ROW: u32 = 12;
-    pub const SCALE_PER_COLUMN: u32 = 13;
-    pub const WARP_RECTILINEAR_2: u32 = 14;
-}
-
-/// The name the spec gives opcode `id`.
-pub fn name(opcode_id: u32) -> &'static str {
-    match opcode_id {
-        id::WARP_RECTILINEAR => "WarpRectilinear",
-        id::WARP_FISHEYE => "WarpFisheye",
-        id::FIX_VIGNETTE_RADIAL => "FixVignetteRadial",
-        id::FIX_BAD_PIXELS_CONSTANT => "FixBadPixelsConstant",
-        id::FIX_BAD_PIXELS_LIST => "FixBadPixelsList",
-        id::TRIM_BOUNDS => "TrimBounds",
-        id::MAP_TABLE => "MapTable",
-        id::MAP_POLYNOMIAL => "MapPolynomial",
-        id::GAIN_MAP => "GainMap",
-        id::DELTA_PER_ROW => "DeltaPerRow",
-        id::DELTA_PER_COLUMN => "DeltaPerColumn",
-        id::SCALE_PER_ROW => "ScalePerRow",
-        id::SCALE_PER_COLUMN => "ScalePerColumn",
-        id::WARP_RECTILINEAR_2 => "WarpRectilinear2",
-        _ => "unknown opcode",
-    }
-}
-
-/// The pixels an opcode works on (DNG 1.7 spec, chapter 7, "AreaSpec"): rows
-/// `top..bottom` stepping by `row_pitch` from `top`, columns likewise, planes
-/// `plane..plane + planes`. As in the DNG SDK, an empty rectangle means the whole image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AreaSpec {
-    pub top: u32,
-    pub left: u32,
-    pub bottom: u32,
-    pub right: u32,
-    pub plane: u32,
-    pub planes: u32,
-    pub row_pitch: u32,
-    pub col_pitch: u32,
-}
+pub use crate::raw::dng::opcodes::{
+    AreaSpec, GainMap, Opcode, describe, id, name, parse_list, serialize_list,
+};
 
 impl AreaSpec {
-    /// An area covering all of plane 0..`planes` with pitch 1.
-    pub fn whole(planes: u32) -> Self {
-        AreaSpec {
-            top: 0,
-            left: 0,
-            bottom: 0,
-            right: 0,
-            plane: 0,
-            planes,
-            row_pitch: 1,
-            col_pitch: 1,
-        }
-    }
-
-    /// True when the rectangle is empty, which selects the whole image.
-    pub fn is_whole_image(&self) -> bool {
-        self.top >= self.bottom || self.left >= self.right
-    }
-
-    /// Number of selected rows (what DeltaPerRow and ScalePerRow hold one value for).
-    pub fn row_count(&self) -> u64 {
-        (self.bottom.saturating_sub(self.top) as u64).div_ceil(self.row_pitch.max(1) as u64)
-    }
-
-    /// Number of selected columns.
-    pub fn col_count(&self) -> u64 {
-        (self.right.saturating_sub(self.left) as u64).div_ceil(self.col_pitch.max(1) as u64)
-    }
-
     /// The index of image row `y` among the selected rows, or `None` when not selected.
     #[inline]
     fn row_index(&self, y: usize) -> Option<usize> {
@@ -161,86 +78,6 @@ impl AreaSpec {
         p..(p + self.planes as usize).min(n)
     }
 }
-
-/// One parsed opcode (DNG 1.7 spec, chapter 7).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Opcode {
-    /// Radial vignette correction: gain `1 + k0 r^2 + k1 r^4 + ... + k4 r^10`, `r` the
-    /// distance from the optical centre (`cx`, `cy`, relative 0..1 to the image) divided by
-    /// the distance from the centre to the farthest image corner. Applies to all planes.
-    FixVignetteRadial { k: [f64; 5], cx: f64, cy: f64 },
-    /// Pixels whose stored value equals `constant` are bad and are interpolated from
-    /// same-colour neighbours. `bayer_phase` is kept for reporting; the CFA pattern passed to
-    /// [`apply_to_plane`] decides the colours.
-    FixBadPixelsConstant { constant: u32, bayer_phase: u32 },
-    /// Listed bad pixels (`[row, col]`) and rectangles (`[top, left, bottom, right]`).
-    FixBadPixelsList {
-        bayer_phase: u32,
-        points: Vec<[u32; 2]>,
-        rects: Vec<[u32; 4]>,
-    },
-    /// Crop to `top..bottom`, `left..right`.
-    TrimBounds {
-        top: u32,
-        left: u32,
-        bottom: u32,
-        right: u32,
-    },
-    /// A 16-bit lookup table applied to 16-bit values; inputs past its end use the last
-    /// entry.
-    MapTable { area: AreaSpec, table: Vec<u16> },
-    /// `y = sum c_i x^i` on values normalised to 0..1 (degree 0..=8).
-    MapPolynomial {
-        area: AreaSpec,
-        coefficients: Vec<f64>,
-    },
-    /// A 2-D gain map, bilinearly interpolated.
-    GainMap(GainMap),
-    /// One offset per selected row, added.
-    DeltaPerRow { area: AreaSpec, deltas: Vec<f32> },
-    /// One offset per selected column, added.
-    DeltaPerColumn { area: AreaSpec, deltas: Vec<f32> },
-    /// One factor per selected row, multiplied.
-    ScalePerRow { area: AreaSpec, scales: Vec<f32> },
-    /// One factor per selected column, multiplied.
-    ScalePerColumn { area: AreaSpec, scales: Vec<f32> },
-    /// An opcode chiaro does not implement (warps, unknown ids). `optional` is bit 0 of the
-    /// opcode's flags: the writer allows readers to skip it.
-    Unsupported { id: u32, optional: bool },
-}
-
-impl Opcode {
-    /// The opcode's id.
-    pub fn id(&self) -> u32 {
-        match self {
-            Opcode::FixVignetteRadial { .. } => id::FIX_VIGNETTE_RADIAL,
-            Opcode::FixBadPixelsConstant { .. } => id::FIX_BAD_PIXELS_CONSTANT,
-            Opcode::FixBadPixelsList { .. } => id::FIX_BAD_PIXELS_LIST,
-            Opcode::TrimBounds { .. } => id::TRIM_BOUNDS,
-            Opcode::MapTable { .. } => id::MAP_TABLE,
-            Opcode::MapPolynomial { .. } => id::MAP_POLYNOMIAL,
-            Opcode::GainMap(_) => id::GAIN_MAP,
-            Opcode::DeltaPerRow { .. } => id::DELTA_PER_ROW,
-            Opcode::DeltaPerColumn { .. } => id::DELTA_PER_COLUMN,
-            Opcode::ScalePerRow { .. } => id::SCALE_PER_ROW,
-            Opcode::ScalePerColumn { .. } => id::SCALE_PER_COLUMN,
-            Opcode::Unsupported { id, .. } => *id,
-        }
-    }
-
-    /// True for opcodes that change each pixel on its own (no neighbours, no resizing), so
-    /// they can run on tiles.
-    pub fn is_pointwise(&self) -> bool {
-        !matches!(
-            self,
-            Opcode::FixBadPixelsConstant { .. }
-                | Opcode::FixBadPixelsList { .. }
-                | Opcode::TrimBounds { .. }
-                | Opcode::Unsupported { .. }
-        )
-    }
-}
-
 /// What the values of a plane are, which decides how MapTable and MapPolynomial read them.
 ///
 /// DNG 1.7 chapter 7: list 1 works on stored values, list 2 on values where 0 is black and 1
@@ -606,84 +443,4 @@ pub fn unsupported_in_rgb(list: &[Opcode]) -> Vec<String> {
             op => format!("{} (id {})", name(op.id()), op.id()),
         })
         .collect()
-}
-
-/// Short human description of an opcode, for `chiaro info`.
-pub fn describe(op: &Opcode) -> String {
-    let n = name(op.id());
-    match op {
-        Opcode::FixVignetteRadial { k, cx, cy } => format!(
-            "{n}: k = [{:.4}, {:.4}, {:.4}, {:.4}, {:.4}], centre ({cx:.3}, {cy:.3})",
-            k[0], k[1], k[2], k[3], k[4]
-        ),
-        Opcode::FixBadPixelsConstant {
-            constant,
-            bayer_phase,
-        } => format!("{n}: value {constant} marks bad pixels, Bayer phase {bayer_phase}"),
-        Opcode::FixBadPixelsList { points, rects, .. } => {
-            format!("{n}: {} points, {} rectangles", points.len(), rects.len())
-        }
-        Opcode::TrimBounds {
-            top,
-            left,
-            bottom,
-            right,
-        } => format!("{n}: rows {top}..{bottom}, columns {left}..{right}"),
-        Opcode::MapTable { area, table } => {
-            format!("{n}: {} entries, {}", table.len(), describe_area(area))
-        }
-        Opcode::MapPolynomial { area, coefficients } => format!(
-            "{n}: degree {}, {}",
-            coefficients.len().saturating_sub(1),
-            describe_area(area)
-        ),
-        Opcode::GainMap(m) => {
-            let (lo, hi) = m
-                .gains
-                .iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &g| {
-                    (lo.min(g), hi.max(g))
-                });
-            format!(
-                "{n}: {}x{} points x {} planes, gains {lo:.3}..{hi:.3}, {}",
-                m.points_v,
-                m.points_h,
-                m.map_planes,
-                describe_area(&m.area)
-            )
-        }
-        Opcode::DeltaPerRow { area, deltas } | Opcode::DeltaPerColumn { area, deltas } => {
-            format!("{n}: {} deltas, {}", deltas.len(), describe_area(area))
-        }
-        Opcode::ScalePerRow { area, scales } | Opcode::ScalePerColumn { area, scales } => {
-            format!("{n}: {} scales, {}", scales.len(), describe_area(area))
-        }
-        Opcode::Unsupported { id, optional } => format!(
-            "{n} (id {id}){}: not supported",
-            if *optional { ", optional" } else { "" }
-        ),
-    }
-}
-
-/// Describes an area: rectangle, pitches and planes.
-fn describe_area(a: &AreaSpec) -> String {
-    let rect = if a.is_whole_image() {
-        "whole image".to_string()
-    } else {
-        format!(
-            "rows {}..{} columns {}..{}",
-            a.top, a.bottom, a.left, a.right
-        )
-    };
-    let pitch = if a.row_pitch != 1 || a.col_pitch != 1 {
-        format!(" every {}x{}", a.row_pitch, a.col_pitch)
-    } else {
-        String::new()
-    };
-    let planes = if a.planes == 1 {
-        format!("plane {}", a.plane)
-    } else {
-        format!("planes {}..{}", a.plane, a.plane as u64 + a.planes as u64)
-    };
-    format!("{rect}{pitch}, {planes}")
 }

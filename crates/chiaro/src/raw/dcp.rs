@@ -4,9 +4,9 @@
 //! Read today: the calibration illuminants, ColorMatrix1/2 and ForwardMatrix1/2 (the
 //! matrix part of the profile). HueSatMap, LookTable and the tone curve are not applied yet.
 
+use super::ColorCalibration;
+use super::tiff::{TiffFile, tag};
 use crate::error::{Error, Result};
-use crate::raw::ColorCalibration;
-use crate::raw::tiff::{TiffFile, tag};
 
 const PROFILE_NAME: u16 = 50936;
 
