@@ -1,6 +1,11 @@
 //! End-to-end tests of the `chiaro` binary: every option of `develop` and `info` on the repo
 //! sample (a 768x512 Nikon D750 DNG), batches with bad files, overwrite protection, exit codes
-//! and the decoded size and sample type of every output.
+//! and the decoded size and sample type of every output. Tests that use the shared data
+//! (raw stubs, a headerless dump) skip visibly without it (`common::require_data!`).
+
+// The library tests' helpers, for the shared-data skip.
+#[path = "../../chiaro/tests/common/mod.rs"]
+mod common;
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -16,15 +21,9 @@ fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/nikon_d750_rose_768x512.dng")
 }
 
-/// `../shared/data` beside the repository.
-fn shared() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    assert!(p.is_dir(), "test data missing: {}", p.display());
-    p
-}
-
-fn stub(name: &str) -> PathBuf {
-    shared().join("raw/stubs").join(name)
+/// A raw header stub of the shared data.
+fn stub(data: &Path, name: &str) -> PathBuf {
+    data.join("raw/stubs").join(name)
 }
 
 fn tmp() -> TempDir {
@@ -302,10 +301,11 @@ type OsArg = std::ffi::OsString;
 
 #[test]
 fn out_dir_batch_develops_every_input() {
+    let data = common::require_data!();
     let d = tmp();
     let second = d.path().join("second.dng");
     std::fs::copy(sample(), &second).expect("copy sample");
-    let side = shared().join("raw/nikon_d750_rose_768x512_rggb14.raw");
+    let side = data.join("raw/nikon_d750_rose_768x512_rggb14.raw");
     let out = d.path().join("out/nested");
     let o = chiaro([
         OsArg::from("develop"),
@@ -341,11 +341,12 @@ fn out_dir_batch_develops_every_input() {
 
 #[test]
 fn batch_with_bad_files_reports_each_and_exits_1() {
+    let data = common::require_data!();
     let d = tmp();
     let truncated = d.path().join("truncated.dng");
     let bytes = std::fs::read(sample()).expect("sample");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).expect("write truncated copy");
-    let stub = stub("CanonRaw.cr2");
+    let stub = stub(&data, "CanonRaw.cr2");
     let missing = d.path().join("missing.dng");
     let out = d.path().join("out");
     let o = chiaro([
@@ -389,11 +390,12 @@ fn batch_with_bad_files_reports_each_and_exits_1() {
 /// per file rule.
 #[test]
 fn camera_raw_decoder_panics_stay_one_line_per_file() {
+    let data = common::require_data!();
     let d = tmp();
     let inputs = [
-        stub("Nikon.nef"),
-        stub("Panasonic.rw2"),
-        stub("PhaseOne.iiq"),
+        stub(&data, "Nikon.nef"),
+        stub(&data, "Panasonic.rw2"),
+        stub(&data, "PhaseOne.iiq"),
     ];
     let mut args = vec![OsArg::from("develop")];
     args.extend(inputs.iter().map(|p| p.clone().into()));
@@ -819,9 +821,10 @@ fn exposure_and_quality_options_take_effect() {
 
 #[test]
 fn headerless_raw_with_sidecar_develops() {
+    let data = common::require_data!();
     let d = tmp();
     let out = d.path().join("side.png");
-    let raw = shared().join("raw/nikon_d750_rose_768x512_rggb14.raw");
+    let raw = data.join("raw/nikon_d750_rose_768x512_rggb14.raw");
     let o = chiaro([
         OsArg::from("develop"),
         raw.into(),
@@ -876,9 +879,13 @@ fn info_prints_text_and_json() {
             .expect("file")
             .ends_with("nikon_d750_rose_768x512.dng")
     );
+}
 
+#[test]
+fn info_prints_json_for_a_headerless_raw() {
+    let data = common::require_data!();
     // A headerless dump with its sidecar.
-    let raw = shared().join("raw/nikon_d750_rose_768x512_rggb14.raw");
+    let raw = data.join("raw/nikon_d750_rose_768x512_rggb14.raw");
     let o = chiaro([OsArg::from("info"), raw.into(), "--json".into()]);
     assert_code(&o, 0, "info on a headerless raw");
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
@@ -890,12 +897,19 @@ fn info_on_bad_files_names_them() {
     let d = tmp();
     let empty = d.path().join("empty.dng");
     std::fs::write(&empty, b"").expect("write");
-    for p in [
-        stub("DNG.dng"),
-        stub("CanonRaw.cr2"),
-        empty,
-        d.path().join("missing.nef"),
-    ] {
+    assert_info_fails_naming(&[empty, d.path().join("missing.nef")]);
+}
+
+#[test]
+fn info_on_raw_stubs_names_them() {
+    let data = common::require_data!();
+    assert_info_fails_naming(&[stub(&data, "DNG.dng"), stub(&data, "CanonRaw.cr2")]);
+}
+
+/// `chiaro info` fails on each file, prints nothing on stdout and names the file on stderr.
+#[track_caller]
+fn assert_info_fails_naming(files: &[PathBuf]) {
+    for p in files {
         let o = chiaro([OsArg::from("info"), p.clone().into()]);
         assert!(!o.status.success(), "info {} succeeded", p.display());
         assert!(

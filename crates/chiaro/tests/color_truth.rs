@@ -1,15 +1,21 @@
 //! The DNG colour path against exact ground truth: ColorChecker scenes synthesised through
 //! real phone profiles (LG G4 and Galaxy S7 DCPs), from tungsten to D65, with and without
 //! ForwardMatrix, written as DNGs and developed by the full reader + pipeline to linear sRGB.
+//!
+//! The truth takes none of the library's colour constants or matrix code: the Bradford
+//! matrix, the white points and the sRGB primaries come from the tables in
+//! `../shared/data/color/`, the scene whites from Planck's law through the CIE 1931 observer,
+//! and the matrices are built and inverted in `common::colorimetry`, so an error in the
+//! library's constants shows here instead of cancelling out (`color_constants.rs` checks the
+//! constants themselves against the same tables).
 
 mod common;
 
-use chiaro::color::matrix::{self, Mat3};
+use common::colorimetry::{self as cm, M3, Tables, V3, xy_to_xyz, xyz_to_lab};
+
 use chiaro::color::spaces::OutputSpace;
-use chiaro::color::temperature::temperature_to_xy;
-use chiaro::color::xy::{D50_XY, bradford, xy_to_xyz};
 use chiaro::io::Pixels;
-use chiaro::lab::metrics::{ciede2000, xyz_d50_to_lab};
+use chiaro::lab::metrics::ciede2000;
 use chiaro::lab::synth::{Storage, SynthDng, write_dng};
 use chiaro::pipeline::{OutputSpec, Recipe, develop};
 use chiaro::raw::{CfaPattern, ColorCalibration};
@@ -20,64 +26,90 @@ use chiaro::stages::white_balance::{WbMode, WhiteBalance};
 
 const PATCH: usize = 16;
 
-fn profile(name: &str) -> ColorCalibration {
-    let path = common::shared_data().join("calibration/dcp").join(name);
+fn profile(data: &std::path::Path, name: &str) -> ColorCalibration {
+    let path = data.join("calibration/dcp").join(name);
     let bytes = std::fs::read(&path).expect("dcp");
     chiaro::raw::dcp::parse(&bytes)
         .expect("valid dcp")
         .calibration
 }
 
+/// The CIE illuminant an EXIF LightSource code names (EXIF 2.3 table; the profiles used here
+/// are calibrated for A and D65).
+fn cie_illuminant(code: u16) -> &'static str {
+    match code {
+        17 => "A",
+        18 => "B",
+        19 => "C",
+        20 => "D55",
+        21 => "D65",
+        22 => "D75",
+        23 => "D50",
+        _ => panic!("calibration illuminant {code} is not a CIE standard illuminant"),
+    }
+}
+
 /// The DNG forward model written out literally (DNG 1.7 chapter 6) for a known white:
-/// XYZ(D50) of a scene colour -> camera RGB, and the camera neutral.
-fn forward(cal: &ColorCalibration, white_temperature: f64, white_xy: [f64; 2]) -> (Mat3, [f64; 3]) {
-    let t =
-        |code| chiaro::color::temperature::illuminant_temperature(code).expect("known illuminant");
-    let (t1, t2) = (t(cal.illuminant1), t(cal.illuminant2));
+/// XYZ(D50) of a scene colour -> camera RGB, and the camera neutral. The calibration
+/// illuminants' temperatures are their correlated colour temperatures computed from the
+/// table chromaticities.
+fn forward(
+    t: &Tables,
+    cal: &ColorCalibration,
+    white_temperature: f64,
+    white_xy: [f64; 2],
+) -> (M3, V3) {
+    let temperature = |code| t.cct(t.illuminant(cie_illuminant(code)));
+    let (t1, t2) = (temperature(cal.illuminant1), temperature(cal.illuminant2));
     let g = ((1.0 / white_temperature - 1.0 / t2) / (1.0 / t1 - 1.0 / t2)).clamp(0.0, 1.0);
-    let mix = |a: Option<Mat3>, b: Option<Mat3>| Some(matrix::lerp(&b?, &a?, g));
-    let cm = mix(cal.color_matrix1, cal.color_matrix2).expect("two colour matrices");
-    let w = matrix::mul_vec(&cm, &xy_to_xyz(white_xy));
+    // Weight g for calibration 1, 1 - g for calibration 2.
+    let mix = |a: Option<M3>, b: Option<M3>| Some(cm::lerp(&b?, &a?, g));
+    let color_matrix = mix(cal.color_matrix1, cal.color_matrix2).expect("two colour matrices");
+    let w = cm::mul_vec(&color_matrix, &xy_to_xyz(white_xy));
     let m = w.iter().copied().fold(0.0, f64::max);
     let neutral = w.map(|v| v / m);
+    let d50 = xy_to_xyz(t.illuminant("D50"));
     let xyz_to_camera = match mix(cal.forward_matrix1, cal.forward_matrix2) {
         Some(fm) => {
             // FM maps white-balanced camera RGB to XYZ D50 with (1,1,1) -> D50 white.
-            let one = matrix::mul_vec(&fm, &[1.0; 3]);
-            let d50 = xy_to_xyz(D50_XY);
-            let fm = matrix::mul(
-                &matrix::diag(&[d50[0] / one[0], d50[1] / one[1], d50[2] / one[2]]),
+            let one = cm::mul_vec(&fm, &[1.0; 3]);
+            let fm = cm::mul(
+                &cm::diag(&[d50[0] / one[0], d50[1] / one[1], d50[2] / one[2]]),
                 &fm,
             );
-            matrix::mul(
-                &matrix::diag(&neutral),
-                &matrix::invert(&fm).expect("invertible"),
-            )
+            cm::mul(&cm::diag(&neutral), &cm::inv(&fm))
         }
         None => {
-            let pcs_to_camera = matrix::mul(&cm, &bradford(D50_XY, white_xy));
-            let reach = matrix::mul_vec(&pcs_to_camera, &xy_to_xyz(D50_XY));
-            matrix::scale(
-                &pcs_to_camera,
-                1.0 / reach.iter().copied().fold(0.0, f64::max),
-            )
+            // XYZ D50 -> XYZ under the scene white (Bradford) -> camera, scaled so that the
+            // D50 white reaches 1 in its largest channel.
+            let pcs_to_camera = cm::mul(&color_matrix, &t.bradford(t.illuminant("D50"), white_xy));
+            let reach = cm::mul_vec(&pcs_to_camera, &d50);
+            let s = 1.0 / reach.iter().copied().fold(0.0, f64::max);
+            pcs_to_camera.map(|row| row.map(|v| v * s))
         }
     };
     (xyz_to_camera, neutral)
 }
 
 /// Mean and worst CIEDE2000 of the developed chart.
-fn chart_error(cal: &ColorCalibration, temperature: f64) -> (f64, f64) {
-    let chart = common::colorchecker_xyz_d50();
-    let white_xy = temperature_to_xy(temperature, 0.0);
-    let (xyz_to_camera, neutral) = forward(cal, temperature, white_xy);
+fn chart_error(
+    data: &std::path::Path,
+    t: &Tables,
+    cal: &ColorCalibration,
+    temperature: f64,
+) -> (f64, f64) {
+    // Patch XYZ relative to the chart's D50 (xy 0.345703, 0.358539, the ICC D50; 4e-6 from
+    // the CIE D50 of the PCS, far below what the limits can see).
+    let chart = common::colorchecker_xyz_d50(data);
+    let white_xy = t.planck_xy(temperature);
+    let (xyz_to_camera, neutral) = forward(t, cal, temperature, white_xy);
     let cfa = CfaPattern::bayer("RGGB").expect("valid");
     let (w, h) = (6 * PATCH, 4 * PATCH);
     let (black, white) = (8192u16, 65535u16);
     let mut samples = vec![0u16; w * h];
     for y in 0..h {
         for x in 0..w {
-            let cam = matrix::mul_vec(&xyz_to_camera, &chart[(y / PATCH) * 6 + x / PATCH]);
+            let cam = cm::mul_vec(&xyz_to_camera, &chart[(y / PATCH) * 6 + x / PATCH]);
             // Below-black values stay representable (a high black level keeps them), as on a real sensor with noise.
             let v = cam[cfa.color(y, x) as usize];
             samples[y * w + x] = (f64::from(black) + v * f64::from(white - black))
@@ -135,18 +167,19 @@ fn chart_error(cal: &ColorCalibration, temperature: f64) -> (f64, f64) {
     let Pixels::F32(rgb) = &dev.image.pixels else {
         panic!("float output expected")
     };
-    let to_xyz = OutputSpace::Srgb.to_xyz_d50();
+    // Linear sRGB -> XYZ D50 from the table's primaries and white and its Bradford matrix.
+    let to_xyz = t.rgb_to_xyz_d50("sRGB");
+    let d50 = xy_to_xyz(t.illuminant("D50"));
+    let lab = |xyz| xyz_to_lab(xyz, d50);
     let errors: Vec<f64> = (0..24)
         .map(|i| {
             let (cx, cy) = ((i % 6) * PATCH + PATCH / 2, (i / 6) * PATCH + PATCH / 2);
             let srgb = common::box_mean(rgb, w, cx, cy, 8);
-            let got = xyz_d50_to_lab(matrix::mul_vec(&to_xyz, &srgb));
-            let e = ciede2000(got, xyz_d50_to_lab(chart[i]));
+            let got = lab(cm::mul_vec(&to_xyz, &srgb));
+            let want = lab(chart[i]);
+            let e = ciede2000(got, want);
             if e > 0.5 {
-                println!(
-                    "patch {i}: got {got:?} want {:?} srgb {srgb:?}",
-                    xyz_d50_to_lab(chart[i])
-                );
+                println!("patch {i}: got {got:?} want {want:?} srgb {srgb:?}");
             }
             e
         })
@@ -157,8 +190,9 @@ fn chart_error(cal: &ColorCalibration, temperature: f64) -> (f64, f64) {
     )
 }
 
-fn check(dcp: &str, with_forward_matrix: bool) {
-    let mut cal = profile(dcp);
+fn check(data: &std::path::Path, dcp: &str, with_forward_matrix: bool) {
+    let t = Tables::load(data);
+    let mut cal = profile(data, dcp);
     if !with_forward_matrix {
         cal.forward_matrix1 = None;
         cal.forward_matrix2 = None;
@@ -171,7 +205,7 @@ fn check(dcp: &str, with_forward_matrix: bool) {
     for temperature in [
         2500.0, 2850.0, 3400.0, 4200.0, 5000.0, 5500.0, 6500.0, 7500.0,
     ] {
-        let (mean, worst) = chart_error(&cal, temperature);
+        let (mean, worst) = chart_error(data, &t, &cal, temperature);
         println!(
             "{dcp} fm={with_forward_matrix} {temperature} K: mean dE00 {mean:.3}, worst {worst:.3}"
         );
@@ -184,20 +218,24 @@ fn check(dcp: &str, with_forward_matrix: bool) {
 
 #[test]
 fn chart_through_lg_g4_profile_with_forward_matrix_matches_truth() {
-    check("LG Mobile LG-H815.dcp", true);
+    let data = common::require_data!();
+    check(&data, "LG Mobile LG-H815.dcp", true);
 }
 
 #[test]
 fn chart_through_lg_g4_profile_color_matrix_only_matches_truth() {
-    check("LG Mobile LG-H815.dcp", false);
+    let data = common::require_data!();
+    check(&data, "LG Mobile LG-H815.dcp", false);
 }
 
 #[test]
 fn chart_through_galaxy_s7_profile_with_forward_matrix_matches_truth() {
-    check("samsung SM-G930V.dcp", true);
+    let data = common::require_data!();
+    check(&data, "samsung SM-G930V.dcp", true);
 }
 
 #[test]
 fn chart_through_galaxy_s7_profile_color_matrix_only_matches_truth() {
-    check("samsung SM-G930V.dcp", false);
+    let data = common::require_data!();
+    check(&data, "samsung SM-G930V.dcp", false);
 }

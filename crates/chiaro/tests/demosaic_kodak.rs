@@ -6,15 +6,17 @@
 //! 10-pixel border left out, peak 255; the figure reported is the mean of the 24 per-image CPSNRs.
 //!
 //! Needs the images in `../shared/data/kodak24` next to the repository (`kodim01.png` ..
-//! `kodim24.png`).
+//! `kodim24.png`); skips visibly without the shared data.
 //!
 //! # References
 //!
 //! Kodak Lossless True Color Image Suite (PhotoCD PCD0992), <https://r0k.us/graphics/kodak/>.
 
+mod common;
+
 use std::fs::File;
 use std::io::BufReader;
-use std::path::PathBuf;
+use std::path::Path;
 
 use chiaro::raw::cfa::CfaPattern;
 use chiaro::stages::demosaic::{DemosaicMethod, demosaic};
@@ -30,20 +32,9 @@ struct Image {
     rgb: Vec<u8>,
 }
 
-fn kodak_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/kodak24");
-    assert!(
-        dir.join("kodim01.png").is_file(),
-        "Kodak images not found at {}: this test needs the shared data folder ../shared \
-         (next to the repository) with data/kodak24/kodim01..24.png",
-        dir.display()
-    );
-    dir
-}
-
-fn load(i: usize) -> Image {
+fn load(dir: &Path, i: usize) -> Image {
     let name = format!("kodim{i:02}.png");
-    let path = kodak_dir().join(&name);
+    let path = dir.join(&name);
     let file = File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut decoder = png::Decoder::new(BufReader::new(file));
     decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
@@ -105,11 +96,15 @@ fn cpsnr(img: &Image, out: &[f32]) -> f64 {
 }
 
 /// Mean CPSNR per method over the 24 images (and each image's scores, for the table).
-fn scores(pattern: &CfaPattern, methods: &[DemosaicMethod]) -> (Vec<f64>, Vec<(String, Vec<f64>)>) {
+fn scores(
+    dir: &Path,
+    pattern: &CfaPattern,
+    methods: &[DemosaicMethod],
+) -> (Vec<f64>, Vec<(String, Vec<f64>)>) {
     let per_image: Vec<(String, Vec<f64>)> = (1..=24)
         .into_par_iter()
         .map(|i| {
-            let img = load(i);
+            let img = load(dir, i);
             let cfa = mosaic(&img, pattern);
             let s = methods
                 .iter()
@@ -156,12 +151,13 @@ fn print_table(
 
 #[test]
 fn kodak_cpsnr_meets_floors_per_method() {
+    let kodak = common::require_data!().join("kodak24");
     use DemosaicMethod::*;
     let methods = [Bilinear, Malvar, Rcd];
     // Measured: 30.24, 35.78, 40.49 dB.
     let floors = [30.0, 35.5, 38.5];
     let rggb = CfaPattern::bayer("RGGB").expect("valid pattern");
-    let (means, rows) = scores(&rggb, &methods);
+    let (means, rows) = scores(&kodak, &rggb, &methods);
     print_table("Kodak, RGGB", &methods, &means, &rows);
     for ((m, mean), floor) in methods.iter().zip(&means).zip(floors) {
         assert!(
@@ -173,10 +169,11 @@ fn kodak_cpsnr_meets_floors_per_method() {
 
 #[test]
 fn kodak_xtrans_markesteijn_beats_bilinear() {
+    let kodak = common::require_data!().join("kodak24");
     use DemosaicMethod::*;
     let methods = [Bilinear, Markesteijn];
     let xtrans = CfaPattern::xtrans();
-    let (means, rows) = scores(&xtrans, &methods);
+    let (means, rows) = scores(&kodak, &xtrans, &methods);
     print_table("Kodak, X-Trans", &methods, &means, &rows);
     // Measured: bilinear 29.56, Markesteijn 38.50 dB.
     assert!(

@@ -30,9 +30,8 @@ fn srgb_camera(neutral: [f64; 3]) -> ColorCalibration {
 }
 
 /// Linear-light RGB of a Kodak image, 0..1.
-fn kodak_linear(name: &str) -> (Vec<f32>, usize, usize) {
-    let file =
-        std::fs::File::open(common::shared_data().join("kodak24").join(name)).expect("kodak image");
+fn kodak_linear(data: &std::path::Path, name: &str) -> (Vec<f32>, usize, usize) {
+    let file = std::fs::File::open(data.join("kodak24").join(name)).expect("kodak image");
     let mut reader = png::Decoder::new(std::io::BufReader::new(file))
         .read_info()
         .expect("png");
@@ -102,7 +101,8 @@ fn crop(rgb: &[f32], w: usize, h: usize, border: usize) -> Vec<f32> {
 
 #[test]
 fn xtrans_dng_develops_close_to_the_scene() {
-    let (scene, w, h) = kodak_linear("kodim19.png");
+    let data = common::require_data!();
+    let (scene, w, h) = kodak_linear(&data, "kodim19.png");
     let cfa = CfaPattern::xtrans();
     let raw = dng(
         w,
@@ -131,7 +131,8 @@ fn xtrans_dng_develops_close_to_the_scene() {
 
 #[test]
 fn linear_raw_dng_develops_to_the_scene() {
-    let (scene, w, h) = kodak_linear("kodim03.png");
+    let data = common::require_data!();
+    let (scene, w, h) = kodak_linear(&data, "kodim03.png");
     let (black, white) = (512u16, 65535u16);
     let samples = scene
         .iter()
@@ -214,7 +215,8 @@ fn clipped_highlights_develop_to_neutral_white() {
 
 #[test]
 fn auto_white_balance_finds_a_warm_illuminant() {
-    let (scene, w, h) = kodak_linear("kodim08.png");
+    let data = common::require_data!();
+    let (scene, w, h) = kodak_linear(&data, "kodim08.png");
     let cfa = CfaPattern::bayer("RGGB").expect("valid");
     // A warm light: camera neutral (0.55, 1, 0.45); the as-shot tag is deliberately wrong.
     let light = [0.55f32, 1.0, 0.45];
@@ -256,7 +258,7 @@ fn auto_white_balance_finds_a_warm_illuminant() {
 
 #[test]
 fn defects_stage_removes_hot_pixels_from_the_d750_dump() {
-    let dir = common::shared_data().join("raw");
+    let dir = common::require_data!().join("raw");
     let clean = chiaro::raw::read_file(
         &dir.join("nikon_d750_rose_768x512_rggb14.raw"),
         &chiaro::Limits::default(),
@@ -291,7 +293,7 @@ fn angle(a: [f64; 3], b: [f64; 3]) -> f64 {
 #[test]
 fn auto_white_balance_beats_the_wrong_as_shot_white_on_the_canon_chart() {
     let raw = chiaro::raw::read_file(
-        &common::shared_data().join("raw/canon550d_colorchart.dng"),
+        &common::require_data!().join("raw/canon550d_colorchart.dng"),
         &chiaro::Limits::default(),
     )
     .expect("decodes");

@@ -4,8 +4,10 @@
 //! 2. Linear developments (camera white balance, linear sRGB) agree in colour with LibRaw's
 //!    on the real camera raws, after one global exposure factor.
 //!
-//! The peer is required: `scripts/test.sh` installs rawpy and numpy, and these tests fail,
-//! never skip, when `python3 -c "import rawpy, numpy"` does not work.
+//! Both need the shared data (they skip visibly without it, see `common::require_data!`).
+//! The peer is required: `scripts/test.sh` installs rawpy and numpy into the virtual
+//! environment `.venv` and points `CHIARO_PYTHON` at its interpreter, and with the data
+//! present these tests fail, never skip, when that Python cannot import rawpy and numpy.
 
 mod common;
 
@@ -18,6 +20,20 @@ use chiaro::io::Pixels;
 use chiaro::lab::metrics::{ciede2000, xyz_d50_to_lab};
 use chiaro::pipeline::{OutputSpec, Recipe, develop};
 use chiaro::raw::RawImage;
+
+/// The Python that runs the peer: `CHIARO_PYTHON` (set by `scripts/test.sh` to its virtual
+/// environment), else the repository's `.venv` when there is one, else `python3`.
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("CHIARO_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    if venv.is_file() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
+}
 
 /// An array LibRaw produced, with rawpy's metadata (see the script's docstring).
 struct Dump {
@@ -33,20 +49,25 @@ fn libraw(mode: &str, path: &Path) -> Option<Dump> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/rawpy_dump.py");
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("dump");
-    let result = Command::new("python3")
+    let python = python();
+    let result = Command::new(&python)
         .arg(&script)
         .arg(mode)
         .arg(path)
         .arg(&out)
         .output()
         .unwrap_or_else(|e| {
-            panic!("cannot run python3 for the LibRaw peer ({e}); install python3 with `pip install rawpy numpy`")
+            panic!(
+                "cannot run {} for the LibRaw peer ({e}); `bash scripts/test.sh` sets up a Python with rawpy and numpy in .venv",
+                python.display()
+            )
         });
     let stderr = String::from_utf8_lossy(&result.stderr);
     match result.status.code() {
         Some(0) => {}
         Some(3) => panic!(
-            "the LibRaw peer needs rawpy and numpy (`pip install rawpy numpy`; scripts/test.sh installs them): {stderr}"
+            "the LibRaw peer ({}) needs rawpy and numpy (`bash scripts/test.sh` installs them into .venv): {stderr}",
+            python.display()
         ),
         Some(4) => {
             println!("LibRaw cannot open {}: {}", path.display(), stderr.trim());
@@ -102,7 +123,7 @@ fn read(path: &Path) -> RawImage {
 /// compared after mapping chiaro's samples through it.
 #[test]
 fn cfa_decode_is_bit_exact_with_libraw() {
-    let dir = common::shared_data().join("raw");
+    let dir = common::require_data!().join("raw");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("raw dir")
         .map(|e| e.expect("entry").path())
@@ -209,8 +230,8 @@ const BORDER: usize = 16;
 
 /// Develops `file` with both engines in linear sRGB with the camera's white balance and
 /// returns the CIEDE2000 of every usable 16x16 block (see the comments inside).
-fn colour_differences(file: &str) -> Vec<f64> {
-    let path = common::shared_data().join("raw").join(file);
+fn colour_differences(data: &Path, file: &str) -> Vec<f64> {
+    let path = data.join("raw").join(file);
     let peer = libraw("develop", &path).unwrap_or_else(|| panic!("LibRaw cannot open {file}"));
     let raw = read(&path);
     let dev = develop(
@@ -396,9 +417,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 #[test]
 fn developed_colours_match_libraw_on_real_raws() {
+    let data = common::require_data!();
     let mut failures = Vec::new();
     for file in ["nikon_d750_rose_768x512.dng", "canon550d_colorchart.dng"] {
-        let de = colour_differences(file);
+        let de = colour_differences(&data, file);
         assert!(
             de.len() >= 100,
             "{file}: only {} blocks to compare",

@@ -17,8 +17,8 @@ struct Developed {
     truth: serde_json::Value,
 }
 
-fn develop_phone() -> Developed {
-    let dir = common::shared_data().join("raw");
+fn develop_phone(data: &std::path::Path) -> Developed {
+    let dir = data.join("raw");
     let raw = chiaro::raw::read_file(
         &dir.join("phone_synth_lgg4_4200k_4032x3024.dng"),
         &chiaro::Limits::default(),
@@ -77,7 +77,8 @@ fn on_card(y: usize, x: usize) -> bool {
 
 #[test]
 fn phone_dng_grey_card_is_flat_neutral_and_chart_matches_truth() {
-    let d = develop_phone();
+    let data = common::require_data!();
+    let d = develop_phone(&data);
     assert_eq!((d.width, d.height), (4032, 3024));
 
     let mut lum = Vec::new();

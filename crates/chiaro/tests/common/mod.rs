@@ -1,38 +1,132 @@
-//! Shared helpers of the integration tests.
+//! Shared helpers of the tests: locating the shared test data (and skipping visibly without
+//! it), a hang watchdog, independent colorimetry (`colorimetry`) and image box means.
+//!
+//! Also compiled into the CLI tests and the library's unit tests through `#[path]`, so this
+//! module must not name the `chiaro` crate.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+pub mod colorimetry;
 
-/// `../shared/data` beside the repository; the tests need it (CI provides it).
-pub fn shared_data() -> PathBuf {
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `../shared/data` beside the repository, or `None` on a clone without it (CI has it).
+pub fn shared_data() -> Option<PathBuf> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    assert!(
-        p.is_dir(),
-        "test data missing: {} (../shared must sit beside the repository)",
-        p.display()
-    );
-    p
+    p.is_dir().then_some(p)
 }
 
-/// The ColorChecker 24 (post-2014 edition) patches as XYZ relative to D50.
-pub fn colorchecker_xyz_d50() -> Vec<[f64; 3]> {
-    let text =
-        std::fs::read_to_string(shared_data().join("color/colorchecker24_reference_values.json"))
-            .expect("reference values");
-    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+/// The shared data folder; without it, records that the running test is skipped and returns
+/// `None` (use [`require_data!`], which returns from the test).
+///
+/// The record is a line `SKIPPED (no ../shared data): <test>` on stdout (shown by
+/// `cargo test -- --nocapture`) and, when the environment variable `CHIARO_SKIP_LOG` names a
+/// file, the same line appended to it: `scripts/test.sh` lists those at the end of the run.
+pub fn data_or_skip() -> Option<PathBuf> {
+    let data = shared_data();
+    if data.is_none() {
+        record_skip(&current_test());
+    }
+    data
+}
+
+/// `let data = common::require_data!();` gives the shared data folder, or records the skip
+/// (see [`data_or_skip`]) and returns from the test.
+#[allow(unused_macros)]
+macro_rules! require_data {
+    () => {
+        match common::data_or_skip() {
+            Some(data) => data,
+            None => return,
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use require_data;
+
+/// Records a test skipped for lack of the shared data (see [`data_or_skip`]).
+pub fn record_skip(test: &str) {
+    let line = format!("SKIPPED (no ../shared data): {test}\n");
+    print!("{line}");
+    if let Some(log) = std::env::var_os("CHIARO_SKIP_LOG") {
+        // One small O_APPEND write per line: parallel tests and test binaries do not interleave.
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .and_then(|mut f| f.write_all(line.as_bytes()));
+        if let Err(e) = written {
+            panic!("cannot append to CHIARO_SKIP_LOG {log:?}: {e}");
+        }
+    }
+}
+
+/// `<test binary>::<test>`: libtest runs each test on a thread named after it.
+fn current_test() -> String {
+    let crate_name = env!("CARGO_CRATE_NAME");
+    match std::thread::current().name() {
+        Some(name) if name != "main" => format!("{crate_name}::{name}"),
+        _ => format!("{crate_name}::(a test on the main thread)"),
+    }
+}
+
+/// Runs `f` on its own thread and panics if it has not finished after `limit`.
+///
+/// A hang check, not a speed measurement (timings never go in tests; they live in the
+/// benchmark): `limit` must be generous, many times what the work takes on a slow, busy
+/// machine in a debug build, so that only a hang (or an absurd slowdown) trips it.
+pub fn finishes_within<T: Send + 'static>(
+    limit: Duration,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let out = f();
+        // The receiver is gone only after a timeout, when nobody wants the value.
+        let _ = tx.send(());
+        out
+    });
+    match rx.recv_timeout(limit) {
+        Ok(()) => worker
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        // The worker panicked: its panic is the failure to report.
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match worker.join() {
+            Err(p) => std::panic::resume_unwind(p),
+            Ok(out) => out,
+        },
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{what}: not finished after {limit:?} (hang check, generous limit)")
+        }
+    }
+}
+
+/// The ColorChecker 24 (post-2014 edition) patches as XYZ relative to the chart's D50 white.
+pub fn colorchecker_xyz_d50(data: &std::path::Path) -> Vec<[f64; 3]> {
+    colorchecker(data)
+        .iter()
+        .map(|p| triple(&p["XYZ"], "XYZ"))
+        .collect()
+}
+
+/// The patches of the post-2014 ColorChecker 24 in the reference values file.
+pub fn colorchecker(data: &std::path::Path) -> Vec<serde_json::Value> {
+    let v = colorimetry::json(data, "colorchecker24_reference_values.json");
     v["ColorChecker24 - After November 2014"]["patches"]
         .as_array()
         .expect("patches")
-        .iter()
-        .map(|p| {
-            let x = &p["XYZ"];
-            [
-                x[0].as_f64().expect("X"),
-                x[1].as_f64().expect("Y"),
-                x[2].as_f64().expect("Z"),
-            ]
-        })
-        .collect()
+        .clone()
+}
+
+/// Three numbers of a JSON array.
+pub fn triple(v: &serde_json::Value, what: &str) -> [f64; 3] {
+    let a = v
+        .as_array()
+        .filter(|a| a.len() == 3)
+        .unwrap_or_else(|| panic!("{what}: not three numbers: {v}"));
+    [0, 1, 2].map(|i| a[i].as_f64().unwrap_or_else(|| panic!("{what}: {v}")))
 }
 
 /// Mean of the rows `y0..y1`, columns `x0..x1` of an interleaved RGB f32 image.

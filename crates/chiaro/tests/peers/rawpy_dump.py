@@ -23,7 +23,7 @@ def main() -> int:
         import numpy as np
         import rawpy
     except ImportError as e:  # the Rust test turns this into a clear failure
-        print(f"cannot import rawpy/numpy: {e} (pip install rawpy numpy)", file=sys.stderr)
+        print(f"cannot import rawpy/numpy: {e} (scripts/test.sh installs them into .venv)", file=sys.stderr)
         return 3
     try:
         raw = rawpy.imread(path)
