@@ -1053,8 +1053,8 @@ fn bad_options_are_usage_errors() {
 
 /// The Minolta stub with its sensor size set to 65000x65000: rawler allocates 8 GB for it,
 /// which the decoder worker's 4 GiB address-space limit refuses, so the worker aborts.
-fn worker_killer(dir: &Path) -> PathBuf {
-    let mut b = std::fs::read(stub("Minolta.mrw")).expect("stub");
+fn worker_killer(data: &Path, dir: &Path) -> PathBuf {
+    let mut b = std::fs::read(stub(data, "Minolta.mrw")).expect("stub");
     // PRD block at offset 8: sensor height, width, image height, width (big-endian).
     b[24..32].copy_from_slice(&[0xFD, 0xE8, 0xFD, 0xE8, 0xFD, 0xE8, 0xFD, 0xE8]);
     let p = dir.join("kills_the_worker.mrw");
@@ -1067,8 +1067,9 @@ fn worker_killer(dir: &Path) -> PathBuf {
 #[cfg(all(unix, feature = "rawler"))]
 #[test]
 fn batch_survives_a_file_that_kills_the_decoder_worker() {
+    let data = common::require_data!();
     let d = tmp();
-    let bad = worker_killer(d.path());
+    let bad = worker_killer(&data, d.path());
     let second = d.path().join("second.dng");
     std::fs::copy(sample(), &second).expect("copy sample");
     let out = d.path().join("out");
@@ -1115,8 +1116,9 @@ fn batch_survives_a_file_that_kills_the_decoder_worker() {
 /// structures before rawler (here an RW2 whose IFD links to itself).
 #[test]
 fn no_isolate_still_refuses_hostile_structures() {
+    let data = common::require_data!();
     let d = tmp();
-    let mut b = std::fs::read(stub("Panasonic.rw2")).expect("stub");
+    let mut b = std::fs::read(stub(&data, "Panasonic.rw2")).expect("stub");
     let ifd = u32::from_le_bytes([b[4], b[5], b[6], b[7]]) as usize;
     let n = u16::from_le_bytes([b[ifd], b[ifd + 1]]) as usize;
     let next = ifd + 2 + 12 * n;

@@ -1031,6 +1031,11 @@ impl BitWriter {
     }
 }
 
+// The integration tests' helpers (shared data, visible skips) for the tests below.
+#[cfg(test)]
+#[path = "../../../tests/common/mod.rs"]
+mod common;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1358,14 +1363,13 @@ mod tests {
         None
     }
 
-    const PHONE_DNG: &str = "/work/shared/data/raw/phone_synth_lgg4_4200k_4032x3024.dng";
+    use super::common;
 
     #[test]
     fn phone_dng_tiles_decode_to_10_bit_values() {
-        let Ok(f) = std::fs::read(PHONE_DNG) else {
-            eprintln!("skipped: {PHONE_DNG} not present");
-            return;
-        };
+        let data = common::require_data!();
+        let f = std::fs::read(data.join("raw/phone_synth_lgg4_4200k_4032x3024.dng"))
+            .expect("phone dng");
         let (tiles, [w, h, tw, th]) = dng_tiles(&f).expect("raw IFD with tiles");
         assert_eq!((w, h, tw, th), (4032, 3024, 256, 256));
         assert_eq!(tiles.len(), w.div_ceil(tw) * h.div_ceil(th));
@@ -1388,9 +1392,9 @@ mod tests {
     #[test]
     #[ignore]
     fn bench_phone_dng_tiles() {
-        let Ok(f) = std::fs::read(PHONE_DNG) else {
-            return;
-        };
+        let data = common::require_data!();
+        let f = std::fs::read(data.join("raw/phone_synth_lgg4_4200k_4032x3024.dng"))
+            .expect("phone dng");
         let (tiles, _) = dng_tiles(&f).expect("tiles");
         let t = std::time::Instant::now();
         let mut n = 0;
