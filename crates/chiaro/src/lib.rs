@@ -22,4 +22,9 @@ pub mod raw;
 pub mod stages;
 
 pub use error::{Error, ErrorKind, Result};
+
+/// The integration tests' helpers (shared data and visible skips), for unit tests too.
+#[cfg(test)]
+#[path = "../tests/common/mod.rs"]
+mod test_common;
 pub use limits::Limits;

@@ -1031,11 +1031,6 @@ impl BitWriter {
     }
 }
 
-// The integration tests' helpers (shared data, visible skips) for the tests below.
-#[cfg(test)]
-#[path = "../../../tests/common/mod.rs"]
-mod common;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1363,7 +1358,7 @@ mod tests {
         None
     }
 
-    use super::common;
+    use crate::test_common as common;
 
     #[test]
     fn phone_dng_tiles_decode_to_10_bit_values() {

@@ -5,8 +5,7 @@ use crate::ErrorKind;
 use crate::limits::Limits;
 
 // The integration tests' helpers: locating the shared data, skipping visibly, hang checks.
-#[path = "../../../tests/common/mod.rs"]
-mod common;
+use crate::test_common as common;
 
 fn rggb() -> CfaPattern {
     CfaPattern::bayer("RGGB").expect("valid pattern")
