@@ -1,4 +1,5 @@
 //! Image-quality lab: metrics and synthetic test data with known ground truth.
 
 pub mod metrics;
+#[cfg(any(test, feature = "test-support"))]
 pub mod synth;

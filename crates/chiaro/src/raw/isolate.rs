@@ -354,6 +354,7 @@ thread_local! {
 
 /// Runs `f` under `catch_unwind`, marking the thread so that [`quiet_caught_panics`]'s hook
 /// keeps a panic in `f` off stderr.
+#[cfg(feature = "rawler")]
 pub(crate) fn guarded<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
     GUARDED.with(|g| g.set(g.get() + 1));
     let r = catch_unwind(AssertUnwindSafe(f));

@@ -7,6 +7,8 @@
 //! lists (chapter 7).
 
 pub mod ljpeg;
+#[cfg(any(test, feature = "test-support"))]
+mod ljpeg_encode;
 pub mod opcodes;
 
 use rayon::prelude::*;
