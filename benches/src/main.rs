@@ -609,7 +609,7 @@ fn in_process_phases(file: &Path, work: &Path, runs: usize) -> Res<Phases> {
             format: Format::Tiff,
             quality: 92,
             icc_profile: chiaro::io::icc::for_output(&dev.profile)?,
-            exif: raw.exif.clone(),
+            exif: raw.exif().clone(),
             software: "chiaro-bench".into(),
         };
         let bytes = timed(&mut t[3], || Ok(chiaro::io::encode(&dev.image, &opts)?))?;

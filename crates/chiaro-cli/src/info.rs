@@ -26,7 +26,7 @@ pub fn run(path: &Path, as_json: bool, reader: &crate::RawReader) -> anyhow::Res
 }
 
 fn describe(path: &Path, raw: &RawImage) -> Value {
-    let c = &raw.color;
+    let c = &raw.color();
     let white = if c.has_matrix() {
         let n = chiaro::stages::white_balance::neutral_for(
             chiaro::stages::white_balance::WbMode::AsShot,
@@ -45,17 +45,17 @@ fn describe(path: &Path, raw: &RawImage) -> Value {
     let list = |l: &[opcodes::Opcode]| l.iter().map(opcodes::describe).collect::<Vec<_>>();
     json!({
         "file": path.display().to_string(),
-        "format": raw.format,
-        "camera": {"make": raw.exif.make, "model": raw.exif.model},
-        "size": {"width": raw.width, "height": raw.height, "samples_per_pixel": raw.samples_per_pixel},
-        "cfa": if raw.is_cfa() { Value::from(raw.cfa.name()) } else { Value::Null },
-        "black_level": raw.black.values,
-        "black_level_deltas": {"per_column": !raw.black.delta_h.is_empty(), "per_row": !raw.black.delta_v.is_empty()},
-        "white_level": raw.white,
-        "linearization_table": raw.linearization.as_ref().map(|t| t.len()),
-        "active_area": raw.active_area,
-        "default_crop": raw.default_crop,
-        "orientation": raw.orientation,
+        "format": raw.format(),
+        "camera": {"make": raw.exif().make, "model": raw.exif().model},
+        "size": {"width": raw.width(), "height": raw.height(), "samples_per_pixel": raw.samples_per_pixel()},
+        "cfa": if raw.is_cfa() { Value::from(raw.cfa().name()) } else { Value::Null },
+        "black_level": raw.black().values,
+        "black_level_deltas": {"per_column": !raw.black().delta_h.is_empty(), "per_row": !raw.black().delta_v.is_empty()},
+        "white_level": raw.white(),
+        "linearization_table": raw.linearization().as_ref().map(|t| t.len()),
+        "active_area": raw.active_area(),
+        "default_crop": raw.default_crop(),
+        "orientation": raw.orientation(),
         "color": {
             "as_shot_neutral": c.as_shot_neutral,
             "as_shot_white": white,
@@ -66,10 +66,10 @@ fn describe(path: &Path, raw: &RawImage) -> Value {
             "analog_balance": c.analog_balance,
             "baseline_exposure_ev": c.baseline_exposure,
         },
-        "opcodes": {"list1": list(&raw.opcodes.list1), "list2": list(&raw.opcodes.list2), "list3": list(&raw.opcodes.list3)},
-        "noise_profile": raw.noise_profile,
-        "exif": raw.exif,
-        "warnings": raw.warnings,
+        "opcodes": {"list1": list(&raw.opcodes().list1), "list2": list(&raw.opcodes().list2), "list3": list(&raw.opcodes().list3)},
+        "noise_profile": raw.noise_profile(),
+        "exif": raw.exif(),
+        "warnings": raw.warnings(),
     })
 }
 

@@ -165,18 +165,18 @@ fn develop_guarded(raw: &RawImage) -> Result<Option<OutputImage>, String> {
 
 /// Decoded metadata equal (what a mutation of the header could change).
 fn same_meta(a: &RawImage, b: &RawImage) -> bool {
-    a.width == b.width
-        && a.height == b.height
-        && a.samples_per_pixel == b.samples_per_pixel
-        && a.cfa == b.cfa
-        && a.linearization == b.linearization
-        && a.black == b.black
-        && a.white == b.white
-        && a.active_area == b.active_area
-        && a.default_crop == b.default_crop
-        && a.orientation == b.orientation
-        && a.color == b.color
-        && a.opcodes == b.opcodes
+    a.width() == b.width()
+        && a.height() == b.height()
+        && a.samples_per_pixel() == b.samples_per_pixel()
+        && a.cfa() == b.cfa()
+        && a.linearization() == b.linearization()
+        && a.black() == b.black()
+        && a.white() == b.white()
+        && a.active_area() == b.active_area()
+        && a.default_crop() == b.default_crop()
+        && a.orientation() == b.orientation()
+        && a.color() == b.color()
+        && a.opcodes() == b.opcodes()
 }
 
 // ---- a small DNG builder for hand-crafted files --------------------------------------------
@@ -436,7 +436,7 @@ fn truncated_dngs_give_errors_not_panics() {
                     Ok(Ok(raw)) => {
                         let complete = full
                             .as_ref()
-                            .is_some_and(|f| same_meta(f, &raw) && f.data == raw.data);
+                            .is_some_and(|f| same_meta(f, &raw) && f.data() == raw.data());
                         if !complete {
                             problems.push(format!(
                                 "{}: cut at {n} of {} decodes to a different image",
@@ -787,7 +787,7 @@ fn expect_refused(what: &str, bytes: &[u8], kinds: &[ErrorKind]) {
     let r = decode_guarded(bytes).unwrap_or_else(|p| panic!("{what}: panic: {p}"));
     let elapsed = started.elapsed();
     match r {
-        Ok(raw) => panic!("{what}: decoded a {}x{} image", raw.width, raw.height),
+        Ok(raw) => panic!("{what}: decoded a {}x{} image", raw.width(), raw.height()),
         Err(e) => assert!(
             kinds.contains(&e.kind()),
             "{what}: kind {:?} ({e}), expected one of {kinds:?}",
@@ -940,7 +940,7 @@ fn huge_declared_sizes_are_refused_by_limits() {
         match decode_guarded(&t.build()) {
             Err(p) => panic!("huge GainMap: panic: {p}"),
             Ok(Ok(raw)) => assert!(
-                raw.opcodes.list2.is_empty() && !raw.warnings.is_empty(),
+                raw.opcodes().list2.is_empty() && !raw.warnings().is_empty(),
                 "huge GainMap accepted"
             ),
             Ok(Err(e)) => assert!(matches!(e.kind(), Decode | Lim), "huge GainMap: {e}"),
@@ -1097,7 +1097,7 @@ fn child_read_file() {
     };
     let outcome = match guard(|| chiaro::raw::read_file(Path::new(&p), &Limits::default())) {
         Err(panic) => format!("panic {panic}"),
-        Ok(Ok(raw)) => format!("ok {}x{}", raw.width, raw.height),
+        Ok(Ok(raw)) => format!("ok {}x{}", raw.width(), raw.height()),
         Ok(Err(e)) => format!("err {:?} {e}", e.kind()),
     };
     println!("CHILD-OUTCOME {}", outcome.replace('\n', " "));
@@ -1269,7 +1269,7 @@ fn hostile_ljpeg_streams_are_errors() {
         let good = ljpeg::encode(&samples, tile, tile, 1, 12, 1).expect("encode");
         let ok = tiled_ljpeg_dng(w, h, tile, &vec![good.clone(); 4]).build();
         let raw = dng::decode(&ok, &Limits::default()).expect("the well-formed tiled DNG decodes");
-        assert_eq!((raw.width, raw.height), (w, h));
+        assert_eq!((raw.width(), raw.height()), (w, h));
 
         let small = ljpeg::encode(&samples[..64], 8, 8, 1, 12, 1).expect("encode");
         let two = ljpeg::encode(&mosaic_samples(16, 16), 8, 16, 2, 12, 1).expect("encode");
@@ -2283,7 +2283,7 @@ fn headerless_sidecar_errors_are_clear() {
         std::fs::write(&ok, &body16).expect("write");
         std::fs::write(dir.path().join("good.toml"), good).expect("write");
         let raw = chiaro::raw::read_file(&ok, &Limits::default()).expect("the good sidecar reads");
-        assert_eq!((raw.width, raw.height), (8, 6));
+        assert_eq!((raw.width(), raw.height()), (8, 6));
         assert_none(&problems, "headerless sidecars");
     });
 }
@@ -2441,15 +2441,15 @@ fn worker_round_trip_equals_in_process_decode() {
         let here = chiaro::raw::rawler_bridge::decode(&p, &bytes, &limits).expect("rawler");
         let there = chiaro::raw::isolate::decode_in_worker(&bytes, &limits, &test_worker())
             .expect("worker");
-        assert_eq!(there.data, here.data);
-        assert_eq!(there.cfa, here.cfa);
-        assert_eq!(there.black, here.black);
-        assert_eq!(there.white, here.white);
-        assert_eq!(there.color, here.color);
-        assert_eq!(there.exif, here.exif);
-        assert_eq!(there.active_area, here.active_area);
-        assert_eq!(there.default_crop, here.default_crop);
-        assert_eq!(there.format, here.format);
+        assert_eq!(there.data(), here.data());
+        assert_eq!(there.cfa(), here.cfa());
+        assert_eq!(there.black(), here.black());
+        assert_eq!(there.white(), here.white());
+        assert_eq!(there.color(), here.color());
+        assert_eq!(there.exif(), here.exif());
+        assert_eq!(there.active_area(), here.active_area());
+        assert_eq!(there.default_crop(), here.default_crop());
+        assert_eq!(there.format(), here.format());
     });
 }
 

@@ -150,12 +150,12 @@ fn cfa_decode_is_bit_exact_with_libraw() {
             continue;
         };
         let raw = read(path);
-        assert_eq!(raw.samples_per_pixel, 1, "{name}: a CFA raw expected");
+        assert_eq!(raw.samples_per_pixel(), 1, "{name}: a CFA raw expected");
         let m = &peer.meta;
         let (lh, lw) = (peer.shape[0], peer.shape[1]);
-        let a = raw.active_area;
+        let a = raw.active_area();
         // Which part of chiaro's grid LibRaw's array covers.
-        let (y0, x0) = if (lh, lw) == (raw.height, raw.width) {
+        let (y0, x0) = if (lh, lw) == (raw.height(), raw.width()) {
             assert_eq!(
                 (
                     size(m, "top_margin"),
@@ -172,12 +172,13 @@ fn cfa_decode_is_bit_exact_with_libraw() {
         } else {
             panic!(
                 "{name}: LibRaw raw_image is {lw}x{lh}, chiaro's stored image {}x{} (active {a:?})",
-                raw.width, raw.height
+                raw.width(),
+                raw.height()
             );
         };
         let ours = |y: usize, x: usize| {
-            let v = raw.data[(y0 + y) * raw.width + x0 + x];
-            raw.linearization
+            let v = raw.data()[(y0 + y) * raw.width() + x0 + x];
+            raw.linearization()
                 .as_ref()
                 .map_or(v, |t| t[usize::from(v).min(t.len() - 1)])
         };
@@ -258,15 +259,16 @@ fn colour_differences(data: &Path, file: &str) -> Vec<f64> {
     assert_eq!(peer.shape[2], 3, "LibRaw output has 3 channels");
     let (lh, lw) = (peer.shape[0], peer.shape[1]);
     assert_eq!(
-        raw.orientation, 1,
+        raw.orientation(),
+        1,
         "{file}: the comparison assumes no rotation"
     );
     assert_eq!(
         (size(m, "top_margin"), size(m, "left_margin")),
-        (raw.active_area.y, raw.active_area.x),
+        (raw.active_area().y, raw.active_area().x),
         "{file}: margins"
     );
-    let crop = raw.default_crop;
+    let crop = raw.default_crop();
     assert!(
         crop.right() <= lw && crop.bottom() <= lh,
         "{file}: chiaro's crop {crop:?} outside LibRaw's {lw}x{lh}"
@@ -279,13 +281,13 @@ fn colour_differences(data: &Path, file: &str) -> Vec<f64> {
     // Clipping. A block is left out when any of its raw sites is within 2 % of the white
     // level (the two engines reconstruct clipped highlights differently: LibRaw clips each
     // channel, chiaro blends) or any LibRaw value is at 65535 (LibRaw clips after its matrix).
-    let a = raw.active_area;
-    let white = raw.white.first().copied().unwrap_or(f32::MAX);
-    let black = raw.black.mean();
+    let a = raw.active_area();
+    let white = raw.white().first().copied().unwrap_or(f32::MAX);
+    let black = raw.black().mean();
     let clip_dn = black + 0.98 * (white - black);
     let raw_clipped = |y: usize, x: usize| {
         let (ry, rx) = (a.y + crop.y + y, a.x + crop.x + x);
-        f32::from(raw.data[ry * raw.width + rx]) >= clip_dn
+        f32::from(raw.data()[ry * raw.width() + rx]) >= clip_dn
     };
 
     struct Block {

@@ -103,37 +103,90 @@ pub struct OpcodeLists {
 #[derive(Debug, Clone)]
 pub struct RawImage {
     /// Width of the stored sample grid in sensor sites.
-    pub width: usize,
-    pub height: usize,
+    pub(crate) width: usize,
+    pub(crate) height: usize,
     /// Samples per site: 1 for a CFA mosaic, 3 for linear (demosaiced) raw.
-    pub samples_per_pixel: usize,
+    pub(crate) samples_per_pixel: usize,
     /// Sensor samples, row-major, interleaved when `samples_per_pixel > 1`, in sensor DN.
-    pub data: Vec<u16>,
+    pub(crate) data: Vec<u16>,
     /// CFA layout anchored at the top-left of `data` (ignored when samples_per_pixel is 3).
-    pub cfa: CfaPattern,
+    pub(crate) cfa: CfaPattern,
     /// Optional linearisation table: stored value -> linear DN.
-    pub linearization: Option<Vec<u16>>,
-    pub black: BlackLevel,
+    pub(crate) linearization: Option<Vec<u16>>,
+    pub(crate) black: BlackLevel,
     /// White (saturation) level per sample plane, in linear DN.
-    pub white: Vec<f32>,
+    pub(crate) white: Vec<f32>,
     /// The area of `data` that holds image pixels (DNG ActiveArea).
-    pub active_area: Rect,
+    pub(crate) active_area: Rect,
     /// The crop to show, relative to the active area (DNG DefaultCropOrigin/Size).
-    pub default_crop: Rect,
+    pub(crate) default_crop: Rect,
     /// EXIF orientation code 1..=8.
-    pub orientation: u16,
-    pub color: ColorCalibration,
-    pub opcodes: OpcodeLists,
+    pub(crate) orientation: u16,
+    pub(crate) color: ColorCalibration,
+    pub(crate) opcodes: OpcodeLists,
     /// DNG NoiseProfile: (scale, offset) pairs per plane, variance = scale * x + offset.
-    pub noise_profile: Vec<(f64, f64)>,
-    pub exif: ExifInfo,
+    pub(crate) noise_profile: Vec<(f64, f64)>,
+    pub(crate) exif: ExifInfo,
     /// Name of the reader that produced this image (for `info`).
-    pub format: String,
+    pub(crate) format: String,
     /// Problems that did not stop the decode (skipped optional opcodes, ...).
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 impl RawImage {
+    // Read access for callers outside the reader (fields are set by the readers only).
+    pub fn width(&self) -> usize {
+        self.width
+    }
+    pub fn height(&self) -> usize {
+        self.height
+    }
+    pub fn samples_per_pixel(&self) -> usize {
+        self.samples_per_pixel
+    }
+    pub fn data(&self) -> &[u16] {
+        &self.data
+    }
+    pub fn cfa(&self) -> &CfaPattern {
+        &self.cfa
+    }
+    pub fn linearization(&self) -> Option<&[u16]> {
+        self.linearization.as_deref()
+    }
+    pub fn black(&self) -> &BlackLevel {
+        &self.black
+    }
+    pub fn white(&self) -> &[f32] {
+        &self.white
+    }
+    pub fn active_area(&self) -> Rect {
+        self.active_area
+    }
+    pub fn default_crop(&self) -> Rect {
+        self.default_crop
+    }
+    pub fn orientation(&self) -> u16 {
+        self.orientation
+    }
+    pub fn color(&self) -> &ColorCalibration {
+        &self.color
+    }
+    pub fn opcodes(&self) -> &OpcodeLists {
+        &self.opcodes
+    }
+    pub fn noise_profile(&self) -> &[(f64, f64)] {
+        &self.noise_profile
+    }
+    pub fn exif(&self) -> &ExifInfo {
+        &self.exif
+    }
+    pub fn format(&self) -> &str {
+        &self.format
+    }
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
     /// Checks the invariants the pipeline relies on; readers call it before returning.
     pub fn validate(&self) -> Result<()> {
         let spp = self.samples_per_pixel;
