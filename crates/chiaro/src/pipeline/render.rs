@@ -431,7 +431,6 @@ impl Job<'_> {
                         data: &s.a,
                         rect,
                         channels,
-                        pattern: frame.pattern().unwrap_or(&RGB_PATTERN),
                         frame: (fw, fh),
                     };
                     let mut dst = TileMut {
@@ -464,9 +463,6 @@ impl Job<'_> {
         Ok(())
     }
 }
-
-/// Any pattern, for kernels handed RGB tiles (they do not read it).
-static RGB_PATTERN: std::sync::LazyLock<CfaPattern> = std::sync::LazyLock::new(CfaPattern::xtrans);
 
 /// `r` grown by `halo` on every side, clipped to the frame.
 fn grow(r: Rect, halo: usize, fw: usize, fh: usize) -> Rect {

@@ -25,7 +25,6 @@ use crate::color::dng::CameraColor;
 use crate::color::spaces::OutputSpace;
 use crate::error::Result;
 use crate::image::Rect;
-use crate::raw::CfaPattern;
 
 use super::develop::OutputSpec;
 use super::frame::Frame;
@@ -167,8 +166,6 @@ pub struct TileView<'a> {
     pub data: &'a [f32],
     pub rect: Rect,
     pub channels: usize,
-    /// The frame's CFA pattern anchored at frame (0, 0) (shift it by `rect` for the tile).
-    pub pattern: &'a CfaPattern,
     /// Frame size in pixels: a tile edge that is not a frame edge has real neighbours.
     pub frame: (usize, usize),
 }

@@ -187,7 +187,6 @@ pub fn correct(plane: &mut Plane, pattern: &CfaPattern, threshold: f32) -> usize
         data: &src,
         rect,
         channels: 1,
-        pattern,
         frame: (w, h),
     };
     let mut dst = TileMut {

@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::pipeline::stage::{
     AreaKernel, Kernel, PlanContext, Proxy, Signal, Stage, TileMut, TileView,
 };
+use crate::raw::CfaPattern;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -47,25 +48,38 @@ impl Stage for Demosaic {
             ));
         }
         ctx.demosaic = Some(method);
-        Ok(Some(Kernel::Area(Box::new(DemosaicKernel(method)))))
+        Ok(Some(Kernel::Area(Box::new(DemosaicKernel {
+            method,
+            pattern: *pattern,
+        }))))
     }
 }
 
-struct DemosaicKernel(DemosaicMethod);
+struct DemosaicKernel {
+    method: DemosaicMethod,
+    /// The frame's pattern, anchored at frame (0, 0).
+    pattern: CfaPattern,
+}
 
 impl AreaKernel for DemosaicKernel {
     fn halo(&self) -> usize {
-        self.0.halo()
+        self.method.halo()
     }
     fn channels_out(&self, _: usize) -> usize {
         3
     }
     fn run(&self, src: &TileView<'_>, dst: &mut TileMut<'_>) -> Result<()> {
         let (s, d) = (src.rect, dst.rect);
-        let pattern = src.pattern.shifted(s.y, s.x);
+        let pattern = self.pattern.shifted(s.y, s.x);
         let region = crate::image::Rect::new(d.x - s.x, d.y - s.y, d.width, d.height);
         demosaic_region(
-            self.0, src.data, s.width, s.height, &pattern, region, dst.data,
+            self.method,
+            src.data,
+            s.width,
+            s.height,
+            &pattern,
+            region,
+            dst.data,
         )
     }
 }
