@@ -33,7 +33,7 @@ use crate::image::Rect;
 use crate::io::{OutputImage, Pixels};
 use crate::limits::{Limits, try_vec};
 use crate::raw::CfaPattern;
-use crate::stages::encode::EncodeLut;
+use crate::stages::encode::Encoder;
 use crate::stages::opcodes::{self, Opcode};
 use crate::stages::orientation;
 
@@ -74,9 +74,9 @@ pub fn render(
         cancel,
     };
     let pixels = match spec.bits {
-        8 => Pixels::U8(job.run(limits, |v| (v * 255.0 + 0.5) as u8)?),
-        16 => Pixels::U16(job.run(limits, |v| (v * 65535.0 + 0.5) as u16)?),
-        _ => Pixels::F32(job.run(limits, |v| v)?),
+        8 => Pixels::U8(job.run(limits)?),
+        16 => Pixels::U16(job.run(limits)?),
+        _ => Pixels::F32(job.run(limits)?),
     };
     let Plan {
         steps,
@@ -238,7 +238,7 @@ fn place_transfer(
         ctx.space.transfer()
     };
     if transfer != Transfer::Linear {
-        steps.push(Step::Point(Box::new(EncodeLut::new(transfer))));
+        steps.push(Step::Point(Box::new(Encoder::new(transfer))));
         names.push("encode");
     }
     transfer
@@ -337,12 +337,8 @@ struct Scratch {
 }
 
 impl Job<'_> {
-    /// Renders every tile and stores it, quantised by `quantize`, into an oriented output.
-    fn run<T: Copy + Default + Send>(
-        &self,
-        limits: &Limits,
-        quantize: impl Fn(f32) -> T + Sync,
-    ) -> Result<Vec<T>> {
+    /// Renders every tile and stores it, quantised to `T`, into an oriented output.
+    fn run<T: Sample>(&self, limits: &Limits) -> Result<Vec<T>> {
         let crop = self.frame.crop();
         let (w, h) = (crop.width, crop.height);
         let code = self.frame.orientation();
@@ -364,20 +360,19 @@ impl Job<'_> {
                 if self.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
                     return Err(Error::new(ErrorKind::Cancelled, "cancelled"));
                 }
-                self.tile(tiles[i], placed[i], &mut cell, scratch, &quantize)
+                self.tile(tiles[i], placed[i], &mut cell, scratch)
             },
         )?;
         Ok(out)
     }
 
     /// Runs the chain on one tile (`tile` in crop pixels, placed at `dst` of the output).
-    fn tile<T: Copy>(
+    fn tile<T: Sample>(
         &self,
         tile: Rect,
         dst: Rect,
         cell: &mut [&mut [T]],
         s: &mut Scratch,
-        quantize: &impl Fn(f32) -> T,
     ) -> Result<()> {
         let frame = self.frame;
         let crop = frame.crop();
@@ -450,17 +445,34 @@ impl Job<'_> {
         if channels != 3 || rect != target {
             return Err(Error::parameter("the recipe does not end in RGB"));
         }
-        store(
-            &s.a,
-            tile,
-            dst,
-            crop,
-            frame.orientation(),
-            cell,
-            self.clamp,
-            quantize,
-        );
+        store(&s.a, tile, dst, crop, frame.orientation(), cell, self.clamp);
         Ok(())
+    }
+}
+
+/// An output sample type: display values 0..1 (or unclipped floats) to its code values.
+trait Sample: Copy + Default + Send {
+    fn quantize(v: f32) -> Self;
+}
+
+impl Sample for u8 {
+    #[inline(always)]
+    fn quantize(v: f32) -> Self {
+        (v * 255.0 + 0.5) as u8
+    }
+}
+
+impl Sample for u16 {
+    #[inline(always)]
+    fn quantize(v: f32) -> Self {
+        (v * 65535.0 + 0.5) as u16
+    }
+}
+
+impl Sample for f32 {
+    #[inline(always)]
+    fn quantize(v: f32) -> Self {
+        v
     }
 }
 
@@ -550,7 +562,7 @@ fn split_cells<'o, T>(
 
 /// Quantises a finished tile (`tile` in crop pixels, interleaved RGB) into its cell.
 #[allow(clippy::too_many_arguments)]
-fn store<T: Copy>(
+fn store<T: Sample>(
     rgb: &[f32],
     tile: Rect,
     dst: Rect,
@@ -558,9 +570,8 @@ fn store<T: Copy>(
     code: u16,
     cell: &mut [&mut [T]],
     clamp: bool,
-    quantize: &impl Fn(f32) -> T,
 ) {
-    let q = |v: f32| quantize(if clamp { v.clamp(0.0, 1.0) } else { v });
+    let q = |v: f32| T::quantize(if clamp { v.clamp(0.0, 1.0) } else { v });
     let n = tile.width * 3;
     if code <= 1 {
         for (row, seg) in rgb.chunks_exact(n).zip(cell.iter_mut()) {

@@ -44,6 +44,23 @@ pub fn normalize_row(raw: &RawImage, stored: Option<&Plane>, y: usize, row: &mut
     let a = raw.active_area;
     let table = raw.linearization.as_deref().filter(|t| !t.is_empty());
     let src_row = (a.y + y) * raw.width * spp + a.x * spp;
+    let b = &raw.black;
+    if spp == 1 && stored.is_none() && b.delta_h.is_empty() && b.repeat_cols <= 8 {
+        // The common case: per-column-phase black and scale, a multiply per sample.
+        let phases = b.repeat_cols;
+        let mut black = [0.0f32; 8];
+        let mut scale = [0.0f32; 8];
+        for p in 0..phases {
+            black[p] = b.at(y, p);
+            scale[p] = 1.0 / (raw.white[0] - black[p]);
+        }
+        let src = &raw.data[src_row..src_row + row.len()];
+        for (x, (o, &v)) in row.iter_mut().zip(src).enumerate() {
+            let p = x % phases;
+            *o = (linearize(table, v) - black[p]) * scale[p];
+        }
+        return;
+    }
     for (j, o) in row.iter_mut().enumerate() {
         let (x, s) = (j / spp, j % spp);
         let i = src_row + j;
@@ -115,5 +132,39 @@ mod tests {
             p.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6),
             "{p:?}"
         );
+    }
+
+    #[test]
+    fn fast_path_matches_the_general_formula() {
+        // Two-column black pattern with per-row deltas and an active-area offset; the
+        // general path (taken with a stored plane) divides, the fast path multiplies.
+        let (w, h) = (10, 4);
+        let data: Vec<u16> = (0..w * h).map(|i| (97 * i % 1000 + 60) as u16).collect();
+        let mut r = raw(data.clone(), w, h);
+        r.black = BlackLevel {
+            repeat_rows: 2,
+            repeat_cols: 2,
+            values: vec![100.0, 90.0, 95.0, 105.0],
+            delta_h: vec![],
+            delta_v: vec![1.0, -2.0, 0.5],
+        };
+        r.active_area = Rect::new(1, 1, 8, 3);
+        r.default_crop = Rect::new(0, 0, 8, 3);
+        let stored = Plane {
+            width: w,
+            height: h,
+            data: data.iter().map(|&v| f32::from(v)).collect(),
+        };
+        for y in 0..3 {
+            let (mut fast, mut general) = (vec![0.0; 8], vec![0.0; 8]);
+            normalize_row(&r, None, y, &mut fast);
+            normalize_row(&r, Some(&stored), y, &mut general);
+            for (a, b) in fast.iter().zip(&general) {
+                assert!(
+                    (a - b).abs() <= 1e-6 * b.abs().max(1.0),
+                    "row {y}: {a} vs {b}"
+                );
+            }
+        }
     }
 }
