@@ -94,17 +94,54 @@ impl Scratch {
 }
 
 pub(super) fn run(src: &Mosaic, region: Rect, out: &mut [f32]) {
+    run_with(src, region, out, window_dispatched);
+}
+
+/// [`run`] without runtime dispatch: the code compiled for the crate's baseline target, the
+/// reference the dispatched versions are tested against.
+#[cfg(test)]
+pub(super) fn run_reference(src: &Mosaic, region: Rect, out: &mut [f32]) {
+    run_with(src, region, out, window);
+}
+
+fn run_with(
+    src: &Mosaic,
+    region: Rect,
+    out: &mut [f32],
+    kernel: fn(&Window, &mut [Vec<f32>; 3], &mut Scratch),
+) {
     let mut scratch = Scratch::take();
     run_tiled(src, region, HALO, Border::Reflect, out, |win, planes| {
-        core(win, planes, &mut scratch);
-        // Estimates may not undershoot the darkest sample of the window: non-negative data
-        // stays non-negative, while noise below black keeps its (negative) mean.
-        let floor = win.data.iter().copied().fold(0.0f32, f32::min);
-        for p in planes.iter_mut() {
-            p.iter_mut().for_each(|v| *v = v.max(floor));
-        }
+        kernel(win, planes, &mut scratch);
     });
     scratch.give();
+}
+
+/// [`window`] compiled for several instruction sets, the best the CPU has picked at run time
+/// (once, then an atomic load per call). The arithmetic is the same in every version: no
+/// fused multiply-adds are formed (Rust does not contract `a * b + c`), so all versions give
+/// the same bits as the baseline one; the wider vectors only do more samples per instruction.
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1", "aarch64+neon"))]
+fn window_dispatched(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
+    window(win, planes, sc);
+}
+
+/// RCD on one padded window, then the floor. Everything below is `#[inline(always)]` so it
+/// is compiled into each version of [`window_dispatched`] with that version's features.
+#[inline(always)]
+fn window(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
+    core(win, planes, sc);
+    // Estimates may not undershoot the darkest sample of the window: non-negative data
+    // stays non-negative, while noise below black keeps its (negative) mean. The selects
+    // equal `f32::min`/`f32::max` here (no NaN reaches `floor`), and vectorise.
+    let floor = win
+        .data
+        .iter()
+        .fold(0.0f32, |m, &v| if v < m { v } else { m });
+    for p in planes.iter_mut() {
+        p.iter_mut()
+            .for_each(|v| *v = if *v > floor { *v } else { floor });
+    }
 }
 
 #[inline(always)]
@@ -130,33 +167,43 @@ fn blend(a: f32, b: f32, ga: f32, gb: f32) -> f32 {
     a + (b - a) * (ga / (ga + gb))
 }
 
-/// For each row `y` of `lo..rows - lo`: `f(base, m, out)` estimates the `m` samples from index
-/// `base` (columns `lo..s - lo`) into `out`, and `store(y, out)` keeps those of the sites that
-/// need them. Estimating every sample and dropping half costs less than a stride-2 loop the
-/// compiler cannot vectorise.
-fn per_row_sites(
-    s: usize,
-    rows: usize,
-    lo: usize,
-    tmp: &mut Vec<f32>,
-    mut f: impl FnMut(usize, usize, &mut [f32]),
-    mut store: impl FnMut(usize, &[f32]),
-) {
-    let m = s - 2 * lo;
-    tmp.clear();
-    tmp.resize(m, 0.0);
-    for y in lo..rows - lo {
-        f(y * s + lo, m, tmp);
-        store(y, tmp);
-    }
+/// For each row `y` of `lo..rows - lo`: the first block estimates the `m` samples from index
+/// `base` (columns `lo..s - lo`) into `out`, and the second keeps those of the sites that need
+/// them (`row`). Estimating every sample and dropping half costs less than a stride-2 loop the
+/// compiler cannot vectorise. A macro rather than a function taking closures: closures are
+/// compiled once, for the baseline target, while the blocks here become part of each
+/// dispatched version.
+macro_rules! per_row_sites {
+    ($s:expr, $rows:expr, $lo:expr, $tmp:expr,
+     |$base:ident, $m:ident, $out:ident| $estimate:block,
+     |$y:ident, $row:ident| $store:block $(,)?) => {{
+        let (stride, rows, lo) = ($s, $rows, $lo);
+        let $m = stride - 2 * lo;
+        let tmp: &mut Vec<f32> = $tmp;
+        tmp.clear();
+        tmp.resize($m, 0.0);
+        for $y in lo..rows - lo {
+            let $base = $y * stride + lo;
+            {
+                let $out: &mut [f32] = &mut tmp[..$m];
+                $estimate
+            }
+            {
+                let $row: &[f32] = &tmp[..$m];
+                $store
+            }
+        }
+    }};
 }
 
+#[inline(always)]
 fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
     let (s, rows) = (win.stride, win.rows);
     let n = s * rows;
     let cfa = &win.data[..n];
+    // No need to clear: every step writes the whole area later steps read (the margins
+    // above), so stale values of the previous window are never read.
     for v in [&mut sc.vh, &mut sc.pq, &mut sc.hp_a, &mut sc.hp_b] {
-        v.clear();
         v.resize(n, 0.0);
     }
     let [pr, pg, pb] = planes;
@@ -167,7 +214,6 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
         return;
     }
     let si = s as isize;
-    let first = |y: usize, x0: usize, green: bool| first(win, y, x0, green);
 
     // Step 1: squared 7-tap high-pass along columns (hp_a) and rows (hp_b).
     for y in 3..rows - 3 {
@@ -209,7 +255,7 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
 
     // Step 2: green at red and blue sites.
     let vh = &sc.vh[..];
-    per_row_sites(
+    per_row_sites!(
         s,
         rows,
         5,
@@ -246,7 +292,7 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
             }
         },
         |y, row| {
-            let x0 = first(y, 5, false);
+            let x0 = first(win, y, 5, false);
             keep_every_other(&mut pg[y * s + x0..y * s + s - 5], &row[x0 - 5..]);
         },
     );
@@ -291,12 +337,14 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
     {
         let lo = M_REFINE;
         let m = s - 2 * lo;
-        let tmp = &mut sc.row;
-        tmp.clear();
-        tmp.resize(m, 0.0);
+        sc.row.clear();
+        sc.row.resize(m, 0.0);
+        // A slice of known length: indexing the Vec itself would reload its length on every
+        // store and keep the loop scalar.
+        let tmp = &mut sc.row[..m];
         for y in lo..rows - lo {
             let b = y * s + lo;
-            let x0 = first(y, lo, false);
+            let x0 = first(win, y, lo, false);
             let own: &[f32] = if win.pattern.color(y, x0) == 0 {
                 pr
             } else {
@@ -342,6 +390,7 @@ fn first(win: &Window, y: usize, x0: usize, green: bool) -> usize {
 /// Step 3, first half: red at blue sites and blue at red sites from diagonal colour
 /// differences, for rows and columns `lo..len - lo`.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn rb_at_rb(
     win: &Window,
     cfa: &[f32],
@@ -354,7 +403,7 @@ fn rb_at_rb(
 ) {
     let (s, rows) = (win.stride, win.rows);
     let si = s as isize;
-    per_row_sites(
+    per_row_sites!(
         s,
         rows,
         lo,
@@ -402,6 +451,7 @@ fn rb_at_rb(
 
 /// Step 3, second half: red and blue at green sites from cardinal colour differences, for
 /// rows and columns `lo..len - lo`.
+#[inline(always)]
 fn rb_at_green(
     win: &Window,
     vh: &[f32],
@@ -464,10 +514,57 @@ fn rb_at_green(
     }
 }
 
-/// Copies `src[0]`, `src[2]`, ... into `dst[0]`, `dst[2]`, ...
+/// Copies `src[0]`, `src[2]`, ... into `dst[0]`, `dst[2]`, ... Written as a select over every
+/// sample (a vector blend) rather than a stride-2 loop, which stays scalar.
 #[inline(always)]
 fn keep_every_other(dst: &mut [f32], src: &[f32]) {
-    for (d, s) in dst.chunks_mut(2).zip(src.chunks(2)) {
-        d[0] = s[0];
+    let n = dst.len().min(src.len());
+    let (dst, src) = (&mut dst[..n], &src[..n]);
+    for x in 0..n {
+        dst[x] = if x & 1 == 0 { src[x] } else { dst[x] };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{noise, smooth_image};
+    use super::*;
+    use crate::raw::cfa::CfaPattern;
+
+    /// The version picked at run time (AVX2 on most x86-64 machines) gives the same bits as
+    /// the baseline build, on random and on smooth mosaics (with samples below black), for
+    /// every Bayer phase, whole and as a region, over several internal tiles.
+    #[test]
+    fn dispatched_equals_reference() {
+        let (w, h) = (701, 97);
+        let random: Vec<f32> = noise(w * h, 0x5EED)
+            .iter()
+            .map(|v| 1.2 * v - 0.05)
+            .collect();
+        let smooth = smooth_image(w, h);
+        let smooth: Vec<f32> = smooth.iter().step_by(3).copied().collect();
+        for name in ["RGGB", "BGGR", "GRBG", "GBRG"] {
+            let pattern = CfaPattern::bayer(name).expect("valid");
+            for data in [&random, &smooth] {
+                let src = Mosaic {
+                    data,
+                    width: w,
+                    height: h,
+                    pattern: &pattern,
+                };
+                for region in [Rect::new(0, 0, w, h), Rect::new(17, 5, 333, 61)] {
+                    let n = 3 * region.width * region.height;
+                    let (mut fast, mut reference) = (vec![0.0f32; n], vec![0.0f32; n]);
+                    run(&src, region, &mut fast);
+                    run_reference(&src, region, &mut reference);
+                    let differ = fast
+                        .iter()
+                        .zip(&reference)
+                        .filter(|(a, b)| a.to_bits() != b.to_bits())
+                        .count();
+                    assert_eq!(differ, 0, "{name} {region:?}: {differ} samples differ");
+                }
+            }
+        }
     }
 }
