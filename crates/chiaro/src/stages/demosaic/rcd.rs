@@ -64,9 +64,10 @@ const EPS_SQ: f32 = 1e-10;
 /// Per-call working planes, from the thread's buffer pool.
 struct Scratch {
     /// Vertical/horizontal discrimination: near 0 where the image varies least vertically
-    /// (interpolate vertically), near 1 where it varies least horizontally.
+    /// (interpolate vertically), near 1 where it varies least horizontally; refined
+    /// ([`refine`]) once computed.
     vh: Vec<f32>,
-    /// Diagonal discrimination, the same for the two diagonals.
+    /// Diagonal discrimination, the same for the two diagonals; refined the same way.
     pq: Vec<f32>,
     /// Squared high-pass responses (vertical/horizontal, then the two diagonals).
     hp_a: Vec<f32>,
@@ -157,6 +158,22 @@ fn refine(central: f32, nw: f32, ne: f32, sw: f32, se: f32) -> f32 {
         neigh
     } else {
         central
+    }
+}
+
+/// [`refine`] over rows and columns `lo..len - lo` of a discrimination map `d` into `out`.
+#[inline(always)]
+fn refine_plane(d: &[f32], out: &mut [f32], s: usize, rows: usize, lo: usize) {
+    let si = s as isize;
+    let m = s - 2 * lo;
+    for y in lo..rows - lo {
+        let b = y * s + lo;
+        let v = |o: isize| view(d, b, o, m);
+        let (dc, dnw, dne, dsw, dse) = (v(0), v(-si - 1), v(-si + 1), v(si - 1), v(si + 1));
+        let out = &mut out[b..b + m];
+        for x in 0..m {
+            out[x] = refine(dc[x], dnw[x], dne[x], dsw[x], dse[x]);
+        }
     }
 }
 
@@ -253,6 +270,11 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
         }
     }
 
+    // Step 1.3: the more decided of each site's discrimination and its diagonal neighbours'
+    // mean, once for all later steps (valid from margin 5); the raw map is not needed again.
+    refine_plane(&sc.vh, &mut sc.hp_a, s, rows, 5);
+    std::mem::swap(&mut sc.vh, &mut sc.hp_a);
+
     // Step 2: green at red and blue sites.
     let vh = &sc.vh[..];
     per_row_sites!(
@@ -267,9 +289,9 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
             let (w1, w2, w3, w4) = (v(-1), v(-2), v(-3), v(-4));
             let (e1, e2, e3, e4) = (v(1), v(2), v(3), v(4));
             let d = |o: isize| view(vh, b, o, m);
-            let (dc, dnw, dne, dsw, dse) = (d(0), d(-si - 1), d(-si + 1), d(si - 1), d(si + 1));
+            let dc = d(0);
             for x in 0..m {
-                let disc = refine(dc[x], dnw[x], dne[x], dsw[x], dse[x]);
+                let disc = dc[x];
                 let c = c0[x];
                 let ns = (n1[x] - s1[x]).abs();
                 let we = (w1[x] - e1[x]).abs();
@@ -329,6 +351,9 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
             out[x] = p / (p + q);
         }
     }
+    // Refined as for VH (valid from margin 5; read from M_RB).
+    refine_plane(&sc.pq, &mut sc.hp_a, s, rows, 5);
+    std::mem::swap(&mut sc.pq, &mut sc.hp_a);
     rb_at_rb(win, cfa, &sc.pq, pg, pr, pb, &mut sc.row, M_RB);
     rb_at_green(win, vh, pg, pr, pb, &mut sc.row, M_RB + 3);
 
@@ -365,10 +390,10 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
                     view(own, b, 1, m),
                 );
                 let d = |o: isize| view(vh, b, o, m);
-                let (dc, dnw, dne, dsw, dse) = (d(0), d(-si - 1), d(-si + 1), d(si - 1), d(si + 1));
+                let dc = d(0);
                 let c0 = view(cfa, b, 0, m);
                 for x in 0..m {
-                    let disc = refine(dc[x], dnw[x], dne[x], dsw[x], dse[x]);
+                    let disc = dc[x];
                     let v = 0.5 * ((gn[x] - cn[x]) + (gs[x] - cs[x]));
                     let h = 0.5 * ((gw[x] - cw[x]) + (ge[x] - ce[x]));
                     tmp[x] = c0[x] + v + (h - v) * disc;
@@ -423,9 +448,9 @@ fn rb_at_rb(
                 gv(2 * si + 2),
             );
             let (gnw, gne, gsw, gse) = (gv(-si - 1), gv(-si + 1), gv(si - 1), gv(si + 1));
-            let (dc, dnw, dne, dsw, dse) = (d(0), d(-si - 1), d(-si + 1), d(si - 1), d(si + 1));
+            let dc = d(0);
             for x in 0..m {
-                let disc = refine(dc[x], dnw[x], dne[x], dsw[x], dse[x]);
+                let disc = dc[x];
                 let p = (nw[x] - se[x]).abs();
                 let q = (ne[x] - sw[x]).abs();
                 let nw_grad = EPS + p + (nw[x] - nw3[x]).abs() + (g0[x] - gnw2[x]).abs();
@@ -474,7 +499,7 @@ fn rb_at_green(
             let d = |o: isize| view(vh, b, o, m);
             let (g0, gn2, gs2, gw2, ge2) = (gv(0), gv(-2 * si), gv(2 * si), gv(-2), gv(2));
             let (gn, gs, gw, ge) = (gv(-si), gv(si), gv(-1), gv(1));
-            let (dc, dnw, dne, dsw, dse) = (d(0), d(-si - 1), d(-si + 1), d(si - 1), d(si + 1));
+            let dc = d(0);
             let r = |o: isize| view(pr, b, o, m);
             let (rn1, rs1, rw1, re1) = (r(-si), r(si), r(-1), r(1));
             let (rn3, rs3, rw3, re3) = (r(-3 * si), r(3 * si), r(-3), r(3));
@@ -482,7 +507,7 @@ fn rb_at_green(
             let (bn1, bs1, bw1, be1) = (bl(-si), bl(si), bl(-1), bl(1));
             let (bn3, bs3, bw3, be3) = (bl(-3 * si), bl(3 * si), bl(-3), bl(3));
             for x in 0..m {
-                let disc = refine(dc[x], dnw[x], dne[x], dsw[x], dse[x]);
+                let disc = dc[x];
                 let g1 = g0[x];
                 let (gn_grad, gs_grad) = (EPS + (g1 - gn2[x]).abs(), EPS + (g1 - gs2[x]).abs());
                 let (gw_grad, ge_grad) = (EPS + (g1 - gw2[x]).abs(), EPS + (g1 - ge2[x]).abs());
@@ -514,14 +539,22 @@ fn rb_at_green(
     }
 }
 
-/// Copies `src[0]`, `src[2]`, ... into `dst[0]`, `dst[2]`, ... Written as a select over every
-/// sample (a vector blend) rather than a stride-2 loop, which stays scalar.
+/// Copies `src[0]`, `src[2]`, ... into `dst[0]`, `dst[2]`, ... Written as whole pairs
+/// (`dst[1]` stored back as it was): a full-width interleaved store the compiler vectorises
+/// with shuffles, where a store to every second sample stays scalar.
 #[inline(always)]
 fn keep_every_other(dst: &mut [f32], src: &[f32]) {
     let n = dst.len().min(src.len());
     let (dst, src) = (&mut dst[..n], &src[..n]);
-    for x in 0..n {
-        dst[x] = if x & 1 == 0 { src[x] } else { dst[x] };
+    let mut d = dst.chunks_exact_mut(2);
+    let mut s = src.chunks_exact(2);
+    for (d, s) in (&mut d).zip(&mut s) {
+        let (keep, other) = (s[0], d[1]);
+        d[0] = keep;
+        d[1] = other;
+    }
+    if let ([d0], [s0]) = (d.into_remainder(), s.remainder()) {
+        *d0 = *s0;
     }
 }
 
