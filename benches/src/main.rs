@@ -12,7 +12,8 @@
 //! Options: `--runs N` (runs per command, default 3; the median is reported), `--out DIR`
 //! (work folder, default `target/chiaro-bench`), `--regen` (rebuild the synthetic DNG),
 //! `--no-libraw` (skip `dcraw_emu`), `--no-peers` (skip darktable and RawTherapee),
-//! `--rcd-only` (only the demosaic throughput section), `--data DIR` (the shared data folder).
+//! `--rcd-only` / `--decode-only` (only the demosaic / decode throughput section), `--data DIR`
+//! (the shared data folder).
 //!
 //! Needs `target/release/chiaro` (built by the first command above) and GNU time as
 //! `/usr/bin/time` for the peak resident memory of each child. The peers, on Debian/Ubuntu
@@ -52,6 +53,7 @@
 //!    memory-bandwidth floor of a pass that only streamed its data once.
 //! 5. RCD throughput: the demosaic alone, one thread, on a 2048x2048 crop of the prepared
 //!    24 MP frame (megapixels per second), beside bilinear.
+//! 6. Decode throughput: `raw::read_file` of each file on one thread (lossless-JPEG tiles).
 //!
 //! A benchmark, not a test: nothing is asserted about the timings.
 
@@ -79,6 +81,7 @@ struct Options {
     libraw: bool,
     peers: bool,
     rcd_only: bool,
+    decode_only: bool,
 }
 
 fn main() -> ExitCode {
@@ -104,6 +107,7 @@ fn parse_args() -> Res<Options> {
         libraw: true,
         peers: true,
         rcd_only: false,
+        decode_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -116,10 +120,11 @@ fn parse_args() -> Res<Options> {
             "--no-libraw" => o.libraw = false,
             "--no-peers" => o.peers = false,
             "--rcd-only" => o.rcd_only = true,
+            "--decode-only" => o.decode_only = true,
             "-h" | "--help" => {
                 println!(
                     "chiaro-bench [--runs N] [--out DIR] [--data DIR] [--regen] [--no-libraw] \
-                     [--no-peers] [--rcd-only]"
+                     [--no-peers] [--rcd-only] [--decode-only]"
                 );
                 std::process::exit(0);
             }
@@ -151,8 +156,12 @@ fn run() -> Res<()> {
             t.elapsed().as_secs_f64()
         );
     }
+    let phone = opts.data.join("raw/phone_synth_lgg4_4200k_4032x3024.dng");
     if opts.rcd_only {
         return demosaic_throughput(&synth, opts.runs);
+    }
+    if opts.decode_only {
+        return decode_throughput(&[synth, phone], opts.runs);
     }
     let chiaro_bin = repo_root().join("target/release/chiaro");
     if !chiaro_bin.is_file() {
@@ -171,7 +180,6 @@ fn run() -> Res<()> {
     if opts.libraw && !libraw {
         println!("note: dcraw_emu not found (apt-get install libraw-bin); LibRaw rows skipped");
     }
-    let phone = opts.data.join("raw/phone_synth_lgg4_4200k_4032x3024.dng");
     let files = [synth.clone(), phone.clone()];
 
     println!(
@@ -183,7 +191,8 @@ fn run() -> Res<()> {
         bench_file(file, &chiaro_bin, libraw, &opts)?;
     }
     bench_jpeg(&phone, &chiaro_bin, &opts)?;
-    demosaic_throughput(&synth, opts.runs)
+    demosaic_throughput(&synth, opts.runs)?;
+    decode_throughput(&files, opts.runs)
 }
 
 fn tool_exists(name: &str) -> bool {
@@ -1021,6 +1030,40 @@ fn demosaic_throughput(file: &Path, runs: usize) -> Res<()> {
         println!(
             "  {:<10} median {:>7.1} ms {:>6.1} MP/s   best {:>7.1} ms {:>6.1} MP/s",
             method.name(),
+            wall * 1e3,
+            mp / wall,
+            best * 1e3,
+            mp / best
+        );
+    }
+    Ok(())
+}
+
+// ---- decode throughput -----------------------------------------------------------------
+
+/// `raw::read_file` alone on one thread (the tiles of a file are otherwise decoded in
+/// parallel), megapixels per second.
+fn decode_throughput(files: &[PathBuf], runs: usize) -> Res<()> {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let limits = chiaro::Limits::default();
+    println!(
+        "\n== decode alone (raw::read_file), one thread, page cache warm (median of {} runs) ==",
+        runs.max(3)
+    );
+    for file in files {
+        let mut walls = Vec::new();
+        let mut mp = 0.0;
+        for _ in 0..runs.max(3) {
+            let t = Instant::now();
+            let raw = pool.install(|| chiaro::raw::read_file(file, &limits))?;
+            walls.push(t.elapsed().as_secs_f64());
+            mp = (raw.width * raw.height) as f64 / 1e6;
+        }
+        let best = walls.iter().copied().fold(f64::MAX, f64::min);
+        let wall = median(walls);
+        println!(
+            "  {:<40} median {:>7.1} ms {:>6.1} MP/s   best {:>7.1} ms {:>6.1} MP/s",
+            file_name(file),
             wall * 1e3,
             mp / wall,
             best * 1e3,
