@@ -64,9 +64,10 @@ const EPS_SQ: f32 = 1e-10;
 /// Per-call working planes, from the thread's buffer pool.
 struct Scratch {
     /// Vertical/horizontal discrimination: near 0 where the image varies least vertically
-    /// (interpolate vertically), near 1 where it varies least horizontally.
+    /// (interpolate vertically), near 1 where it varies least horizontally; refined
+    /// ([`refine`]) once computed.
     vh: Vec<f32>,
-    /// Diagonal discrimination, the same for the two diagonals.
+    /// Diagonal discrimination, the same for the two diagonals; refined the same way.
     pq: Vec<f32>,
     /// Squared high-pass responses (vertical/horizontal, then the two diagonals).
     hp_a: Vec<f32>,
@@ -94,17 +95,54 @@ impl Scratch {
 }
 
 pub(super) fn run(src: &Mosaic, region: Rect, out: &mut [f32]) {
+    run_with(src, region, out, window_dispatched);
+}
+
+/// [`run`] without runtime dispatch: the code compiled for the crate's baseline target, the
+/// reference the dispatched versions are tested against.
+#[cfg(test)]
+pub(super) fn run_reference(src: &Mosaic, region: Rect, out: &mut [f32]) {
+    run_with(src, region, out, window);
+}
+
+fn run_with(
+    src: &Mosaic,
+    region: Rect,
+    out: &mut [f32],
+    kernel: fn(&Window, &mut [Vec<f32>; 3], &mut Scratch),
+) {
     let mut scratch = Scratch::take();
     run_tiled(src, region, HALO, Border::Reflect, out, |win, planes| {
-        core(win, planes, &mut scratch);
-        // Estimates may not undershoot the darkest sample of the window: non-negative data
-        // stays non-negative, while noise below black keeps its (negative) mean.
-        let floor = win.data.iter().copied().fold(0.0f32, f32::min);
-        for p in planes.iter_mut() {
-            p.iter_mut().for_each(|v| *v = v.max(floor));
-        }
+        kernel(win, planes, &mut scratch);
     });
     scratch.give();
+}
+
+/// [`window`] compiled for several instruction sets, the best the CPU has picked at run time
+/// (once, then an atomic load per call). The arithmetic is the same in every version: no
+/// fused multiply-adds are formed (Rust does not contract `a * b + c`), so all versions give
+/// the same bits as the baseline one; the wider vectors only do more samples per instruction.
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1", "aarch64+neon"))]
+fn window_dispatched(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
+    window(win, planes, sc);
+}
+
+/// RCD on one padded window, then the floor. Everything below is `#[inline(always)]` so it
+/// is compiled into each version of [`window_dispatched`] with that version's features.
+#[inline(always)]
+fn window(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
+    core(win, planes, sc);
+    // Estimates may not undershoot the darkest sample of the window: non-negative data
+    // stays non-negative, while noise below black keeps its (negative) mean. The selects
+    // equal `f32::min`/`f32::max` here (no NaN reaches `floor`), and vectorise.
+    let floor = win
+        .data
+        .iter()
+        .fold(0.0f32, |m, &v| if v < m { v } else { m });
+    for p in planes.iter_mut() {
+        p.iter_mut()
+            .for_each(|v| *v = if *v > floor { *v } else { floor });
+    }
 }
 
 #[inline(always)]
@@ -123,6 +161,22 @@ fn refine(central: f32, nw: f32, ne: f32, sw: f32, se: f32) -> f32 {
     }
 }
 
+/// [`refine`] over rows and columns `lo..len - lo` of a discrimination map `d` into `out`.
+#[inline(always)]
+fn refine_plane(d: &[f32], out: &mut [f32], s: usize, rows: usize, lo: usize) {
+    let si = s as isize;
+    let m = s - 2 * lo;
+    for y in lo..rows - lo {
+        let b = y * s + lo;
+        let v = |o: isize| view(d, b, o, m);
+        let (dc, dnw, dne, dsw, dse) = (v(0), v(-si - 1), v(-si + 1), v(si - 1), v(si + 1));
+        let out = &mut out[b..b + m];
+        for x in 0..m {
+            out[x] = refine(dc[x], dnw[x], dne[x], dsw[x], dse[x]);
+        }
+    }
+}
+
 /// Interpolation from two sides weighted by the inverse of each side's gradient:
 /// `(ga * b + gb * a) / (ga + gb)`, written so that `a == b` returns `a` exactly.
 #[inline(always)]
@@ -130,33 +184,43 @@ fn blend(a: f32, b: f32, ga: f32, gb: f32) -> f32 {
     a + (b - a) * (ga / (ga + gb))
 }
 
-/// For each row `y` of `lo..rows - lo`: `f(base, m, out)` estimates the `m` samples from index
-/// `base` (columns `lo..s - lo`) into `out`, and `store(y, out)` keeps those of the sites that
-/// need them. Estimating every sample and dropping half costs less than a stride-2 loop the
-/// compiler cannot vectorise.
-fn per_row_sites(
-    s: usize,
-    rows: usize,
-    lo: usize,
-    tmp: &mut Vec<f32>,
-    mut f: impl FnMut(usize, usize, &mut [f32]),
-    mut store: impl FnMut(usize, &[f32]),
-) {
-    let m = s - 2 * lo;
-    tmp.clear();
-    tmp.resize(m, 0.0);
-    for y in lo..rows - lo {
-        f(y * s + lo, m, tmp);
-        store(y, tmp);
-    }
+/// For each row `y` of `lo..rows - lo`: the first block estimates the `m` samples from index
+/// `base` (columns `lo..s - lo`) into `out`, and the second keeps those of the sites that need
+/// them (`row`). Estimating every sample and dropping half costs less than a stride-2 loop the
+/// compiler cannot vectorise. A macro rather than a function taking closures: closures are
+/// compiled once, for the baseline target, while the blocks here become part of each
+/// dispatched version.
+macro_rules! per_row_sites {
+    ($s:expr, $rows:expr, $lo:expr, $tmp:expr,
+     |$base:ident, $m:ident, $out:ident| $estimate:block,
+     |$y:ident, $row:ident| $store:block $(,)?) => {{
+        let (stride, rows, lo) = ($s, $rows, $lo);
+        let $m = stride - 2 * lo;
+        let tmp: &mut Vec<f32> = $tmp;
+        tmp.clear();
+        tmp.resize($m, 0.0);
+        for $y in lo..rows - lo {
+            let $base = $y * stride + lo;
+            {
+                let $out: &mut [f32] = &mut tmp[..$m];
+                $estimate
+            }
+            {
+                let $row: &[f32] = &tmp[..$m];
+                $store
+            }
+        }
+    }};
 }
 
+#[inline(always)]
 fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
     let (s, rows) = (win.stride, win.rows);
     let n = s * rows;
     let cfa = &win.data[..n];
+    // No need to clear: every step writes the whole area later steps read (the margins
+    // above), so stale values of the previous window are never read.
     for v in [&mut sc.vh, &mut sc.pq, &mut sc.hp_a, &mut sc.hp_b] {
-        v.clear();
         v.resize(n, 0.0);
     }
     let [pr, pg, pb] = planes;
@@ -167,7 +231,6 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
         return;
     }
     let si = s as isize;
-    let first = |y: usize, x0: usize, green: bool| first(win, y, x0, green);
 
     // Step 1: squared 7-tap high-pass along columns (hp_a) and rows (hp_b).
     for y in 3..rows - 3 {
@@ -207,9 +270,14 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
         }
     }
 
+    // Step 1.3: the more decided of each site's discrimination and its diagonal neighbours'
+    // mean, once for all later steps (valid from margin 5); the raw map is not needed again.
+    refine_plane(&sc.vh, &mut sc.hp_a, s, rows, 5);
+    std::mem::swap(&mut sc.vh, &mut sc.hp_a);
+
     // Step 2: green at red and blue sites.
     let vh = &sc.vh[..];
-    per_row_sites(
+    per_row_sites!(
         s,
         rows,
         5,
@@ -221,9 +289,9 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
             let (w1, w2, w3, w4) = (v(-1), v(-2), v(-3), v(-4));
             let (e1, e2, e3, e4) = (v(1), v(2), v(3), v(4));
             let d = |o: isize| view(vh, b, o, m);
-            let (dc, dnw, dne, dsw, dse) = (d(0), d(-si - 1), d(-si + 1), d(si - 1), d(si + 1));
+            let dc = d(0);
             for x in 0..m {
-                let disc = refine(dc[x], dnw[x], dne[x], dsw[x], dse[x]);
+                let disc = dc[x];
                 let c = c0[x];
                 let ns = (n1[x] - s1[x]).abs();
                 let we = (w1[x] - e1[x]).abs();
@@ -246,7 +314,7 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
             }
         },
         |y, row| {
-            let x0 = first(y, 5, false);
+            let x0 = first(win, y, 5, false);
             keep_every_other(&mut pg[y * s + x0..y * s + s - 5], &row[x0 - 5..]);
         },
     );
@@ -283,6 +351,9 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
             out[x] = p / (p + q);
         }
     }
+    // Refined as for VH (valid from margin 5; read from M_RB).
+    refine_plane(&sc.pq, &mut sc.hp_a, s, rows, 5);
+    std::mem::swap(&mut sc.pq, &mut sc.hp_a);
     rb_at_rb(win, cfa, &sc.pq, pg, pr, pb, &mut sc.row, M_RB);
     rb_at_green(win, vh, pg, pr, pb, &mut sc.row, M_RB + 3);
 
@@ -291,12 +362,14 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
     {
         let lo = M_REFINE;
         let m = s - 2 * lo;
-        let tmp = &mut sc.row;
-        tmp.clear();
-        tmp.resize(m, 0.0);
+        sc.row.clear();
+        sc.row.resize(m, 0.0);
+        // A slice of known length: indexing the Vec itself would reload its length on every
+        // store and keep the loop scalar.
+        let tmp = &mut sc.row[..m];
         for y in lo..rows - lo {
             let b = y * s + lo;
-            let x0 = first(y, lo, false);
+            let x0 = first(win, y, lo, false);
             let own: &[f32] = if win.pattern.color(y, x0) == 0 {
                 pr
             } else {
@@ -317,10 +390,10 @@ fn core(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
                     view(own, b, 1, m),
                 );
                 let d = |o: isize| view(vh, b, o, m);
-                let (dc, dnw, dne, dsw, dse) = (d(0), d(-si - 1), d(-si + 1), d(si - 1), d(si + 1));
+                let dc = d(0);
                 let c0 = view(cfa, b, 0, m);
                 for x in 0..m {
-                    let disc = refine(dc[x], dnw[x], dne[x], dsw[x], dse[x]);
+                    let disc = dc[x];
                     let v = 0.5 * ((gn[x] - cn[x]) + (gs[x] - cs[x]));
                     let h = 0.5 * ((gw[x] - cw[x]) + (ge[x] - ce[x]));
                     tmp[x] = c0[x] + v + (h - v) * disc;
@@ -342,6 +415,7 @@ fn first(win: &Window, y: usize, x0: usize, green: bool) -> usize {
 /// Step 3, first half: red at blue sites and blue at red sites from diagonal colour
 /// differences, for rows and columns `lo..len - lo`.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn rb_at_rb(
     win: &Window,
     cfa: &[f32],
@@ -354,7 +428,7 @@ fn rb_at_rb(
 ) {
     let (s, rows) = (win.stride, win.rows);
     let si = s as isize;
-    per_row_sites(
+    per_row_sites!(
         s,
         rows,
         lo,
@@ -374,9 +448,9 @@ fn rb_at_rb(
                 gv(2 * si + 2),
             );
             let (gnw, gne, gsw, gse) = (gv(-si - 1), gv(-si + 1), gv(si - 1), gv(si + 1));
-            let (dc, dnw, dne, dsw, dse) = (d(0), d(-si - 1), d(-si + 1), d(si - 1), d(si + 1));
+            let dc = d(0);
             for x in 0..m {
-                let disc = refine(dc[x], dnw[x], dne[x], dsw[x], dse[x]);
+                let disc = dc[x];
                 let p = (nw[x] - se[x]).abs();
                 let q = (ne[x] - sw[x]).abs();
                 let nw_grad = EPS + p + (nw[x] - nw3[x]).abs() + (g0[x] - gnw2[x]).abs();
@@ -402,6 +476,7 @@ fn rb_at_rb(
 
 /// Step 3, second half: red and blue at green sites from cardinal colour differences, for
 /// rows and columns `lo..len - lo`.
+#[inline(always)]
 fn rb_at_green(
     win: &Window,
     vh: &[f32],
@@ -424,7 +499,7 @@ fn rb_at_green(
             let d = |o: isize| view(vh, b, o, m);
             let (g0, gn2, gs2, gw2, ge2) = (gv(0), gv(-2 * si), gv(2 * si), gv(-2), gv(2));
             let (gn, gs, gw, ge) = (gv(-si), gv(si), gv(-1), gv(1));
-            let (dc, dnw, dne, dsw, dse) = (d(0), d(-si - 1), d(-si + 1), d(si - 1), d(si + 1));
+            let dc = d(0);
             let r = |o: isize| view(pr, b, o, m);
             let (rn1, rs1, rw1, re1) = (r(-si), r(si), r(-1), r(1));
             let (rn3, rs3, rw3, re3) = (r(-3 * si), r(3 * si), r(-3), r(3));
@@ -432,7 +507,7 @@ fn rb_at_green(
             let (bn1, bs1, bw1, be1) = (bl(-si), bl(si), bl(-1), bl(1));
             let (bn3, bs3, bw3, be3) = (bl(-3 * si), bl(3 * si), bl(-3), bl(3));
             for x in 0..m {
-                let disc = refine(dc[x], dnw[x], dne[x], dsw[x], dse[x]);
+                let disc = dc[x];
                 let g1 = g0[x];
                 let (gn_grad, gs_grad) = (EPS + (g1 - gn2[x]).abs(), EPS + (g1 - gs2[x]).abs());
                 let (gw_grad, ge_grad) = (EPS + (g1 - gw2[x]).abs(), EPS + (g1 - ge2[x]).abs());
@@ -464,10 +539,65 @@ fn rb_at_green(
     }
 }
 
-/// Copies `src[0]`, `src[2]`, ... into `dst[0]`, `dst[2]`, ...
+/// Copies `src[0]`, `src[2]`, ... into `dst[0]`, `dst[2]`, ... Written as whole pairs
+/// (`dst[1]` stored back as it was): a full-width interleaved store the compiler vectorises
+/// with shuffles, where a store to every second sample stays scalar.
 #[inline(always)]
 fn keep_every_other(dst: &mut [f32], src: &[f32]) {
-    for (d, s) in dst.chunks_mut(2).zip(src.chunks(2)) {
-        d[0] = s[0];
+    let n = dst.len().min(src.len());
+    let (dst, src) = (&mut dst[..n], &src[..n]);
+    let mut d = dst.chunks_exact_mut(2);
+    let mut s = src.chunks_exact(2);
+    for (d, s) in (&mut d).zip(&mut s) {
+        let (keep, other) = (s[0], d[1]);
+        d[0] = keep;
+        d[1] = other;
+    }
+    if let ([d0], [s0]) = (d.into_remainder(), s.remainder()) {
+        *d0 = *s0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{noise, smooth_image};
+    use super::*;
+    use crate::raw::cfa::CfaPattern;
+
+    /// The version picked at run time (AVX2 on most x86-64 machines) gives the same bits as
+    /// the baseline build, on random and on smooth mosaics (with samples below black), for
+    /// every Bayer phase, whole and as a region, over several internal tiles.
+    #[test]
+    fn dispatched_equals_reference() {
+        let (w, h) = (701, 97);
+        let random: Vec<f32> = noise(w * h, 0x5EED)
+            .iter()
+            .map(|v| 1.2 * v - 0.05)
+            .collect();
+        let smooth = smooth_image(w, h);
+        let smooth: Vec<f32> = smooth.iter().step_by(3).copied().collect();
+        for name in ["RGGB", "BGGR", "GRBG", "GBRG"] {
+            let pattern = CfaPattern::bayer(name).expect("valid");
+            for data in [&random, &smooth] {
+                let src = Mosaic {
+                    data,
+                    width: w,
+                    height: h,
+                    pattern: &pattern,
+                };
+                for region in [Rect::new(0, 0, w, h), Rect::new(17, 5, 333, 61)] {
+                    let n = 3 * region.width * region.height;
+                    let (mut fast, mut reference) = (vec![0.0f32; n], vec![0.0f32; n]);
+                    run(&src, region, &mut fast);
+                    run_reference(&src, region, &mut reference);
+                    let differ = fast
+                        .iter()
+                        .zip(&reference)
+                        .filter(|(a, b)| a.to_bits() != b.to_bits())
+                        .count();
+                    assert_eq!(differ, 0, "{name} {region:?}: {differ} samples differ");
+                }
+            }
+        }
     }
 }
