@@ -744,7 +744,7 @@ fn bench_jpeg(file: &Path, chiaro_bin: &Path, opts: &Options) -> Res<()> {
     }
     let mpix = {
         let raw = chiaro::raw::read_file(file, &chiaro::Limits::default())?;
-        (raw.default_crop.width * raw.default_crop.height) as f64 / 1e6
+        (raw.default_crop().width * raw.default_crop().height) as f64 / 1e6
     };
     println!("\n== {name}: {mpix:.1} MP -> JPEG q92 ==");
     for n in &notes {
@@ -877,7 +877,7 @@ fn in_process_phases(file: &Path, work: &Path, runs: usize) -> Res<Phases> {
         })?;
         sizes = [
             file_bytes.len(),
-            2 * raw.data.len(),
+            2 * raw.data().len(),
             4 * frame.data().len(),
             pixel_bytes(&dev.image.pixels),
             bytes.len(),
@@ -1057,7 +1057,7 @@ fn decode_throughput(files: &[PathBuf], runs: usize) -> Res<()> {
             let t = Instant::now();
             let raw = pool.install(|| chiaro::raw::read_file(file, &limits))?;
             walls.push(t.elapsed().as_secs_f64());
-            mp = (raw.width * raw.height) as f64 / 1e6;
+            mp = (raw.width() * raw.height()) as f64 / 1e6;
         }
         let best = walls.iter().copied().fold(f64::MAX, f64::min);
         let wall = median(walls);
