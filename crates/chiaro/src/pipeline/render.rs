@@ -21,9 +21,7 @@ use rayon::prelude::*;
 use super::develop::{Developed, OutputSpec};
 use super::frame::Frame;
 use super::recipe::Recipe;
-use super::stage::{
-    AreaKernel, Kernel, PlanContext, PointKernel, Proxy, RowAt, Signal, TileMut, TileView,
-};
+use super::stage::{Kernel, PlanContext, PointKernel, Proxy, RowAt, Signal, TileMut, TileView};
 use crate::color::dng::CameraColor;
 use crate::color::spaces::{OutputProfile, OutputSpace};
 use crate::color::transfer::Transfer;
@@ -86,8 +84,8 @@ pub fn render(
     } = plan;
     let mut warnings = ctx.warnings;
     warnings.extend(steps.iter().filter_map(|s| match s {
-        Step::Point(k) => k.summary(),
-        Step::Area(k) => k.summary(),
+        Kernel::Point(k) => k.summary(),
+        Kernel::Area(k) => k.summary(),
     }));
     let color = ctx.color.unwrap_or(CameraColor {
         neutral: ctx.neutral,
@@ -123,14 +121,8 @@ pub fn render(
     })
 }
 
-/// One planned step of the chain.
-enum Step {
-    Point(Box<dyn PointKernel>),
-    Area(Box<dyn AreaKernel>),
-}
-
 struct Plan<'a> {
-    steps: Vec<Step>,
+    steps: Vec<Kernel>,
     /// The stage each step comes from, for errors.
     names: Vec<&'static str>,
     ctx: PlanContext<'a>,
@@ -167,20 +159,17 @@ impl<'a> Plan<'a> {
                 .plan(&mut ctx, given)
                 .map_err(|e| e.in_stage(stage.name()))?;
             let later = wants[i + 1..].iter().any(|&w| w);
-            match kernel {
-                Some(Kernel::Point(k)) => {
-                    if let Some(p) = proxy.as_mut().filter(|_| later) {
-                        run_on_proxy(k.as_ref(), p);
+            if let Some(k) = kernel {
+                match &k {
+                    Kernel::Point(p) => {
+                        if let Some(proxy) = proxy.as_mut().filter(|_| later) {
+                            run_on_proxy(p.as_ref(), proxy);
+                        }
                     }
-                    steps.push(Step::Point(k));
-                    names.push(stage.name());
+                    Kernel::Area(a) => channels = a.channels_out(channels),
                 }
-                Some(Kernel::Area(k)) => {
-                    channels = k.channels_out(channels);
-                    steps.push(Step::Area(k));
-                    names.push(stage.name());
-                }
-                None => {}
+                steps.push(k);
+                names.push(stage.name());
             }
             if input == Signal::Cfa && output == Signal::CameraRgb {
                 if channels != 3 {
@@ -196,7 +185,7 @@ impl<'a> Plan<'a> {
                             .into_iter()
                             .map(|o| format!("OpcodeList3: {o} not applied")),
                     );
-                    steps.push(Step::Point(Box::new(RgbOpcodes {
+                    steps.push(Kernel::Point(Box::new(RgbOpcodes {
                         list: list.to_vec(),
                         neutral: ctx.neutral.map(|n| n as f32),
                         frame: (frame.width(), frame.height()),
@@ -227,7 +216,7 @@ impl<'a> Plan<'a> {
 
 /// Adds the output transfer function to the chain and returns it.
 fn place_transfer(
-    steps: &mut Vec<Step>,
+    steps: &mut Vec<Kernel>,
     names: &mut Vec<&'static str>,
     ctx: &PlanContext<'_>,
     spec: &OutputSpec,
@@ -238,7 +227,7 @@ fn place_transfer(
         ctx.space.transfer()
     };
     if transfer != Transfer::Linear {
-        steps.push(Step::Point(Box::new(Encoder::new(transfer))));
+        steps.push(Kernel::Point(Box::new(Encoder::new(transfer))));
         names.push("encode");
     }
     transfer
@@ -320,7 +309,7 @@ impl ColorRows {
 
 struct Job<'a> {
     frame: &'a Frame,
-    steps: &'a [Step],
+    steps: &'a [Kernel],
     names: &'a [&'static str],
     colors: ColorRows,
     clamp: bool,
@@ -383,7 +372,7 @@ impl Job<'_> {
         let mut need = target;
         for step in self.steps.iter().rev() {
             s.rects.push(need);
-            if let Step::Area(k) = step {
+            if let Kernel::Area(k) = step {
                 need = grow(need, k.halo(), fw, fh);
             }
         }
@@ -394,10 +383,10 @@ impl Job<'_> {
         let mut i = 0;
         while i < self.steps.len() {
             match &self.steps[i] {
-                Step::Point(_) => {
+                Kernel::Point(_) => {
                     let run = self.steps[i..]
                         .iter()
-                        .take_while(|s| matches!(s, Step::Point(_)))
+                        .take_while(|s| matches!(s, Kernel::Point(_)))
                         .count();
                     let n = rect.width * channels;
                     for (j, row) in s.a.chunks_exact_mut(n).enumerate() {
@@ -410,14 +399,14 @@ impl Job<'_> {
                             scale: 1,
                         };
                         for step in &self.steps[i..i + run] {
-                            if let Step::Point(k) = step {
+                            if let Kernel::Point(k) = step {
                                 k.apply(row, &at);
                             }
                         }
                     }
                     i += run;
                 }
-                Step::Area(k) => {
+                Kernel::Area(k) => {
                     let out_rect = s.rects[i];
                     let out_channels = k.channels_out(channels);
                     s.b.clear();
