@@ -81,6 +81,20 @@ pub fn try_vec<T: Clone + Default>(n: usize, limits: &Limits) -> Result<Vec<T>> 
     Ok(v)
 }
 
+/// [`try_vec`] for the large image buffers: the zeroes are written by all threads of the
+/// current rayon pool (the first touch of fresh pages is most of the cost), into memory
+/// reserved fallibly beforehand.
+pub fn try_vec_par<T: Copy + Default + Send>(n: usize, limits: &Limits) -> Result<Vec<T>> {
+    use rayon::prelude::*;
+    let mut v = try_with_capacity(n, limits)?;
+    // Fills the capacity reserved above in place (rayon reserves only what is missing).
+    (0..n)
+        .into_par_iter()
+        .map(|_| T::default())
+        .collect_into_vec(&mut v);
+    Ok(v)
+}
+
 /// Reads a whole file into memory after checking its size against the limits, with a
 /// fallible allocation (a 100 GB "raw" is an error, not an abort or an hour of reading).
 pub fn read_file_bounded(path: &std::path::Path, limits: &Limits) -> Result<Vec<u8>> {
@@ -114,6 +128,11 @@ mod tests {
         assert!(l.check_image(0, 10, 1).is_err());
         assert_eq!(l.check_image(10, 10, 3).ok(), Some(300));
         assert!(try_vec::<f32>(usize::MAX / 2, &l).is_err());
+        assert!(try_vec_par::<f32>(usize::MAX / 2, &l).is_err());
+        assert_eq!(
+            try_vec_par::<u16>(100_000, &l).ok(),
+            Some(vec![0u16; 100_000])
+        );
         let e = try_with_capacity::<u64>(1 << 40, &l).expect_err("over the limit");
         assert_eq!(e.kind(), crate::ErrorKind::Limits);
         let small = Limits {

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use super::stage::Proxy;
 use crate::error::{Error, Result};
 use crate::image::{Plane, Rect};
-use crate::limits::{Limits, try_vec};
+use crate::limits::{Limits, try_vec_par};
 use crate::raw::{CfaPattern, ColorCalibration, ExifInfo, RawImage};
 use crate::stages::black_level;
 use crate::stages::opcodes::{self, Opcode, PlaneValues};
@@ -251,7 +251,7 @@ pub fn prepare(raw: &RawImage, limits: &Limits) -> Result<Frame> {
         Some(p)
     };
     let (w, h) = (active.width, active.height);
-    let mut data = try_vec::<f32>(w * h * spp, limits)?;
+    let mut data = try_vec_par::<f32>(w * h * spp, limits)?;
     let list2 = &raw.opcodes.list2;
     let fused = raw.is_cfa() && list2.iter().all(Opcode::is_pointwise);
     let rows = opcodes::PointwiseRows::new(

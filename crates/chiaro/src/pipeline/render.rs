@@ -29,7 +29,7 @@ use crate::color::xy::D50_XY;
 use crate::error::{Error, ErrorKind, Result};
 use crate::image::Rect;
 use crate::io::{OutputImage, Pixels};
-use crate::limits::{Limits, try_vec};
+use crate::limits::{Limits, try_vec_par};
 use crate::raw::CfaPattern;
 use crate::stages::encode::Encoder;
 use crate::stages::opcodes::{self, Opcode};
@@ -332,7 +332,7 @@ impl Job<'_> {
         let (w, h) = (crop.width, crop.height);
         let code = self.frame.orientation();
         let (ow, _) = orientation::oriented_size(code, w, h);
-        let mut out = try_vec::<T>(w * h * 3, limits)?;
+        let mut out = try_vec_par::<T>(w * h * 3, limits)?;
         let tiles: Vec<Rect> = (0..h)
             .step_by(self.tile)
             .flat_map(|y| {
