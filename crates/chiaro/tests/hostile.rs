@@ -667,7 +667,8 @@ fn stub_headers_give_clear_errors() {
 }
 
 /// The CLI prints one line per failed file, so an error message must be one line. rawler's
-/// "caught a panic" message has a second line ("Please file a bug ...").
+/// "caught a panic" message has a second line ("Please file a bug ..."), and it points to
+/// another project's tracker: chiaro says what happened in its own words.
 #[test]
 fn camera_raw_errors_are_one_line() {
     let _data = common::require_data!();
@@ -676,8 +677,12 @@ fn camera_raw_errors_are_one_line() {
         for e in std::fs::read_dir(shared().join("raw/stubs")).expect("stubs") {
             let p = e.expect("entry").path();
             if let Ok(Err(e)) = guard(|| chiaro::raw::read_file(&p, &Limits::default())) {
-                if e.to_string().contains('\n') {
-                    problems.push(format!("{}: {:?}", p.display(), e.to_string()));
+                let m = e.to_string();
+                if m.contains('\n')
+                    || m.contains("github")
+                    || m.to_lowercase().contains("file a bug")
+                {
+                    problems.push(format!("{}: {m:?}", p.display()));
                 }
             }
         }

@@ -48,6 +48,13 @@ fn classify(msg: &str) -> Error {
     let msg = msg.split_whitespace().collect::<Vec<_>>().join(" ");
     let msg = msg.as_str();
     let lower = msg.to_ascii_lowercase();
+    // rawler turns its own caught panics into a message that sends users to its tracker;
+    // say what happened in chiaro's words instead.
+    if lower.contains("caught a panic") {
+        return Error::decode(
+            "camera raw: the decoder failed on this file (internal panic caught); it is damaged or not supported",
+        );
+    }
     if lower.contains("unsupported")
         || lower.contains("couldn't find")
         || lower.contains("not supported")
