@@ -18,7 +18,7 @@ use super::{BlackLevel, CfaPattern, ColorCalibration, ExifInfo, OpcodeLists, Raw
 use crate::color::matrix::{self, Mat3};
 use crate::error::{Error, Result};
 use crate::image::Rect;
-use crate::limits::{Limits, try_vec};
+use crate::limits::{Limits, try_vec_par};
 
 const PHOTOMETRIC_CFA: u64 = 32803;
 const PHOTOMETRIC_LINEAR_RAW: u64 = 34892;
@@ -306,7 +306,7 @@ fn read_samples(
     let lay = layout(tiff, ifd, width, height, limits)?;
     check_piece_sizes(&lay, tiff.data.len(), compression, bps, spp, height)?;
     let row_len = width * spp;
-    let mut out = try_vec::<u16>(limits.check_image(width, height, spp)?, limits)?;
+    let mut out = try_vec_par::<u16>(limits.check_image(width, height, spp)?, limits)?;
     let band = row_len * lay.piece_h;
     out.par_chunks_mut(band)
         .enumerate()
