@@ -4,10 +4,11 @@
 //!
 //! ```text
 //! file ──raw::read_file──> RawImage (u16 sensor DN + metadata)
-//!      ──pipeline::develop(recipe)──> CFA pass: linearise, OpcodeList1, black/white,
-//!                                     OpcodeList2, white balance            (one f32 plane)
-//!                          tiled pass: demosaic, OpcodeList3, highlights, camera -> output
-//!                                      colour, exposure, tone curve, encode  (tiles in parallel)
+//!      ──pipeline::prepare──> Frame: normalised f32 samples (linearise, OpcodeList1,
+//!                             black/white, OpcodeList2) + pattern, colour, noise, EXIF
+//!      ──pipeline::render(recipe)──> plan the stages (proxy pre-passes), then tiles in
+//!                             parallel: defects, white balance, demosaic, OpcodeList3,
+//!                             highlights, colour, exposure, tone curve, transfer, store
 //!      ──io::write_image──> JPEG / PNG / TIFF with ICC profile and EXIF (atomic write)
 //! ```
 

@@ -1,5 +1,4 @@
-//! One call from a decoded raw to a finished image: [`prepare`](super::prepare) then
-//! [`render`](super::render).
+//! One call from a decoded raw to a finished image: [`prepare`] then [`render`].
 
 use std::sync::atomic::AtomicBool;
 

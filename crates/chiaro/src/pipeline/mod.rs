@@ -1,8 +1,8 @@
 //! Frames, recipes and the executor that runs them.
 //!
-//! [`prepare`] turns a decoded raw into a [`Frame`]; [`render`] runs a [`Recipe`] (stages
+//! [`prepare()`] turns a decoded raw into a [`Frame`]; [`render()`] runs a [`Recipe`] (stages
 //! as data, each implementing [`stage::Stage`], looked up in a [`Registry`]) on a frame;
-//! [`develop`] does both.
+//! [`develop()`] does both.
 
 pub mod develop;
 pub mod frame;

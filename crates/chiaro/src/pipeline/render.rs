@@ -1,6 +1,6 @@
 //! The executor: runs a recipe on a frame.
 //!
-//! 1. **Plan.** Each stage is planned in order ([`Stage::plan`]); stages that want the proxy
+//! 1. **Plan.** Each stage is planned in order ([`Stage::plan`](super::stage::Stage::plan)); stages that want the proxy
 //!    get it as it stands at their input (every earlier point kernel has run over it). The
 //!    frame's camera-RGB opcodes (DNG OpcodeList3) are placed right after demosaicing and the
 //!    output transfer function before the first stage taking encoded values, or at the end.

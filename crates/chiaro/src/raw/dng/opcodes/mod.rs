@@ -100,7 +100,7 @@ pub enum Opcode {
     FixVignetteRadial { k: [f64; 5], cx: f64, cy: f64 },
     /// Pixels whose stored value equals `constant` are bad and are interpolated from
     /// same-colour neighbours. `bayer_phase` is kept for reporting; the CFA pattern passed to
-    /// [`apply_to_plane`] decides the colours.
+    /// `stages::opcodes::apply_to_plane` decides the colours.
     FixBadPixelsConstant { constant: u32, bayer_phase: u32 },
     /// Listed bad pixels (`[row, col]`) and rectangles (`[top, left, bottom, right]`).
     FixBadPixelsList {
