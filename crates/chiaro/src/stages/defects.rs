@@ -130,8 +130,8 @@ fn correct_region(
     let (sr, dr) = (src.rect, dst.rect);
     let (pw, ph) = (pattern.width(), pattern.height());
     let mut fixed = 0;
-    let mut nb: Vec<f32> = Vec::with_capacity(24);
-    let mut dev: Vec<f32> = Vec::with_capacity(24);
+    // At most 24 same-colour neighbours in a 5x5 window: fixed arrays, no allocation.
+    let (mut nb_buf, mut dev_buf) = ([0.0f32; 24], [0.0f32; 24]);
     let small = src.frame.0 < 5 || src.frame.1 < 5;
     for (j, out_row) in dst.data.chunks_exact_mut(dr.width).enumerate() {
         let y = dr.y + j;
@@ -143,7 +143,7 @@ fn correct_region(
             if small {
                 continue;
             }
-            nb.clear();
+            let mut len = 0;
             for &(dy, dx) in &offsets[(y % ph) * pw + x % pw] {
                 let (yy, xx) = (y as isize + dy, x as isize + dx);
                 if yy >= sr.y as isize
@@ -151,10 +151,12 @@ fn correct_region(
                     && (yy as usize) < sr.bottom()
                     && (xx as usize) < sr.right()
                 {
-                    nb.push(src.data[(yy as usize - sr.y) * sr.width + xx as usize - sr.x]);
+                    nb_buf[len] = src.data[(yy as usize - sr.y) * sr.width + xx as usize - sr.x];
+                    len += 1;
                 }
             }
-            if nb.len() < 3 {
+            let nb = &mut nb_buf[..len];
+            if len < 3 {
                 continue;
             }
             let (lo, hi) = nb
@@ -165,10 +167,12 @@ fn correct_region(
             }
             nb.sort_unstable_by(f32::total_cmp);
             let median = nb[nb.len() / 2];
-            dev.clear();
-            dev.extend(nb.iter().map(|n| (n - median).abs()));
+            let dev = &mut dev_buf[..len];
+            dev.iter_mut()
+                .zip(nb.iter())
+                .for_each(|(d, n)| *d = (n - median).abs());
             dev.sort_unstable_by(f32::total_cmp);
-            let margin = (threshold * dev[dev.len() / 2]).max(0.05);
+            let margin = (threshold * dev[len / 2]).max(0.05);
             if v > hi + margin || v < lo - margin {
                 *out = median;
                 fixed += 1;
