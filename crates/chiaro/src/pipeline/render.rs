@@ -409,7 +409,7 @@ impl Job<'_> {
                 Kernel::Area(k) => {
                     let out_rect = s.rects[i];
                     let out_channels = k.channels_out(channels);
-                    s.b.clear();
+                    // Not cleared: a kernel writes every sample of its output.
                     s.b.resize(out_rect.width * out_rect.height * out_channels, 0.0);
                     let src = TileView {
                         data: &s.a,

@@ -185,8 +185,9 @@ pub trait AreaKernel: Send + Sync {
     fn channels_out(&self, channels_in: usize) -> usize {
         channels_in
     }
-    /// Fills `dst` from `src`; `src.rect` is `dst.rect` grown by the halo and clipped to
-    /// the frame, so only frame edges need border handling.
+    /// Fills `dst` from `src`, writing every sample of `dst.data` (it holds stale values
+    /// from earlier tiles); `src.rect` is `dst.rect` grown by the halo and clipped to the
+    /// frame, so only frame edges need border handling.
     fn run(&self, src: &TileView<'_>, dst: &mut TileMut<'_>) -> Result<()>;
     /// A line for the development's warnings once every tile ran (counts, ...).
     fn summary(&self) -> Option<String> {
