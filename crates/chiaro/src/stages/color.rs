@@ -63,10 +63,47 @@ pub struct MatrixKernel(pub [[f32; 3]; 3]);
 
 impl PointKernel for MatrixKernel {
     fn apply(&self, row: &mut [f32], _: &RowAt<'_>) {
-        let m = &self.0;
-        for px in row.chunks_exact_mut(3) {
-            let o = matrix::apply_f32(m, [px[0], px[1], px[2]]);
-            px.copy_from_slice(&o);
-        }
+        matrix_row(&self.0, row);
+    }
+}
+
+/// [`matrix_row_scalar`] compiled for the widest vectors the CPU has (runtime dispatch);
+/// no fused multiply-adds are formed, so every version gives the same bits.
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1", "aarch64+neon"))]
+fn matrix_row(m: &[[f32; 3]; 3], row: &mut [f32]) {
+    matrix_row_scalar(m, row);
+}
+
+/// `m` applied to each pixel of an interleaved RGB row.
+#[inline(always)]
+fn matrix_row_scalar(m: &[[f32; 3]; 3], row: &mut [f32]) {
+    for px in row.chunks_exact_mut(3) {
+        let o = matrix::apply_f32(m, [px[0], px[1], px[2]]);
+        px.copy_from_slice(&o);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dispatched_rows_equal_the_scalar_matrix() {
+        let m = [[1.7, -0.6, -0.1], [-0.2, 1.4, -0.2], [0.05, -0.5, 1.45]];
+        let row: Vec<f32> = (0..3 * 3001)
+            .map(|i| (i as f32 * 0.618).fract() * 1.5)
+            .collect();
+        let (mut a, mut b) = (row.clone(), row);
+        matrix_row_scalar(&m, &mut a);
+        matrix_row(&m, &mut b);
+        assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+        // And it is the matrix product: the first pixel by hand.
+        let p = [
+            0.0f32,
+            0.618_f32.fract() * 1.5,
+            (2.0 * 0.618f32).fract() * 1.5,
+        ];
+        let want = 1.7 * p[0] - 0.6 * p[1] - 0.1 * p[2];
+        assert!((a[0] - want).abs() < 1e-6, "{} vs {want}", a[0]);
     }
 }
