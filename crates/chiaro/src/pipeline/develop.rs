@@ -7,7 +7,6 @@ use super::recipe::Recipe;
 use super::render::render;
 use crate::color::dng::CameraColor;
 use crate::color::spaces::{OutputProfile, OutputSpace};
-use crate::color::transfer::Transfer;
 use crate::error::Result;
 use crate::io::OutputImage;
 use crate::limits::Limits;
@@ -36,10 +35,10 @@ impl Default for OutputSpec {
 #[derive(Debug)]
 pub struct Developed {
     pub image: OutputImage,
-    /// What the output's ICC profile must describe (`io::icc::for_output` builds it).
+    /// What the output's ICC profile must describe, transfer function included
+    /// (`io::icc::for_output` builds it).
     pub profile: OutputProfile,
     pub space: OutputSpace,
-    pub transfer: Transfer,
     /// The colour solution used (neutral, white point, matrix).
     pub color: CameraColor,
     pub demosaic: DemosaicMethod,
@@ -57,6 +56,7 @@ pub fn develop(
     cancel: Option<&AtomicBool>,
 ) -> Result<Developed> {
     let limits = Limits::default();
+    // A bad recipe fails before the costly prepare (render checks it again, cheaply).
     recipe.validate()?;
     let frame = prepare(raw, &limits)?;
     render(&frame, recipe, spec, &limits, cancel)

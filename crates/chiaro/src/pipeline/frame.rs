@@ -142,7 +142,7 @@ impl Frame {
     pub fn data(&self) -> &[f32] {
         &self.data
     }
-    /// The CFA pattern anchored at (0, 0), `None` for RGB frames.
+    /// The CFA pattern anchored at (0, 0): `Some` exactly for mosaic frames (one channel).
     pub fn pattern(&self) -> Option<&CfaPattern> {
         self.pattern.as_ref()
     }
@@ -177,10 +177,7 @@ impl Frame {
     /// The proxy for whole-image statistics: one pixel per CFA cell (the mean of each
     /// colour's sites), every `step` cells so that at most about `max_pixels` remain.
     pub fn proxy(&self, max_pixels: usize) -> Proxy {
-        let (cw, ch) = match &self.pattern {
-            Some(p) if self.channels == 1 => (p.width(), p.height()),
-            _ => (1, 1),
-        };
+        let (cw, ch) = self.pattern.map_or((1, 1), |p| (p.width(), p.height()));
         let cells = (self.width / cw) * (self.height / ch);
         let step = ((cells as f64 / max_pixels.max(1) as f64).sqrt().ceil() as usize).max(1);
         let (pw, ph) = (
@@ -197,10 +194,7 @@ impl Frame {
                         let (y, x) = (by * ch + dy, bx * cw + dx);
                         let i = (y * self.width + x) * self.channels;
                         for c in 0..self.channels {
-                            let colour = match &self.pattern {
-                                Some(p) if self.channels == 1 => p.color(y, x) as usize,
-                                _ => c,
-                            };
+                            let colour = self.pattern.map_or(c, |p| p.color(y, x) as usize);
                             let v = self.data[i + c];
                             sum[colour] += v;
                             n[colour] += 1;

@@ -113,7 +113,6 @@ pub fn render(
         },
         profile,
         space,
-        transfer,
         color,
         demosaic: ctx.demosaic.unwrap_or_default(),
         warnings,
@@ -282,7 +281,7 @@ struct ColorRows {
 impl ColorRows {
     fn new(frame: &Frame) -> Self {
         let w = frame.width();
-        let pattern: Option<&CfaPattern> = frame.pattern().filter(|_| frame.channels() == 1);
+        let pattern: Option<&CfaPattern> = frame.pattern();
         let cfa = pattern.map_or_else(Vec::new, |p| {
             (0..p.height())
                 .map(|y| (0..w + p.width()).map(|x| p.color(y, x)).collect())

@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::image::{Plane, Rect};
 use crate::pipeline::stage::{
     AreaKernel, Kernel, PlanContext, Proxy, Signal, Stage, TileMut, TileView,
 };
@@ -81,7 +80,7 @@ impl Stage for Defects {
         Ok(())
     }
     fn plan(&self, ctx: &mut PlanContext<'_>, _: Option<&Proxy>) -> Result<Option<Kernel>> {
-        let Some(pattern) = ctx.frame.pattern().filter(|_| ctx.frame.channels() == 1) else {
+        let Some(pattern) = ctx.frame.pattern() else {
             ctx.warnings
                 .push("defects: not applied to data that is not a CFA mosaic".into());
             return Ok(None);
@@ -182,34 +181,36 @@ fn correct_region(
     fixed
 }
 
-/// Corrects defects of a whole plane in place; returns how many sites were replaced.
-pub fn correct(plane: &mut Plane, pattern: &CfaPattern, threshold: f32) -> usize {
-    let (w, h) = (plane.width, plane.height);
-    let src = plane.data.clone();
-    let rect = Rect::new(0, 0, w, h);
-    let view = TileView {
-        data: &src,
-        rect,
-        channels: 1,
-        frame: (w, h),
-    };
-    let mut dst = TileMut {
-        data: &mut plane.data,
-        rect,
-        channels: 1,
-    };
-    correct_region(
-        &view,
-        &mut dst,
-        pattern,
-        &neighbour_offsets(pattern),
-        threshold,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::{Plane, Rect};
+
+    /// Corrects defects of a whole plane in place (one tile covering it); returns how many
+    /// sites were replaced.
+    fn correct(plane: &mut Plane, pattern: &CfaPattern, threshold: f32) -> usize {
+        let (w, h) = (plane.width, plane.height);
+        let src = plane.data.clone();
+        let rect = Rect::new(0, 0, w, h);
+        let view = TileView {
+            data: &src,
+            rect,
+            channels: 1,
+            frame: (w, h),
+        };
+        let mut dst = TileMut {
+            data: &mut plane.data,
+            rect,
+            channels: 1,
+        };
+        correct_region(
+            &view,
+            &mut dst,
+            pattern,
+            &neighbour_offsets(pattern),
+            threshold,
+        )
+    }
 
     #[test]
     fn hot_pixel_is_replaced_and_texture_is_kept() {

@@ -11,6 +11,9 @@ pub fn oriented_size(code: u16, width: usize, height: usize) -> (usize, usize) {
 }
 
 /// Reorients an interleaved image with `channels` samples per pixel.
+///
+/// The executor does this while storing its tiles; this whole-buffer version is for callers
+/// holding a finished image, and the independent reference the executor is tested against.
 /// Takes the buffer by value so the common upright case costs nothing.
 pub fn apply<T: Copy + Default>(
     code: u16,

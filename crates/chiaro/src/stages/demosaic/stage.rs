@@ -35,7 +35,7 @@ impl Stage for Demosaic {
         }
     }
     fn plan(&self, ctx: &mut PlanContext<'_>, _: Option<&Proxy>) -> Result<Option<Kernel>> {
-        let Some(pattern) = ctx.frame.pattern().filter(|_| ctx.frame.channels() == 1) else {
+        let Some(pattern) = ctx.frame.pattern() else {
             return Ok(None);
         };
         let method = self.method.for_pattern(pattern);
