@@ -867,7 +867,7 @@ fn in_process_phases(file: &Path, work: &Path, runs: usize) -> Res<Phases> {
         let opts = EncodeOptions {
             format: Format::Tiff,
             quality: 92,
-            icc_profile: chiaro::io::icc::for_output(&dev.profile)?,
+            icc_profile: chiaro::io::icc::for_output(&dev.info.profile)?,
             exif: raw.exif().clone(),
             software: "chiaro-bench".into(),
         };

@@ -323,17 +323,35 @@ fn develop_one(
         let raw = job.reader.read(input, &job.limits)?;
         chiaro::pipeline::prepare(&raw, &job.limits).map_err(|e| e.with_path(input))?
     };
-    let dev = chiaro::pipeline::render(&frame, &job.recipe, &job.spec, &job.limits, Some(cancel))
-        .map_err(|e| e.with_path(input))?;
-    let exif = frame.exif().clone();
-    drop(frame);
+    let rendering =
+        chiaro::pipeline::Rendering::new(&frame, &job.recipe, &job.spec, &job.limits, Some(cancel))
+            .map_err(|e| e.with_path(input))?;
     let opts = EncodeOptions {
         format: job.format,
         quality: job.quality,
-        icc_profile: chiaro::io::icc::for_output(&dev.profile).map_err(|e| e.with_path(output))?,
-        exif,
+        icc_profile: chiaro::io::icc::for_output(&rendering.profile())
+            .map_err(|e| e.with_path(output))?,
+        exif: frame.exif().clone(),
         software: format!("chiaro {}", env!("CARGO_PKG_VERSION")),
     };
+    // Uncompressed TIFF takes its rows while they are rendered (the write overlaps the work
+    // and the whole output never sits in memory); the other encoders take a whole image.
+    if job.format == Format::Tiff && matches!(job.spec.bits, 16 | 32) {
+        let (width, height) = rendering.size();
+        chiaro::io::write_tiff_streamed(
+            output,
+            width,
+            height,
+            job.spec.bits,
+            &opts,
+            job.overwrite,
+            |sink| rendering.stream(sink).map_err(|e| e.with_path(input)),
+        )
+        .map_err(|e| e.with_path(output))?;
+        return Ok(());
+    }
+    let dev = rendering.image().map_err(|e| e.with_path(input))?;
+    drop(frame);
     if cancel.load(Ordering::SeqCst) {
         return Err(chiaro::Error::new(ErrorKind::Cancelled, "cancelled"));
     }

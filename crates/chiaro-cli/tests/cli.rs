@@ -256,6 +256,23 @@ fn develops_the_sample_to_every_format_and_depth() {
 }
 
 #[test]
+fn streamed_16_bit_tiff_holds_the_same_samples_as_a_16_bit_png() {
+    // TIFF takes its rows while they are rendered, PNG the whole image at the end.
+    let d = tmp();
+    let tif = develop_ok(&d.path().join("s.tif"), &["--bits", "16"]);
+    let png = develop_ok(&d.path().join("s.png"), &["--bits", "16"]);
+    assert_eq!((tif.width, tif.height), (png.width, png.height));
+    assert_eq!(tif.data.len(), png.data.len());
+    let differ = tif
+        .data
+        .iter()
+        .zip(&png.data)
+        .filter(|(a, b)| a != b)
+        .count();
+    assert_eq!(differ, 0, "{differ} samples differ");
+}
+
+#[test]
 fn format_option_overrides_the_extension() {
     let d = tmp();
     let img = develop_ok(&d.path().join("pic.img"), &["--format", "png"]);

@@ -245,7 +245,7 @@ fn auto_white_balance_finds_a_warm_illuminant() {
         None,
     )
     .expect("develops");
-    let n = dev.color.neutral;
+    let n = dev.info.color.neutral;
     println!("auto neutral {n:?}, true {light:?}");
     // Grey world is a first estimate: within 15 % of the true light on a natural image.
     for c in 0..3 {
@@ -319,7 +319,7 @@ fn auto_white_balance_beats_the_wrong_as_shot_white_on_the_canon_chart() {
     for x in [704, 814, 924, 1034, 1144] {
         let m = common::box_mean(cam, dev.image.width, x, 930, 20);
         for c in 0..3 {
-            truth[c] += m[c] * dev.color.neutral[c];
+            truth[c] += m[c] * dev.info.color.neutral[c];
         }
     }
     recipe.set(WhiteBalance { mode: WbMode::Auto });
@@ -333,9 +333,10 @@ fn auto_white_balance_beats_the_wrong_as_shot_white_on_the_canon_chart() {
         None,
     )
     .expect("develops")
+    .info
     .color
     .neutral;
-    let as_shot = dev.color.neutral;
+    let as_shot = dev.info.color.neutral;
     let (e_auto, e_shot) = (angle(auto, truth), angle(as_shot, truth));
     println!(
         "canon chart: true neutral {truth:?}; auto {auto:?} ({e_auto:.2} deg); as-shot {as_shot:?} ({e_shot:.2} deg)"

@@ -6,11 +6,11 @@
 use chiaro::ErrorKind;
 use chiaro::Limits;
 use chiaro::image::Rect;
-use chiaro::io::Pixels;
+use chiaro::io::{PixelRows, Pixels};
 use chiaro::pipeline::stage::{
     AreaKernel, Kernel, PlanContext, PointKernel, Proxy, RowAt, Signal, Stage, TileMut, TileView,
 };
-use chiaro::pipeline::{Frame, OutputSpec, Recipe, Registry, render};
+use chiaro::pipeline::{Frame, OutputSpec, Recipe, Registry, Rendering, render};
 use chiaro::raw::CfaPattern;
 use chiaro::stages::demosaic::{DemosaicMethod, demosaic};
 use chiaro::stages::orientation;
@@ -211,6 +211,74 @@ fn outside_area_stage_tiles_equal_a_whole_image_run() {
 }
 
 #[test]
+fn streamed_bands_equal_a_whole_image_run_in_every_orientation() {
+    // Partial edge tiles both ways; the box filter's halo crosses every band boundary.
+    let (w, h) = (709, 517);
+    let pattern = CfaPattern::bayer("RGGB").expect("valid");
+    let data = mosaic(w, h);
+    let recipe = Recipe::from_toml_with(
+        "version = 1\n[[stages]]\nstage = \"box3\"\n[[stages]]\nstage = \"demosaic\"\nmethod = \"bilinear\"\n[[stages]]\nstage = \"color\"\nspace = \"camera\"\n",
+        &registry(),
+    )
+    .expect("recipe");
+    let filtered: Vec<f32> = (0..w * h)
+        .map(|i| box3_at(|x, y| data[y * w + x], i % w, i / w, [0, 0, w, h]))
+        .collect();
+    let truth = demosaic(DemosaicMethod::Bilinear, &filtered, w, h, &pattern).expect("demosaics");
+    for code in 1u16..=8 {
+        let frame = Frame::from_cfa(w, h, data.clone(), pattern)
+            .expect("frame")
+            .with_orientation(code)
+            .expect("orientation");
+        let rendering =
+            Rendering::new(&frame, &recipe, &LINEAR, &Limits::default(), None).expect("plans");
+        let (ow, oh) = rendering.size();
+        let mut got: Vec<f32> = Vec::new();
+        let mut runs = 0;
+        rendering
+            .stream(&mut |rows| {
+                let PixelRows::F32(v) = rows else {
+                    panic!("float rows expected")
+                };
+                assert_eq!(v.len() % (3 * ow), 0, "a run of whole rows");
+                got.extend_from_slice(v);
+                runs += 1;
+                Ok(())
+            })
+            .expect("streams");
+        assert!(runs > 1, "orientation {code}: streamed in one piece");
+        let want = orientation::apply(code, truth.clone(), w, h, 3);
+        assert_eq!(got.len(), 3 * ow * oh);
+        let differ = got.iter().zip(&want).filter(|(a, b)| a != b).count();
+        assert_eq!(differ, 0, "orientation {code}: {differ} samples differ");
+    }
+}
+
+#[test]
+fn a_failing_sink_stops_the_stream_with_its_error() {
+    let (w, h) = (900, 700);
+    let pattern = CfaPattern::bayer("RGGB").expect("valid");
+    let frame = Frame::from_cfa(w, h, mosaic(w, h), pattern).expect("frame");
+    let recipe = Recipe::default();
+    let spec = OutputSpec {
+        bits: 16,
+        linear: false,
+    };
+    let rendering =
+        Rendering::new(&frame, &recipe, &spec, &Limits::default(), None).expect("plans");
+    let mut calls = 0;
+    let err = rendering
+        .stream(&mut |_| {
+            calls += 1;
+            Err(chiaro::Error::new(ErrorKind::Io, "disk full"))
+        })
+        .expect_err("the sink's error comes back");
+    assert_eq!(err.kind(), ErrorKind::Io);
+    assert!(err.to_string().contains("disk full"), "{err}");
+    assert_eq!(calls, 1, "no band is handed over after the error");
+}
+
+#[test]
 fn outside_display_stage_runs_after_the_transfer_function() {
     let (w, h) = (300, 200);
     let pattern = CfaPattern::bayer("RGGB").expect("valid");
@@ -289,6 +357,7 @@ fn proxy_stage_sees_the_signal_at_its_input() {
     .expect("parses");
     let dev = render(&frame, &recipe, &LINEAR, &Limits::default(), None).expect("renders");
     let note = &dev
+        .info
         .notes
         .iter()
         .find(|(s, _)| *s == "probe")

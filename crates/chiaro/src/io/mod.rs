@@ -78,6 +78,28 @@ pub enum Pixels {
     F32(Vec<f32>),
 }
 
+/// A run of whole rows of [`Pixels`], as an encoder takes them while an image is rendered.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PixelRows<'a> {
+    U8(&'a [u8]),
+    U16(&'a [u16]),
+    F32(&'a [f32]),
+}
+
+impl PixelRows<'_> {
+    /// Size of the samples in bytes.
+    pub fn bytes(&self) -> usize {
+        match self {
+            PixelRows::U8(v) => v.len(),
+            PixelRows::U16(v) => 2 * v.len(),
+            PixelRows::F32(v) => 4 * v.len(),
+        }
+    }
+}
+
+/// Bytes a streamed write hands to the file system between two `fdatasync` calls.
+const SYNC_EVERY: usize = 32 << 20;
+
 impl Pixels {
     /// Bits per sample.
     pub fn bits(&self) -> u8 {
@@ -166,26 +188,65 @@ pub fn write_image(
     })
 }
 
-/// Validates an image against its format and gathers the facts EXIF records about it.
-fn check(img: &OutputImage, opts: &EncodeOptions) -> Result<exif::ImageFacts> {
-    let bits = img.pixels.bits();
-    if !opts.format.supports_bits(bits) {
+/// Writes an uncompressed 16-bit or float TIFF atomically like [`write_atomic`] while its
+/// pixels are made: `produce` gets a sink that takes whole rows, top to bottom, in runs of
+/// any length (a [`Rendering`](crate::pipeline::Rendering) streams into it), and the bytes go
+/// to the temporary file as they come. Fewer or more rows than `height`, or samples of
+/// another type, are errors; the output then never appears.
+#[allow(clippy::too_many_arguments)]
+pub fn write_tiff_streamed<R>(
+    path: &Path,
+    width: usize,
+    height: usize,
+    bits: u8,
+    opts: &EncodeOptions,
+    overwrite: bool,
+    produce: impl FnOnce(&mut (dyn FnMut(PixelRows<'_>) -> Result<()> + Send)) -> Result<R>,
+) -> Result<R> {
+    if opts.format != Format::Tiff || !matches!(bits, 16 | 32) {
         return Err(Error::parameter(format!(
-            "{:?} cannot store {bits}-bit samples",
+            "only 16-bit and float TIFF is streamed, not {bits}-bit {:?}",
             opts.format
         )));
     }
-    if img.width == 0 || img.height == 0 {
-        return Err(Error::parameter(format!(
-            "cannot encode an empty {}x{} image",
-            img.width, img.height
-        )));
-    }
-    let expected = img
-        .width
-        .checked_mul(img.height)
-        .and_then(|n| n.checked_mul(3))
-        .ok_or_else(|| Error::parameter("image dimensions overflow"))?;
+    let facts = check_size(width, height, bits, opts)?;
+    let fields = exif::fields(&opts.exif, &opts.software, Some(facts));
+    let io_err = |e: std::io::Error| Error::io(e).with_path(path);
+    let mut result = None;
+    write_atomic_with(path, overwrite, |file| {
+        // Writeback starts while the image is still being made (on the writer's thread),
+        // so the final fsync before the rename has little left to wait for.
+        let syncer = file.try_clone().map_err(io_err)?;
+        let mut unsynced = 0usize;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        result = Some(tiff_out::encode_streamed(
+            facts.width,
+            facts.height,
+            bits,
+            opts,
+            &fields,
+            &mut out,
+            |sink| {
+                produce(&mut |rows| {
+                    sink(rows)?;
+                    unsynced += rows.bytes();
+                    if unsynced >= SYNC_EVERY {
+                        syncer.sync_data().map_err(io_err)?;
+                        unsynced = 0;
+                    }
+                    Ok(())
+                })
+            },
+        )?);
+        out.flush().map_err(io_err)
+    })?;
+    result.ok_or_else(|| Error::encode("nothing was written"))
+}
+
+/// Validates an image against its format and gathers the facts EXIF records about it.
+fn check(img: &OutputImage, opts: &EncodeOptions) -> Result<exif::ImageFacts> {
+    let facts = check_size(img.width, img.height, img.pixels.bits(), opts)?;
+    let expected = img.width * img.height * 3;
     if img.pixels.len() != expected {
         return Err(Error::parameter(format!(
             "{}x{} RGB image needs {expected} samples, got {}",
@@ -194,15 +255,42 @@ fn check(img: &OutputImage, opts: &EncodeOptions) -> Result<exif::ImageFacts> {
             img.pixels.len()
         )));
     }
-    let (Ok(width), Ok(height)) = (u32::try_from(img.width), u32::try_from(img.height)) else {
+    Ok(facts)
+}
+
+/// Validates an image's size and sample format against its format.
+fn check_size(
+    width: usize,
+    height: usize,
+    bits: u8,
+    opts: &EncodeOptions,
+) -> Result<exif::ImageFacts> {
+    if !opts.format.supports_bits(bits) {
         return Err(Error::parameter(format!(
-            "{}x{} is too large to encode",
-            img.width, img.height
+            "{:?} cannot store {bits}-bit samples",
+            opts.format
+        )));
+    }
+    if width == 0 || height == 0 {
+        return Err(Error::parameter(format!(
+            "cannot encode an empty {width}x{height} image"
+        )));
+    }
+    let overflow = width
+        .checked_mul(height)
+        .and_then(|n| n.checked_mul(3))
+        .is_none();
+    let (Ok(w), Ok(h)) = (u32::try_from(width), u32::try_from(height)) else {
+        return Err(Error::parameter(format!(
+            "{width}x{height} is too large to encode"
         )));
     };
+    if overflow {
+        return Err(Error::parameter("image dimensions overflow"));
+    }
     Ok(exif::ImageFacts {
-        width,
-        height,
+        width: w,
+        height: h,
         format: opts.format,
         srgb: icc::is_srgb(&opts.icc_profile),
     })
@@ -312,5 +400,77 @@ mod tests {
         };
         let err = encode(&img, &opts).err().map(|e| e.kind());
         assert_eq!(err, Some(ErrorKind::Parameter));
+    }
+
+    fn tiff_opts() -> EncodeOptions {
+        EncodeOptions {
+            format: Format::Tiff,
+            quality: 90,
+            icc_profile: vec![1, 2, 3, 4, 5],
+            exif: ExifInfo::default(),
+            software: "chiaro".into(),
+        }
+    }
+
+    /// Decodes a 16-bit RGB TIFF with the tiff crate's reader.
+    fn read_rgb16(path: &Path) -> (u32, u32, Vec<u16>) {
+        let file = std::fs::File::open(path).expect("written");
+        let mut dec = tiff::decoder::Decoder::new(std::io::BufReader::new(file)).expect("a TIFF");
+        let (w, h) = dec.dimensions().expect("dimensions");
+        match dec.read_image().expect("pixels") {
+            tiff::decoder::DecodingResult::U16(v) => (w, h, v),
+            _ => panic!("16-bit samples expected"),
+        }
+    }
+
+    #[test]
+    fn streamed_tiff_reads_back_like_the_whole_image_one() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (w, h) = (37, 101);
+        let samples: Vec<u16> = (0..w * h * 3).map(|i| (i * 7919 % 65536) as u16).collect();
+        let whole = dir.path().join("whole.tif");
+        let img = OutputImage {
+            width: w,
+            height: h,
+            pixels: Pixels::U16(samples.clone()),
+        };
+        write_image(&whole, &img, &tiff_opts(), false).expect("writes");
+        // Runs that end mid-strip, cross strips and fill them exactly.
+        let streamed = dir.path().join("streamed.tif");
+        let runs = [5, 27, 32, 1, 36];
+        assert_eq!(runs.iter().sum::<usize>(), h);
+        let n = write_tiff_streamed(&streamed, w, h, 16, &tiff_opts(), false, |sink| {
+            let mut at = 0;
+            for rows in runs {
+                sink(PixelRows::U16(&samples[at..at + rows * w * 3]))?;
+                at += rows * w * 3;
+            }
+            Ok(runs.len())
+        })
+        .expect("streams");
+        assert_eq!(n, runs.len());
+        let (a, b) = (read_rgb16(&whole), read_rgb16(&streamed));
+        assert_eq!((a.0, a.1), (w as u32, h as u32));
+        assert_eq!(a, b);
+        assert_eq!(b.2, samples);
+    }
+
+    #[test]
+    fn streamed_tiff_short_of_rows_leaves_no_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("short.tif");
+        let row = vec![0u16; 10 * 3];
+        let err = write_tiff_streamed(&path, 10, 4, 16, &tiff_opts(), false, |sink| {
+            sink(PixelRows::U16(&row))
+        })
+        .expect_err("three rows are missing");
+        assert_eq!(err.kind(), ErrorKind::Parameter);
+        let wrong = write_tiff_streamed(&path, 10, 1, 16, &tiff_opts(), false, |sink| {
+            sink(PixelRows::F32(&[0.0; 30]))
+        })
+        .expect_err("float rows in a 16-bit TIFF");
+        assert_eq!(wrong.kind(), ErrorKind::Parameter);
+        let left: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 }

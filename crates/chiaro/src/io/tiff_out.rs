@@ -6,11 +6,14 @@ use std::io::{Cursor, Seek, Write};
 use tiff::Directory;
 use tiff::encoder::colortype::{ColorType, RGB8, RGB16, RGB32Float};
 use tiff::encoder::compression::DeflateLevel;
-use tiff::encoder::{Compression, DirectoryEncoder, TiffEncoder, TiffKind, TiffValue};
+use tiff::encoder::{
+    Compression, DirectoryEncoder, DirectoryOffset, TiffEncoder, TiffKind, TiffKindStandard,
+    TiffValue,
+};
 use tiff::tags::{Predictor, Tag, Type};
 
 use super::exif::{Field, Value};
-use super::{EncodeOptions, OutputImage, Pixels};
+use super::{EncodeOptions, OutputImage, PixelRows, Pixels};
 use crate::error::{Error, Result};
 
 fn err(e: tiff::TiffError) -> Error {
@@ -97,17 +100,144 @@ where
         .with_predictor(predictor)
         .with_compression(compression);
 
-    // The Exif sub-IFD goes first (an unchained directory) so IFD0 can point at it.
-    let exif_ifd = if fields.iter().any(|f| f.exif_ifd) {
-        let mut dir = tiff.extra_directory().map_err(err)?;
-        add_fields(&mut dir, fields.iter().filter(|f| f.exif_ifd))?;
-        Some(dir.finish_with_offsets().map_err(err)?)
-    } else {
-        None
-    };
-
+    let exif_ifd = exif_directory(&mut tiff, fields)?;
     let mut image = tiff.new_image::<C>(width, height).map_err(err)?;
-    let dir = image.encoder();
+    describe(image.encoder(), exif_ifd, fields, opts)?;
+    image.write_data(data).map_err(err)
+}
+
+/// Rows per strip of a streamed TIFF: tiles are multiples of 32 pixels, so bands of whole
+/// tiles usually split into strips without a copy.
+const STRIP_ROWS: u32 = 32;
+
+/// A sample type a streamed TIFF takes.
+pub(super) trait StripSample: Copy {
+    fn of(rows: PixelRows<'_>) -> Option<&[Self]>;
+}
+
+impl StripSample for u16 {
+    fn of(rows: PixelRows<'_>) -> Option<&[Self]> {
+        match rows {
+            PixelRows::U16(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl StripSample for f32 {
+    fn of(rows: PixelRows<'_>) -> Option<&[Self]> {
+        match rows {
+            PixelRows::F32(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// Writes an uncompressed 16-bit or float TIFF whose rows `produce` hands over, top to
+/// bottom, in runs of any number of whole rows.
+pub(super) fn encode_streamed<W: Write + Seek + Send, R>(
+    width: u32,
+    height: u32,
+    bits: u8,
+    opts: &EncodeOptions,
+    fields: &[Field],
+    out: &mut W,
+    produce: impl FnOnce(&mut (dyn FnMut(PixelRows<'_>) -> Result<()> + Send)) -> Result<R>,
+) -> Result<R> {
+    match bits {
+        16 => stream::<_, RGB16, R>(out, width, height, fields, opts, produce),
+        32 => stream::<_, RGB32Float, R>(out, width, height, fields, opts, produce),
+        _ => Err(Error::parameter(format!(
+            "a streamed TIFF has 16 or 32 bits per sample, not {bits}"
+        ))),
+    }
+}
+
+fn stream<W: Write + Seek + Send, C: ColorType + Send, R>(
+    out: &mut W,
+    width: u32,
+    height: u32,
+    fields: &[Field],
+    opts: &EncodeOptions,
+    produce: impl FnOnce(&mut (dyn FnMut(PixelRows<'_>) -> Result<()> + Send)) -> Result<R>,
+) -> Result<R>
+where
+    C::Inner: StripSample + Send,
+    [C::Inner]: TiffValue,
+{
+    let mut tiff = TiffEncoder::new(out)
+        .map_err(err)?
+        .with_compression(Compression::Uncompressed);
+    let exif_ifd = exif_directory(&mut tiff, fields)?;
+    let mut image = tiff.new_image::<C>(width, height).map_err(err)?;
+    image.rows_per_strip(STRIP_ROWS).map_err(err)?;
+    describe(image.encoder(), exif_ifd, fields, opts)?;
+    let row = width as usize * 3;
+    let strip = STRIP_ROWS as usize * row;
+    // Rows that do not yet fill a strip (only when a run ends mid-strip).
+    let mut pending: Vec<C::Inner> = Vec::new();
+    let mut received = 0usize;
+    let result = produce(&mut |rows| {
+        let mut s = C::Inner::of(rows)
+            .ok_or_else(|| Error::parameter("the rows do not have the TIFF's sample type"))?;
+        if s.len() % row != 0 {
+            return Err(Error::parameter("a run of rows ends inside a row"));
+        }
+        received += s.len() / row;
+        if received > height as usize {
+            return Err(Error::parameter(format!(
+                "more than the image's {height} rows"
+            )));
+        }
+        if !pending.is_empty() {
+            let take = (strip - pending.len()).min(s.len());
+            pending.extend_from_slice(&s[..take]);
+            s = &s[take..];
+            if pending.len() == strip {
+                image.write_strip(&pending).map_err(err)?;
+                pending.clear();
+            }
+        }
+        while s.len() >= strip {
+            image.write_strip(&s[..strip]).map_err(err)?;
+            s = &s[strip..];
+        }
+        pending.extend_from_slice(s);
+        Ok(())
+    })?;
+    if received != height as usize {
+        return Err(Error::parameter(format!(
+            "{received} rows of the image's {height}"
+        )));
+    }
+    if !pending.is_empty() {
+        image.write_strip(&pending).map_err(err)?;
+    }
+    image.finish().map_err(err)?;
+    Ok(result)
+}
+
+/// The Exif sub-IFD, written first (an unchained directory) so IFD0 can point at it.
+fn exif_directory<W: Write + Seek>(
+    tiff: &mut TiffEncoder<W>,
+    fields: &[Field],
+) -> Result<Option<DirectoryOffset<TiffKindStandard>>> {
+    if !fields.iter().any(|f| f.exif_ifd) {
+        return Ok(None);
+    }
+    let mut dir = tiff.extra_directory().map_err(err)?;
+    add_fields(&mut dir, fields.iter().filter(|f| f.exif_ifd))?;
+    Ok(Some(dir.finish_with_offsets().map_err(err)?))
+}
+
+/// IFD0's own entries: the EXIF fields that belong there, the Exif sub-IFD pointer and the
+/// ICC profile.
+fn describe<W: Write + Seek>(
+    dir: &mut DirectoryEncoder<'_, W, TiffKindStandard>,
+    exif_ifd: Option<DirectoryOffset<TiffKindStandard>>,
+    fields: &[Field],
+    opts: &EncodeOptions,
+) -> Result<()> {
     add_fields(dir, fields.iter().filter(|f| !f.exif_ifd))?;
     if let Some(exif_ifd) = exif_ifd {
         dir.write_tag(Tag::ExifDirectory, exif_ifd.offset)
@@ -120,7 +250,7 @@ where
             .map_err(err)?;
         dir.extend_from(&Directory::from_iter([(Tag::IccProfile, entry)]));
     }
-    image.write_data(data).map_err(err)
+    Ok(())
 }
 
 /// Writes EXIF fields as entries of `dir`, in the file's (native) byte order.

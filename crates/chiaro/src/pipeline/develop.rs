@@ -35,6 +35,12 @@ impl Default for OutputSpec {
 #[derive(Debug)]
 pub struct Developed {
     pub image: OutputImage,
+    pub info: RenderInfo,
+}
+
+/// What a rendering produced besides its pixels.
+#[derive(Debug)]
+pub struct RenderInfo {
     /// What the output's ICC profile must describe, transfer function included
     /// (`io::icc::for_output` builds it).
     pub profile: OutputProfile,

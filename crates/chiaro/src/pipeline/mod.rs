@@ -11,9 +11,9 @@ pub mod registry;
 pub mod render;
 pub mod stage;
 
-pub use develop::{Developed, OutputSpec, develop};
+pub use develop::{Developed, OutputSpec, RenderInfo, develop};
 pub use frame::{Frame, prepare};
 pub use recipe::Recipe;
 pub use registry::Registry;
-pub use render::render;
+pub use render::{Rendering, render};
 pub use stage::{Signal, Stage};

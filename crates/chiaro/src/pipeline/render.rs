@@ -12,13 +12,18 @@
 //!    orientation costs no extra pass. Tiles run in parallel on the current rayon pool
 //!    (callers cap threads with `ThreadPool::install`), each thread reusing its buffers.
 //!
-//! Peak memory is the frame, the output and a few tile buffers per thread.
+//! 3. **Output.** [`render`] stores into one whole image. [`Rendering::stream`] renders a row
+//!    of tiles at a time into a few reused band buffers and hands each finished band to a
+//!    sink on a writer thread (the TIFF writer), so encoding and writing overlap the work.
+//!
+//! Peak memory is the frame, the output (or three bands of it when streamed) and a few tile
+//! buffers per thread.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
-use super::develop::{Developed, OutputSpec};
+use super::develop::{Developed, OutputSpec, RenderInfo};
 use super::frame::Frame;
 use super::recipe::Recipe;
 use super::stage::{Kernel, PlanContext, PointKernel, Proxy, RowAt, Signal, TileMut, TileView};
@@ -28,8 +33,8 @@ use crate::color::transfer::Transfer;
 use crate::color::xy::D50_XY;
 use crate::error::{Error, ErrorKind, Result};
 use crate::image::Rect;
-use crate::io::{OutputImage, Pixels};
-use crate::limits::{Limits, try_vec_par};
+use crate::io::{OutputImage, PixelRows, Pixels};
+use crate::limits::{Limits, try_vec, try_vec_par};
 use crate::raw::CfaPattern;
 use crate::stages::encode::Encoder;
 use crate::stages::opcodes::{self, Opcode};
@@ -41,9 +46,9 @@ const PROXY_PIXELS: usize = 250_000;
 /// Bytes a tile's working set aims at (about a core's L2 cache).
 const TILE_BUDGET: f32 = 2.0 * 1024.0 * 1024.0;
 
-/// Renders `frame` by `recipe`. `cancel`, when set by another thread, stops the work at the
-/// next tile with an error of kind `Cancelled`. Buffers are checked against `limits` and
-/// allocated fallibly.
+/// Renders `frame` by `recipe` into a whole image. `cancel`, when set by another thread,
+/// stops the work at the next tile with an error of kind `Cancelled`. Buffers are checked
+/// against `limits` and allocated fallibly.
 pub fn render(
     frame: &Frame,
     recipe: &Recipe,
@@ -51,73 +56,149 @@ pub fn render(
     limits: &Limits,
     cancel: Option<&AtomicBool>,
 ) -> Result<Developed> {
-    recipe.validate()?;
-    if !matches!(spec.bits, 8 | 16 | 32) {
-        return Err(Error::parameter(format!(
-            "{} bits per sample (8, 16 or 32)",
-            spec.bits
-        )));
+    Rendering::new(frame, recipe, spec, limits, cancel)?.image()
+}
+
+/// A planned rendering: the output's size and colour are known before any pixel is
+/// computed, so an encoder can write its header first and then take the pixels as they come
+/// ([`Rendering::stream`]).
+pub struct Rendering<'a> {
+    frame: &'a Frame,
+    plan: Plan<'a>,
+    limits: Limits,
+    cancel: Option<&'a AtomicBool>,
+    /// Oriented output size.
+    size: (usize, usize),
+}
+
+impl<'a> Rendering<'a> {
+    /// Validates the recipe and plans every stage (running proxy pre-passes).
+    pub fn new(
+        frame: &'a Frame,
+        recipe: &Recipe,
+        spec: &'a OutputSpec,
+        limits: &Limits,
+        cancel: Option<&'a AtomicBool>,
+    ) -> Result<Self> {
+        recipe.validate()?;
+        if !matches!(spec.bits, 8 | 16 | 32) {
+            return Err(Error::parameter(format!(
+                "{} bits per sample (8, 16 or 32)",
+                spec.bits
+            )));
+        }
+        let plan = Plan::new(frame, recipe, spec)?;
+        let crop = frame.crop();
+        let size = orientation::oriented_size(frame.orientation(), crop.width, crop.height);
+        limits.check_image(size.0, size.1, 3)?;
+        Ok(Rendering {
+            frame,
+            plan,
+            limits: *limits,
+            cancel,
+            size,
+        })
     }
-    let plan = Plan::new(frame, recipe, spec)?;
-    let crop = frame.crop();
-    let (ow, oh) = orientation::oriented_size(frame.orientation(), crop.width, crop.height);
-    limits.check_image(ow, oh, 3)?;
-    let job = Job {
-        frame,
-        steps: &plan.steps,
-        names: &plan.names,
-        colors: ColorRows::new(frame),
-        clamp: !(spec.linear && spec.bits == 32),
-        tile: plan.tile,
-        cancel,
-    };
-    let pixels = match spec.bits {
-        8 => Pixels::U8(job.run(limits)?),
-        16 => Pixels::U16(job.run(limits)?),
-        _ => Pixels::F32(job.run(limits)?),
-    };
-    let Plan {
-        steps,
-        ctx,
-        transfer,
-        ..
-    } = plan;
-    let mut warnings = ctx.warnings;
-    warnings.extend(steps.iter().filter_map(|s| match s {
-        Kernel::Point(k) => k.summary(),
-        Kernel::Area(k) => k.summary(),
-    }));
-    let color = ctx.color.unwrap_or(CameraColor {
-        neutral: ctx.neutral,
-        white_xy: D50_XY,
-        wb_camera_to_xyz_d50: OutputSpace::Srgb.to_xyz_d50(),
-    });
-    let space = ctx.space;
-    let profile = OutputProfile {
-        rgb_to_xyz_d50: match space {
-            OutputSpace::Camera => color.wb_camera_to_xyz_d50,
-            s => s.to_xyz_d50(),
-        },
-        transfer,
-        description: format!(
-            "chiaro {}{}",
-            space.name(),
-            if spec.linear { " linear" } else { "" }
-        ),
-    };
-    Ok(Developed {
-        image: OutputImage {
-            width: ow,
-            height: oh,
-            pixels,
-        },
-        profile,
-        space,
-        color,
-        demosaic: ctx.demosaic.unwrap_or_default(),
-        warnings,
-        notes: ctx.notes,
-    })
+
+    /// Width and height of the (oriented) output in pixels.
+    pub fn size(&self) -> (usize, usize) {
+        self.size
+    }
+
+    /// What the output's ICC profile must describe.
+    pub fn profile(&self) -> OutputProfile {
+        let ctx = &self.plan.ctx;
+        let space = ctx.space;
+        OutputProfile {
+            rgb_to_xyz_d50: match space {
+                OutputSpace::Camera => self.color().wb_camera_to_xyz_d50,
+                s => s.to_xyz_d50(),
+            },
+            transfer: self.plan.transfer,
+            description: format!(
+                "chiaro {}{}",
+                space.name(),
+                if ctx.spec.linear { " linear" } else { "" }
+            ),
+        }
+    }
+
+    fn color(&self) -> CameraColor {
+        self.plan.ctx.color.unwrap_or(CameraColor {
+            neutral: self.plan.ctx.neutral,
+            white_xy: D50_XY,
+            wb_camera_to_xyz_d50: OutputSpace::Srgb.to_xyz_d50(),
+        })
+    }
+
+    /// Renders the whole image into memory.
+    pub fn image(self) -> Result<Developed> {
+        let job = self.job();
+        let pixels = match self.plan.ctx.spec.bits {
+            8 => Pixels::U8(job.run(&self.limits)?),
+            16 => Pixels::U16(job.run(&self.limits)?),
+            _ => Pixels::F32(job.run(&self.limits)?),
+        };
+        let (width, height) = self.size;
+        Ok(Developed {
+            image: OutputImage {
+                width,
+                height,
+                pixels,
+            },
+            info: self.info(),
+        })
+    }
+
+    /// Renders band by band, top to bottom, handing each finished band of whole output rows
+    /// to `sink` on a thread of its own while the next band is rendered: the encoder and the
+    /// file write overlap the work, and only a few bands are ever in memory instead of the
+    /// whole output. The first error, from the rendering or from `sink`, stops both.
+    pub fn stream(
+        self,
+        sink: &mut (dyn FnMut(PixelRows<'_>) -> Result<()> + Send),
+    ) -> Result<RenderInfo> {
+        let job = self.job();
+        match self.plan.ctx.spec.bits {
+            8 => job.stream::<u8>(&self.limits, sink)?,
+            16 => job.stream::<u16>(&self.limits, sink)?,
+            _ => job.stream::<f32>(&self.limits, sink)?,
+        }
+        Ok(self.info())
+    }
+
+    fn job(&self) -> Job<'_> {
+        let spec = self.plan.ctx.spec;
+        Job {
+            frame: self.frame,
+            steps: &self.plan.steps,
+            names: &self.plan.names,
+            colors: ColorRows::new(self.frame),
+            clamp: !(spec.linear && spec.bits == 32),
+            tile: self.plan.tile,
+            cancel: self.cancel,
+        }
+    }
+
+    /// What the run chose and reported (kernel summaries come after the pixels).
+    fn info(self) -> RenderInfo {
+        let profile = self.profile();
+        let color = self.color();
+        let Plan { steps, ctx, .. } = self.plan;
+        let mut warnings = ctx.warnings;
+        warnings.extend(steps.iter().filter_map(|s| match s {
+            Kernel::Point(k) => k.summary(),
+            Kernel::Area(k) => k.summary(),
+        }));
+        RenderInfo {
+            profile,
+            space: ctx.space,
+            color,
+            demosaic: ctx.demosaic.unwrap_or_default(),
+            warnings,
+            notes: ctx.notes,
+        }
+    }
 }
 
 struct Plan<'a> {
@@ -316,7 +397,7 @@ struct Job<'a> {
     cancel: Option<&'a AtomicBool>,
 }
 
-/// A thread's tile buffers, reused from tile to tile.
+/// A thread's tile buffers, reused from tile to tile and band to band.
 #[derive(Default)]
 struct Scratch {
     a: Vec<f32>,
@@ -324,14 +405,62 @@ struct Scratch {
     rects: Vec<Rect>,
 }
 
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::default();
+}
+
+/// Runs `f` with this thread's scratch buffers (taken out while in use, so a nested call
+/// simply gets fresh ones).
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    let mut s = SCRATCH.take();
+    let r = f(&mut s);
+    SCRATCH.set(s);
+    r
+}
+
+/// A band of whole output rows for [`Job::stream`]: one row of tiles.
+struct Band {
+    /// First output row.
+    y: usize,
+    rows: usize,
+    /// Indices of the tiles that make it up.
+    cells: Vec<usize>,
+}
+
+/// The tile grid: tiles in crop pixels and the output rectangles they land on.
+struct Grid {
+    tiles: Vec<Rect>,
+    placed: Vec<Rect>,
+    /// Oriented output width.
+    width: usize,
+}
+
+impl Grid {
+    /// The rows of tiles in output order.
+    fn bands(&self) -> Vec<Band> {
+        let mut order: Vec<usize> = (0..self.placed.len()).collect();
+        order.sort_by_key(|&i| (self.placed[i].y, self.placed[i].x));
+        let mut bands: Vec<Band> = Vec::new();
+        for i in order {
+            let r = self.placed[i];
+            match bands.last_mut() {
+                Some(b) if b.y == r.y => b.cells.push(i),
+                _ => bands.push(Band {
+                    y: r.y,
+                    rows: r.height,
+                    cells: vec![i],
+                }),
+            }
+        }
+        bands
+    }
+}
+
 impl Job<'_> {
-    /// Renders every tile and stores it, quantised to `T`, into an oriented output.
-    fn run<T: Sample>(&self, limits: &Limits) -> Result<Vec<T>> {
+    fn grid(&self) -> Grid {
         let crop = self.frame.crop();
         let (w, h) = (crop.width, crop.height);
         let code = self.frame.orientation();
-        let (ow, _) = orientation::oriented_size(code, w, h);
-        let mut out = try_vec_par::<T>(w * h * 3, limits)?;
         let tiles: Vec<Rect> = (0..h)
             .step_by(self.tile)
             .flat_map(|y| {
@@ -340,18 +469,89 @@ impl Job<'_> {
                     .map(move |x| Rect::new(x, y, self.tile.min(w - x), self.tile.min(h - y)))
             })
             .collect();
-        let placed: Vec<Rect> = tiles.iter().map(|t| orient_rect(code, *t, w, h)).collect();
-        let cells = split_cells(&mut out, ow, &placed)?;
-        cells.into_par_iter().enumerate().try_for_each_init(
-            Scratch::default,
-            |scratch, (i, mut cell)| {
+        let placed = tiles.iter().map(|t| orient_rect(code, *t, w, h)).collect();
+        Grid {
+            tiles,
+            placed,
+            width: orientation::oriented_size(code, w, h).0,
+        }
+    }
+
+    /// Renders every tile and stores it, quantised to `T`, into an oriented output.
+    fn run<T: Sample>(&self, limits: &Limits) -> Result<Vec<T>> {
+        let crop = self.frame.crop();
+        let grid = self.grid();
+        let mut out = try_vec_par::<T>(crop.width * crop.height * 3, limits)?;
+        let all: Vec<usize> = (0..grid.tiles.len()).collect();
+        self.fill(&grid, &all, 0, &mut out)?;
+        Ok(out)
+    }
+
+    /// Renders band after band into a few reused buffers and hands each to `sink` on a
+    /// writer thread, so writing one band overlaps rendering the next.
+    fn stream<T: Sample>(
+        &self,
+        limits: &Limits,
+        sink: &mut (dyn FnMut(PixelRows<'_>) -> Result<()> + Send),
+    ) -> Result<()> {
+        let grid = self.grid();
+        let bands = grid.bands();
+        let longest = bands.iter().map(|b| b.rows).max().unwrap_or(0) * grid.width * 3;
+        // One band being rendered, one waiting, one being written.
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(Vec<T>, usize)>(1);
+        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<T>>();
+        std::thread::scope(|scope| {
+            let writer = scope.spawn(move || -> Result<()> {
+                for (buf, n) in full_rx {
+                    sink(T::rows(&buf[..n]))?;
+                    // The renderer may have stopped already; the buffer is then dropped.
+                    let _ = empty_tx.send(buf);
+                }
+                Ok(())
+            });
+            let rendered = (|| {
+                for band in &bands {
+                    let n = band.rows * grid.width * 3;
+                    let mut buf = match empty_rx.try_recv() {
+                        Ok(buf) => buf,
+                        Err(_) => try_vec::<T>(longest, limits)?,
+                    };
+                    self.fill(&grid, &band.cells, band.y, &mut buf[..n])?;
+                    if full_tx.send((buf, n)).is_err() {
+                        // The writer stopped on an error, reported below.
+                        break;
+                    }
+                }
+                Ok(())
+            })();
+            drop(full_tx);
+            let written = writer
+                .join()
+                .unwrap_or_else(|_| Err(Error::encode("the output writer panicked")));
+            rendered.and(written)
+        })
+    }
+
+    /// Renders the tiles `cells` of `grid` into `out`, the output rows from `y` on that they
+    /// cover, in parallel.
+    fn fill<T: Sample>(&self, grid: &Grid, cells: &[usize], y: usize, out: &mut [T]) -> Result<()> {
+        let local: Vec<Rect> = cells
+            .iter()
+            .map(|&i| {
+                let r = grid.placed[i];
+                Rect::new(r.x, r.y - y, r.width, r.height)
+            })
+            .collect();
+        let slots = split_cells(out, grid.width, &local)?;
+        slots
+            .into_par_iter()
+            .zip(cells.par_iter())
+            .try_for_each(|(mut slot, &i)| {
                 if self.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
                     return Err(Error::new(ErrorKind::Cancelled, "cancelled"));
                 }
-                self.tile(tiles[i], placed[i], &mut cell, scratch)
-            },
-        )?;
-        Ok(out)
+                with_scratch(|s| self.tile(grid.tiles[i], grid.placed[i], &mut slot, s))
+            })
     }
 
     /// Runs the chain on one tile (`tile` in crop pixels, placed at `dst` of the output).
@@ -441,9 +641,13 @@ impl Job<'_> {
 /// An output sample type: display values 0..1 (or unclipped floats) to its code values.
 trait Sample: Copy + Default + Send {
     fn quantize(v: f32) -> Self;
+    fn rows(samples: &[Self]) -> PixelRows<'_>;
 }
 
 impl Sample for u8 {
+    fn rows(samples: &[Self]) -> PixelRows<'_> {
+        PixelRows::U8(samples)
+    }
     #[inline(always)]
     fn quantize(v: f32) -> Self {
         (v * 255.0 + 0.5) as u8
@@ -451,6 +655,9 @@ impl Sample for u8 {
 }
 
 impl Sample for u16 {
+    fn rows(samples: &[Self]) -> PixelRows<'_> {
+        PixelRows::U16(samples)
+    }
     #[inline(always)]
     fn quantize(v: f32) -> Self {
         (v * 65535.0 + 0.5) as u16
@@ -458,6 +665,9 @@ impl Sample for u16 {
 }
 
 impl Sample for f32 {
+    fn rows(samples: &[Self]) -> PixelRows<'_> {
+        PixelRows::F32(samples)
+    }
     #[inline(always)]
     fn quantize(v: f32) -> Self {
         v
