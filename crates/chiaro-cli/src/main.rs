@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 use chiaro::color::spaces::OutputSpace;
-use chiaro::io::{EncodeOptions, Format};
+use chiaro::io::{EncodeOptions, Format, Placement};
 use chiaro::pipeline::{OutputSpec, Recipe};
 use chiaro::stages::color::Color;
 use chiaro::stages::demosaic::Demosaic;
@@ -102,6 +102,10 @@ struct DevelopArgs {
     /// Replace existing output files.
     #[arg(long)]
     overwrite: bool,
+    /// Flush each output to the disk (fsync) before it is renamed into place, so it
+    /// survives a power cut. Outputs are always written atomically; this waits for the disk.
+    #[arg(long)]
+    sync: bool,
     /// Worker threads (default: all cores).
     #[arg(long)]
     jobs: Option<usize>,
@@ -171,7 +175,7 @@ struct Job {
     spec: OutputSpec,
     format: Format,
     quality: u8,
-    overwrite: bool,
+    place: Placement,
     limits: Limits,
     reader: RawReader,
 }
@@ -209,7 +213,10 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
         },
         format,
         quality: args.quality,
-        overwrite: args.overwrite,
+        place: Placement {
+            overwrite: args.overwrite,
+            durable: args.sync,
+        },
         limits: Limits::default(),
         reader: RawReader::new(args.no_isolate),
     };
@@ -312,7 +319,7 @@ fn develop_one(
     if cancel.load(Ordering::SeqCst) {
         return Err(chiaro::Error::new(ErrorKind::Cancelled, "cancelled"));
     }
-    if !job.overwrite && output.exists() {
+    if !job.place.overwrite && output.exists() {
         return Err(
             chiaro::Error::new(ErrorKind::Io, "exists; use --overwrite to replace it")
                 .with_path(output),
@@ -344,7 +351,7 @@ fn develop_one(
             height,
             job.spec.bits,
             &opts,
-            job.overwrite,
+            job.place,
             |sink| rendering.stream(sink).map_err(|e| e.with_path(input)),
         )
         .map_err(|e| e.with_path(output))?;
@@ -355,8 +362,7 @@ fn develop_one(
     if cancel.load(Ordering::SeqCst) {
         return Err(chiaro::Error::new(ErrorKind::Cancelled, "cancelled"));
     }
-    chiaro::io::write_image(output, &dev.image, &opts, job.overwrite)
-        .map_err(|e| e.with_path(output))
+    chiaro::io::write_image(output, &dev.image, &opts, job.place).map_err(|e| e.with_path(output))
 }
 
 /// The recipe: a file or the default, then a look, then the command-line overrides.

@@ -7,7 +7,9 @@ use std::path::Path;
 use chiaro::ErrorKind;
 use chiaro::color::matrix::Mat3;
 use chiaro::color::transfer::Transfer;
-use chiaro::io::{EncodeOptions, Format, OutputImage, Pixels, encode, icc, write_atomic};
+use chiaro::io::{
+    EncodeOptions, Format, OutputImage, Pixels, Placement, encode, icc, write_atomic,
+};
 use chiaro::raw::ExifInfo;
 
 /// Display P3 primaries adapted to D50 (Bradford): asymmetric, with a negative entry.
@@ -298,12 +300,21 @@ fn entries(dir: &Path) -> Vec<String> {
     v
 }
 
+const KEEP: Placement = Placement {
+    overwrite: false,
+    durable: false,
+};
+const REPLACE: Placement = Placement {
+    overwrite: true,
+    durable: true,
+};
+
 #[test]
 fn write_atomic_does_not_clobber_without_overwrite() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("out.jpg");
     std::fs::write(&path, b"original").expect("seed");
-    let err = write_atomic(&path, b"new", false).expect_err("must refuse");
+    let err = write_atomic(&path, b"new", KEEP).expect_err("must refuse");
     assert_eq!(err.kind(), ErrorKind::Io);
     let msg = err.to_string();
     assert!(msg.contains(&path.display().to_string()), "{msg}");
@@ -316,9 +327,9 @@ fn write_atomic_does_not_clobber_without_overwrite() {
 fn write_atomic_replaces_with_overwrite_and_creates_new_files() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("out.png");
-    write_atomic(&path, b"first", false).expect("create");
+    write_atomic(&path, b"first", KEEP).expect("create");
     assert_eq!(std::fs::read(&path).expect("read"), b"first");
-    write_atomic(&path, b"second", true).expect("overwrite");
+    write_atomic(&path, b"second", REPLACE).expect("overwrite");
     assert_eq!(std::fs::read(&path).expect("read"), b"second");
     assert_eq!(entries(dir.path()), ["out.png"]);
 }
@@ -330,13 +341,13 @@ fn write_atomic_leaves_no_temp_file_on_error() {
     let blocker = dir.path().join("out.tif");
     std::fs::create_dir(&blocker).expect("mkdir");
     std::fs::write(blocker.join("keep"), b"x").expect("seed");
-    let err = write_atomic(&blocker, b"data", true).expect_err("rename onto a directory");
+    let err = write_atomic(&blocker, b"data", REPLACE).expect_err("rename onto a directory");
     assert_eq!(err.kind(), ErrorKind::Io);
     assert!(err.to_string().contains("out.tif"), "{err}");
     assert_eq!(entries(dir.path()), ["out.tif"]);
     // A missing destination folder is an error too, not a stray file elsewhere.
     let missing = dir.path().join("nope").join("out.tif");
-    assert!(write_atomic(&missing, b"data", true).is_err());
+    assert!(write_atomic(&missing, b"data", REPLACE).is_err());
     assert_eq!(entries(dir.path()), ["out.tif"]);
 }
 
@@ -350,14 +361,14 @@ fn write_image_streams_the_same_bytes_encode_gives() {
     ] {
         let opts = options(format, 90);
         let path = dir.path().join(name);
-        chiaro::io::write_image(&path, &img, &opts, false).expect("writes");
+        chiaro::io::write_image(&path, &img, &opts, KEEP).expect("writes");
         assert_eq!(
             std::fs::read(&path).expect("read"),
             encode(&img, &opts).expect("encodes"),
             "{name}"
         );
         // No clobbering through the streaming path either.
-        let err = chiaro::io::write_image(&path, &img, &opts, false).expect_err("exists");
+        let err = chiaro::io::write_image(&path, &img, &opts, KEEP).expect_err("exists");
         assert!(err.to_string().contains("--overwrite"), "{err}");
     }
     assert_eq!(entries(dir.path()), ["a.tif", "b.tif", "c.png"]);

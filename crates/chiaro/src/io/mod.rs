@@ -174,14 +174,14 @@ pub fn write_image(
     path: &Path,
     img: &OutputImage,
     opts: &EncodeOptions,
-    overwrite: bool,
+    place: Placement,
 ) -> Result<()> {
     if opts.format != Format::Tiff {
-        return write_atomic(path, &encode(img, opts)?, overwrite);
+        return write_atomic(path, &encode(img, opts)?, place);
     }
     let facts = check(img, opts)?;
     let fields = exif::fields(&opts.exif, &opts.software, Some(facts));
-    write_atomic_with(path, overwrite, |file| {
+    write_atomic_with(path, place, |file| {
         let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
         tiff_out::encode_to(img, opts, &fields, &mut out)?;
         out.flush().map_err(|e| Error::io(e).with_path(path))
@@ -200,7 +200,7 @@ pub fn write_tiff_streamed<R>(
     height: usize,
     bits: u8,
     opts: &EncodeOptions,
-    overwrite: bool,
+    place: Placement,
     produce: impl FnOnce(&mut (dyn FnMut(PixelRows<'_>) -> Result<()> + Send)) -> Result<R>,
 ) -> Result<R> {
     if opts.format != Format::Tiff || !matches!(bits, 16 | 32) {
@@ -213,9 +213,9 @@ pub fn write_tiff_streamed<R>(
     let fields = exif::fields(&opts.exif, &opts.software, Some(facts));
     let io_err = |e: std::io::Error| Error::io(e).with_path(path);
     let mut result = None;
-    write_atomic_with(path, overwrite, |file| {
-        // Writeback starts while the image is still being made (on the writer's thread),
-        // so the final fsync before the rename has little left to wait for.
+    write_atomic_with(path, place, |file| {
+        // A durable write starts writeback while the image is still being made (on the
+        // writer's thread), so the fsync before the rename has little left to wait for.
         let syncer = file.try_clone().map_err(io_err)?;
         let mut unsynced = 0usize;
         let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
@@ -230,7 +230,7 @@ pub fn write_tiff_streamed<R>(
                 produce(&mut |rows| {
                     sink(rows)?;
                     unsynced += rows.bytes();
-                    if unsynced >= SYNC_EVERY {
+                    if place.durable && unsynced >= SYNC_EVERY {
                         syncer.sync_data().map_err(io_err)?;
                         unsynced = 0;
                     }
@@ -296,11 +296,24 @@ fn check_size(
     })
 }
 
+/// How an output file is put in place.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Placement {
+    /// Replace an existing file; otherwise one is never clobbered, even if it appears while
+    /// writing.
+    pub overwrite: bool,
+    /// Flush the data to the disk before the rename and the folder entry after it, so the
+    /// file survives a power cut or a kernel crash. Without it the write is still atomic for
+    /// every reader and against the process dying (the rename happens only after the last
+    /// byte), as with the peers (dcraw, darktable, RawTherapee), which never fsync; on a
+    /// busy disk the fsync can cost more than the development.
+    pub durable: bool,
+}
+
 /// Writes `bytes` to `path` atomically: into a temporary file in the destination folder, then
-/// renamed over. With `overwrite == false` an existing file is never clobbered, even if it
-/// appears while writing; the temporary file never survives an error.
-pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: bool) -> Result<()> {
-    write_atomic_with(path, overwrite, |file| {
+/// renamed over, as `place` says; the temporary file never survives an error.
+pub fn write_atomic(path: &Path, bytes: &[u8], place: Placement) -> Result<()> {
+    write_atomic_with(path, place, |file| {
         file.write_all(bytes)
             .map_err(|e| Error::io(e).with_path(path))
     })
@@ -310,9 +323,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: bool) -> Result<()> {
 /// file.
 fn write_atomic_with(
     path: &Path,
-    overwrite: bool,
+    place: Placement,
     fill: impl FnOnce(&mut std::fs::File) -> Result<()>,
 ) -> Result<()> {
+    let overwrite = place.overwrite;
     let exists = || {
         Error::new(
             ErrorKind::Io,
@@ -339,7 +353,9 @@ fn write_atomic_with(
     }
     let mut tmp = builder.tempfile_in(dir).map_err(io_err)?;
     fill(tmp.as_file_mut())?;
-    tmp.as_file().sync_all().map_err(io_err)?;
+    if place.durable {
+        tmp.as_file().sync_all().map_err(io_err)?;
+    }
     // On failure the PersistError hands the temp file back; dropping it deletes it.
     let persisted = if overwrite {
         tmp.persist(path)
@@ -347,12 +363,20 @@ fn write_atomic_with(
         tmp.persist_noclobber(path)
     };
     match persisted {
-        Ok(_) => Ok(()),
+        Ok(_) => {}
         Err(e) if !overwrite && e.error.kind() == std::io::ErrorKind::AlreadyExists => {
-            Err(exists())
+            return Err(exists());
         }
-        Err(e) => Err(io_err(e.error)),
+        Err(e) => return Err(io_err(e.error)),
     }
+    // The new name itself lives in the folder: flush that too (POSIX has no other way).
+    #[cfg(unix)]
+    if place.durable {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -434,12 +458,16 @@ mod tests {
             height: h,
             pixels: Pixels::U16(samples.clone()),
         };
-        write_image(&whole, &img, &tiff_opts(), false).expect("writes");
+        write_image(&whole, &img, &tiff_opts(), Placement::default()).expect("writes");
         // Runs that end mid-strip, cross strips and fill them exactly.
         let streamed = dir.path().join("streamed.tif");
+        let durable = Placement {
+            overwrite: false,
+            durable: true,
+        };
         let runs = [5, 27, 32, 1, 36];
         assert_eq!(runs.iter().sum::<usize>(), h);
-        let n = write_tiff_streamed(&streamed, w, h, 16, &tiff_opts(), false, |sink| {
+        let n = write_tiff_streamed(&streamed, w, h, 16, &tiff_opts(), durable, |sink| {
             let mut at = 0;
             for rows in runs {
                 sink(PixelRows::U16(&samples[at..at + rows * w * 3]))?;
@@ -460,14 +488,26 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("short.tif");
         let row = vec![0u16; 10 * 3];
-        let err = write_tiff_streamed(&path, 10, 4, 16, &tiff_opts(), false, |sink| {
-            sink(PixelRows::U16(&row))
-        })
+        let err = write_tiff_streamed(
+            &path,
+            10,
+            4,
+            16,
+            &tiff_opts(),
+            Placement::default(),
+            |sink| sink(PixelRows::U16(&row)),
+        )
         .expect_err("three rows are missing");
         assert_eq!(err.kind(), ErrorKind::Parameter);
-        let wrong = write_tiff_streamed(&path, 10, 1, 16, &tiff_opts(), false, |sink| {
-            sink(PixelRows::F32(&[0.0; 30]))
-        })
+        let wrong = write_tiff_streamed(
+            &path,
+            10,
+            1,
+            16,
+            &tiff_opts(),
+            Placement::default(),
+            |sink| sink(PixelRows::F32(&[0.0; 30])),
+        )
         .expect_err("float rows in a 16-bit TIFF");
         assert_eq!(wrong.kind(), ErrorKind::Parameter);
         let left: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();

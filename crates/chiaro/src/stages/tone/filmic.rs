@@ -101,14 +101,15 @@ impl FilmicCurve {
     /// Tone-maps one row of interleaved RGB by its max-RGB norm.
     #[inline(always)]
     pub fn apply_row(&self, row: &mut [f32]) {
+        // Branch-free (black and below stay 0 through `k = 0`), so the loop over pixels
+        // vectorises with interleaved loads and stores.
         for px in row.chunks_exact_mut(3) {
             let n = px[0].max(px[1]).max(px[2]);
-            if n <= 0.0 {
-                px.iter_mut().for_each(|v| *v = 0.0);
-                continue;
+            let k = if n > 0.0 { self.map(n) / n } else { 0.0 };
+            for v in px.iter_mut() {
+                let t = *v * k;
+                *v = if t > 0.0 { t } else { 0.0 };
             }
-            let k = self.map(n) / n;
-            px.iter_mut().for_each(|v| *v = (*v * k).max(0.0));
         }
     }
 }
