@@ -979,10 +979,7 @@ fn stream_tiff(
         exif: frame.exif().clone(),
         software: "chiaro-bench".into(),
     };
-    let (w, h) = rendering.size();
-    chiaro::io::write_tiff_streamed(out, w, h, spec.bits, &opts, place, |sink| {
-        rendering.stream(sink)
-    })?;
+    rendering.write_tiff(out, &opts, place)?;
     Ok(())
 }
 

@@ -26,6 +26,9 @@ use chiaro::{ErrorKind, Limits};
 
 mod info;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "chiaro",
@@ -344,17 +347,9 @@ fn develop_one(
     // Uncompressed TIFF takes its rows while they are rendered (the write overlaps the work
     // and the whole output never sits in memory); the other encoders take a whole image.
     if job.format == Format::Tiff && matches!(job.spec.bits, 16 | 32) {
-        let (width, height) = rendering.size();
-        chiaro::io::write_tiff_streamed(
-            output,
-            width,
-            height,
-            job.spec.bits,
-            &opts,
-            job.place,
-            |sink| rendering.stream(sink).map_err(|e| e.with_path(input)),
-        )
-        .map_err(|e| e.with_path(output))?;
+        rendering
+            .write_tiff(output, &opts, job.place)
+            .map_err(|e| e.with_path(input))?;
         return Ok(());
     }
     let dev = rendering.image().map_err(|e| e.with_path(input))?;

@@ -119,7 +119,13 @@ pub fn read_file_bounded(path: &std::path::Path, limits: &Limits) -> Result<Vec<
         let mut v = try_vec_par::<u8>(len, limits)?;
         v.par_chunks_mut(READ_CHUNK)
             .enumerate()
-            .try_for_each(|(i, chunk)| f.read_exact_at(chunk, (i * READ_CHUNK) as u64))?;
+            .try_for_each(|(i, chunk)| f.read_exact_at(chunk, (i * READ_CHUNK) as u64))
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => {
+                    Error::decode("the file became shorter while it was read")
+                }
+                _ => e.into(),
+            })?;
         return Ok(v);
     }
     let mut v = try_with_capacity::<u8>(len, limits)?;

@@ -6,7 +6,7 @@
 use chiaro::ErrorKind;
 use chiaro::Limits;
 use chiaro::image::Rect;
-use chiaro::io::{PixelRows, Pixels};
+use chiaro::io::{EncodeOptions, Format, PixelRows, Pixels, Placement, write_tiff_streamed};
 use chiaro::pipeline::stage::{
     AreaKernel, Kernel, PlanContext, PointKernel, Proxy, RowAt, Signal, Stage, TileMut, TileView,
 };
@@ -15,6 +15,7 @@ use chiaro::raw::CfaPattern;
 use chiaro::stages::demosaic::{DemosaicMethod, demosaic};
 use chiaro::stages::orientation;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A display-side stage after the transfer function: `v -> 1 - v`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -276,6 +277,42 @@ fn a_failing_sink_stops_the_stream_with_its_error() {
     assert_eq!(err.kind(), ErrorKind::Io);
     assert!(err.to_string().contains("disk full"), "{err}");
     assert_eq!(calls, 1, "no band is handed over after the error");
+}
+
+#[test]
+fn cancelling_a_streamed_tiff_leaves_no_file() {
+    let (w, h) = (900, 700);
+    let pattern = CfaPattern::bayer("RGGB").expect("valid");
+    let frame = Frame::from_cfa(w, h, mosaic(w, h), pattern).expect("frame");
+    let recipe = Recipe::default();
+    let spec = OutputSpec {
+        bits: 16,
+        linear: false,
+    };
+    let cancel = AtomicBool::new(false);
+    let rendering =
+        Rendering::new(&frame, &recipe, &spec, &Limits::default(), Some(&cancel)).expect("plans");
+    let (ow, oh) = rendering.size();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("out.tif");
+    let opts = EncodeOptions {
+        format: Format::Tiff,
+        quality: 90,
+        icc_profile: Vec::new(),
+        exif: Default::default(),
+        software: "test".into(),
+    };
+    let err = write_tiff_streamed(&path, ow, oh, 16, &opts, Placement::default(), |sink| {
+        rendering.stream(&mut |rows| {
+            // Ctrl-C after the first band.
+            cancel.store(true, Ordering::Relaxed);
+            sink(rows)
+        })
+    })
+    .expect_err("cancelled");
+    assert_eq!(err.kind(), ErrorKind::Cancelled, "{err}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]

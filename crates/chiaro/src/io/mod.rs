@@ -2,7 +2,8 @@
 //!
 //! [`encode`] turns an interleaved RGB [`OutputImage`] into JPEG, PNG or TIFF bytes carrying
 //! the output ICC profile and the source's EXIF facts; [`write_atomic`] puts those bytes on disk
-//! so that a crash or a clash never leaves a half-written or clobbered file behind.
+//! so that a crash of the process or a clash never leaves a half-written or clobbered file
+//! behind (a power cut too, with [`Placement::durable`]).
 
 pub mod exif;
 pub mod icc;
@@ -203,9 +204,9 @@ pub fn write_tiff_streamed<R>(
     place: Placement,
     produce: impl FnOnce(&mut (dyn FnMut(PixelRows<'_>) -> Result<()> + Send)) -> Result<R>,
 ) -> Result<R> {
-    if opts.format != Format::Tiff || !matches!(bits, 16 | 32) {
+    if opts.format != Format::Tiff {
         return Err(Error::parameter(format!(
-            "only 16-bit and float TIFF is streamed, not {bits}-bit {:?}",
+            "only TIFF is streamed, not {:?}",
             opts.format
         )));
     }
@@ -214,9 +215,13 @@ pub fn write_tiff_streamed<R>(
     let io_err = |e: std::io::Error| Error::io(e).with_path(path);
     let mut result = None;
     write_atomic_with(path, place, |file| {
-        // A durable write starts writeback while the image is still being made (on the
-        // writer's thread), so the fsync before the rename has little left to wait for.
-        let syncer = file.try_clone().map_err(io_err)?;
+        // A durable write flushes as it goes (fdatasync on the writer's thread, while the
+        // next band renders), so the fsync before the rename has little left to wait for.
+        let syncer = if place.durable {
+            Some(file.try_clone().map_err(io_err)?)
+        } else {
+            None
+        };
         let mut unsynced = 0usize;
         let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
         result = Some(tiff_out::encode_streamed(
@@ -228,10 +233,10 @@ pub fn write_tiff_streamed<R>(
             &mut out,
             |sink| {
                 produce(&mut |rows| {
-                    sink(rows)?;
+                    sink(rows).map_err(|e| e.with_path(path))?;
                     unsynced += rows.bytes();
-                    if place.durable && unsynced >= SYNC_EVERY {
-                        syncer.sync_data().map_err(io_err)?;
+                    if let Some(f) = syncer.as_ref().filter(|_| unsynced >= SYNC_EVERY) {
+                        f.sync_data().map_err(io_err)?;
                         unsynced = 0;
                     }
                     Ok(())
@@ -374,7 +379,13 @@ fn write_atomic_with(
     if place.durable {
         std::fs::File::open(dir)
             .and_then(|d| d.sync_all())
-            .map_err(io_err)?;
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Io,
+                    format!("written, but its folder could not be flushed to the disk: {e}"),
+                )
+                .with_path(path)
+            })?;
     }
     Ok(())
 }
@@ -484,6 +495,28 @@ mod tests {
     }
 
     #[test]
+    fn streamed_float_tiff_reads_back_exactly() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (w, h) = (19, 70);
+        let samples: Vec<f32> = (0..w * h * 3).map(|i| i as f32 * 0.37 - 5.0).collect();
+        let path = dir.path().join("f.tif");
+        let keep = Placement::default();
+        write_tiff_streamed(&path, w, h, 32, &tiff_opts(), keep, |sink| {
+            for rows in samples.chunks(7 * w * 3) {
+                sink(PixelRows::F32(rows))?;
+            }
+            Ok(())
+        })
+        .expect("streams");
+        let file = std::fs::File::open(&path).expect("written");
+        let mut dec = tiff::decoder::Decoder::new(std::io::BufReader::new(file)).expect("TIFF");
+        match dec.read_image().expect("pixels") {
+            tiff::decoder::DecodingResult::F32(v) => assert!(v == samples),
+            _ => panic!("float samples expected"),
+        }
+    }
+
+    #[test]
     fn streamed_tiff_short_of_rows_leaves_no_file() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("short.tif");
@@ -510,6 +543,20 @@ mod tests {
         )
         .expect_err("float rows in a 16-bit TIFF");
         assert_eq!(wrong.kind(), ErrorKind::Parameter);
+        let keep = Placement::default();
+        let more = write_tiff_streamed(&path, 10, 1, 16, &tiff_opts(), keep, |sink| {
+            sink(PixelRows::U16(&row))?;
+            sink(PixelRows::U16(&row))
+        })
+        .expect_err("a second row of a one-row image");
+        assert_eq!(more.kind(), ErrorKind::Parameter);
+        // A producer that swallows the sink's error still gets no file.
+        let swallowed = write_tiff_streamed(&path, 10, 1, 16, &tiff_opts(), keep, |sink| {
+            let _ = sink(PixelRows::F32(&[0.0; 30]));
+            sink(PixelRows::U16(&row))
+        })
+        .expect_err("rows were lost");
+        assert_eq!(swallowed.kind(), ErrorKind::Parameter);
         let left: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
         assert!(left.is_empty(), "{left:?}");
     }

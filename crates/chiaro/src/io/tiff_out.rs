@@ -107,7 +107,8 @@ where
 }
 
 /// Rows per strip of a streamed TIFF: tiles are multiples of 32 pixels, so bands of whole
-/// tiles usually split into strips without a copy.
+/// tiles split into strips without a copy unless a partial band comes first (orientations
+/// that flip rows), which costs one strip copy per band.
 const STRIP_ROWS: u32 = 32;
 
 /// A sample type a streamed TIFF takes.
@@ -177,7 +178,13 @@ where
     // Rows that do not yet fill a strip (only when a run ends mid-strip).
     let mut pending: Vec<C::Inner> = Vec::new();
     let mut received = 0usize;
+    // A producer that drops a sink error must not get a file with a strip missing.
+    let mut failed = false;
     let result = produce(&mut |rows| {
+        if failed {
+            return Err(Error::parameter("the TIFF writer failed before"));
+        }
+        failed = true;
         let mut s = C::Inner::of(rows)
             .ok_or_else(|| Error::parameter("the rows do not have the TIFF's sample type"))?;
         if s.len() % row != 0 {
@@ -203,8 +210,12 @@ where
             s = &s[strip..];
         }
         pending.extend_from_slice(s);
+        failed = false;
         Ok(())
     })?;
+    if failed {
+        return Err(Error::parameter("rows were lost after a write error"));
+    }
     if received != height as usize {
         return Err(Error::parameter(format!(
             "{received} rows of the image's {height}"

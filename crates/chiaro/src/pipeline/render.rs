@@ -17,7 +17,7 @@
 //!    sink on a writer thread (the TIFF writer), so encoding and writing overlap the work.
 //!
 //! Peak memory is the frame, the output (or three bands of it when streamed) and a few tile
-//! buffers per thread.
+//! buffers per thread, which each thread keeps for the next rendering.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -153,7 +153,8 @@ impl<'a> Rendering<'a> {
     /// Renders band by band, top to bottom, handing each finished band of whole output rows
     /// to `sink` on a thread of its own while the next band is rendered: the encoder and the
     /// file write overlap the work, and only a few bands are ever in memory instead of the
-    /// whole output. The first error, from the rendering or from `sink`, stops both.
+    /// whole output. The first error, from the rendering or from `sink`, stops both. `sink`
+    /// runs on a plain thread outside the caller's rayon pool: it must not wait on that pool.
     pub fn stream(
         self,
         sink: &mut (dyn FnMut(PixelRows<'_>) -> Result<()> + Send),
@@ -165,6 +166,22 @@ impl<'a> Rendering<'a> {
             _ => job.stream::<f32>(&self.limits, sink)?,
         }
         Ok(self.info())
+    }
+
+    /// Streams into an uncompressed 16-bit or float TIFF at `path` (see
+    /// [`io::write_tiff_streamed`](crate::io::write_tiff_streamed)); `opts` carries the
+    /// ICC profile and EXIF.
+    pub fn write_tiff(
+        self,
+        path: &std::path::Path,
+        opts: &crate::io::EncodeOptions,
+        place: crate::io::Placement,
+    ) -> Result<RenderInfo> {
+        let (width, height) = self.size;
+        let bits = self.plan.ctx.spec.bits;
+        crate::io::write_tiff_streamed(path, width, height, bits, opts, place, |sink| {
+            self.stream(sink)
+        })
     }
 
     fn job(&self) -> Job<'_> {
@@ -483,7 +500,7 @@ impl Job<'_> {
         let grid = self.grid();
         let mut out = try_vec_par::<T>(crop.width * crop.height * 3, limits)?;
         let all: Vec<usize> = (0..grid.tiles.len()).collect();
-        self.fill(&grid, &all, 0, &mut out)?;
+        self.fill(&grid, &all, 0, &mut out, &AtomicBool::new(false))?;
         Ok(out)
     }
 
@@ -500,10 +517,16 @@ impl Job<'_> {
         // One band being rendered, one waiting, one being written.
         let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(Vec<T>, usize)>(1);
         let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<T>>();
+        // Set by the writer when it fails, so the renderer stops at its next tile.
+        let failed = AtomicBool::new(false);
         std::thread::scope(|scope| {
+            let failed = &failed;
             let writer = scope.spawn(move || -> Result<()> {
                 for (buf, n) in full_rx {
-                    sink(T::rows(&buf[..n]))?;
+                    if let Err(e) = sink(T::rows(&buf[..n])) {
+                        failed.store(true, Ordering::Relaxed);
+                        return Err(e);
+                    }
                     // The renderer may have stopped already; the buffer is then dropped.
                     let _ = empty_tx.send(buf);
                 }
@@ -516,7 +539,7 @@ impl Job<'_> {
                         Ok(buf) => buf,
                         Err(_) => try_vec::<T>(longest, limits)?,
                     };
-                    self.fill(&grid, &band.cells, band.y, &mut buf[..n])?;
+                    self.fill(&grid, &band.cells, band.y, &mut buf[..n], failed)?;
                     if full_tx.send((buf, n)).is_err() {
                         // The writer stopped on an error, reported below.
                         break;
@@ -528,13 +551,22 @@ impl Job<'_> {
             let written = writer
                 .join()
                 .unwrap_or_else(|_| Err(Error::encode("the output writer panicked")));
-            rendered.and(written)
+            // A writer error comes first: the renderer's is then only its consequence.
+            written.and(rendered)
         })
     }
 
     /// Renders the tiles `cells` of `grid` into `out`, the output rows from `y` on that they
     /// cover, in parallel.
-    fn fill<T: Sample>(&self, grid: &Grid, cells: &[usize], y: usize, out: &mut [T]) -> Result<()> {
+    /// `stop` ends the work early, like `cancel`.
+    fn fill<T: Sample>(
+        &self,
+        grid: &Grid,
+        cells: &[usize],
+        y: usize,
+        out: &mut [T],
+        stop: &AtomicBool,
+    ) -> Result<()> {
         let local: Vec<Rect> = cells
             .iter()
             .map(|&i| {
@@ -547,7 +579,8 @@ impl Job<'_> {
             .into_par_iter()
             .zip(cells.par_iter())
             .try_for_each(|(mut slot, &i)| {
-                if self.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                let cancelled = self.cancel.is_some_and(|c| c.load(Ordering::Relaxed));
+                if cancelled || stop.load(Ordering::Relaxed) {
                     return Err(Error::new(ErrorKind::Cancelled, "cancelled"));
                 }
                 with_scratch(|s| self.tile(grid.tiles[i], grid.placed[i], &mut slot, s))

@@ -177,6 +177,31 @@ mod tests {
     }
 
     #[test]
+    fn filmic_sends_black_negative_and_nan_pixels_to_zero() {
+        let c = Filmic::default().prepare();
+        let mut px = [
+            0.0,
+            0.0,
+            0.0,
+            -0.5,
+            -0.1,
+            -2.0,
+            f32::NAN,
+            0.3,
+            0.2,
+            0.4,
+            -0.2,
+            0.1,
+        ];
+        c.apply_row(&mut px);
+        assert_eq!(&px[..6], &[0.0; 6]);
+        // NaN never leaks out; a negative channel beside positive ones clips to 0.
+        assert!(px.iter().all(|v| v.is_finite() && *v >= 0.0), "{px:?}");
+        assert_eq!(px[10], 0.0);
+        assert!(px[9] > 0.0 && px[11] > 0.0);
+    }
+
+    #[test]
     fn filmic_preserves_channel_ratios() {
         let c = Filmic::default().prepare();
         let mut px = [2.0, 1.0, 0.5];
