@@ -26,9 +26,6 @@ use chiaro::{ErrorKind, Limits};
 
 mod info;
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "chiaro",
