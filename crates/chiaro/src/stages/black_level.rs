@@ -55,9 +55,21 @@ pub fn normalize_row(raw: &RawImage, stored: Option<&Plane>, y: usize, row: &mut
             scale[p] = 1.0 / (raw.white[0] - black[p]);
         }
         let src = &raw.data[src_row..src_row + row.len()];
-        for (x, (o, &v)) in row.iter_mut().zip(src).enumerate() {
-            let p = x % phases;
-            *o = (linearize(table, v) - black[p]) * scale[p];
+        match table {
+            // Periods dividing 8 (Bayer: 1 or 2) repeat within 8 lanes: constant per lane,
+            // so the loop vectorises.
+            None if 8 % phases == 0 => {
+                for p in phases..8 {
+                    (black[p], scale[p]) = (black[p % phases], scale[p % phases]);
+                }
+                normalize_row_periodic(src, row, &black, &scale);
+            }
+            _ => {
+                for (x, (o, &v)) in row.iter_mut().zip(src).enumerate() {
+                    let p = x % phases;
+                    *o = (linearize(table, v) - black[p]) * scale[p];
+                }
+            }
         }
         return;
     }
@@ -73,6 +85,23 @@ pub fn normalize_row(raw: &RawImage, stored: Option<&Plane>, y: usize, row: &mut
         };
         let black = raw.black.at(y, x);
         *o = (v - black) / (raw.white[s] - black);
+    }
+}
+
+/// `(v - black[x % 8]) * scale[x % 8]` over a row, compiled for the widest vectors the CPU
+/// has (runtime dispatch; the same arithmetic, so the same bits, in every version).
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1", "aarch64+neon"))]
+fn normalize_row_periodic(src: &[u16], row: &mut [f32], black: &[f32; 8], scale: &[f32; 8]) {
+    let mut out = row.chunks_exact_mut(8);
+    let mut inp = src.chunks_exact(8);
+    for (o, v) in (&mut out).zip(&mut inp) {
+        for p in 0..8 {
+            o[p] = (f32::from(v[p]) - black[p]) * scale[p];
+        }
+    }
+    let (o, v) = (out.into_remainder(), inp.remainder());
+    for (p, (o, &v)) in o.iter_mut().zip(v).enumerate() {
+        *o = (f32::from(v) - black[p]) * scale[p];
     }
 }
 
@@ -138,7 +167,7 @@ mod tests {
     fn fast_path_matches_the_general_formula() {
         // Two-column black pattern with per-row deltas and an active-area offset; the
         // general path (taken with a stored plane) divides, the fast path multiplies.
-        let (w, h) = (10, 4);
+        let (w, h) = (23, 4);
         let data: Vec<u16> = (0..w * h).map(|i| (97 * i % 1000 + 60) as u16).collect();
         let mut r = raw(data.clone(), w, h);
         r.black = BlackLevel {
@@ -148,15 +177,16 @@ mod tests {
             delta_h: vec![],
             delta_v: vec![1.0, -2.0, 0.5],
         };
-        r.active_area = Rect::new(1, 1, 8, 3);
-        r.default_crop = Rect::new(0, 0, 8, 3);
+        r.active_area = Rect::new(1, 1, 21, 3);
+        r.default_crop = Rect::new(0, 0, 21, 3);
         let stored = Plane {
             width: w,
             height: h,
             data: data.iter().map(|&v| f32::from(v)).collect(),
         };
         for y in 0..3 {
-            let (mut fast, mut general) = (vec![0.0; 8], vec![0.0; 8]);
+            // 21 samples: two vectors of 8 and a remainder of 5.
+            let (mut fast, mut general) = (vec![0.0; 21], vec![0.0; 21]);
             normalize_row(&r, None, y, &mut fast);
             normalize_row(&r, Some(&stored), y, &mut general);
             for (a, b) in fast.iter().zip(&general) {

@@ -239,9 +239,23 @@ pub struct Gains(pub [f32; 3]);
 
 impl PointKernel for Gains {
     fn apply(&self, row: &mut [f32], at: &RowAt<'_>) {
-        for (v, &c) in row.iter_mut().zip(at.colors) {
-            *v *= self.0[c as usize];
-        }
+        gains_row(&self.0, row, at.colors);
+    }
+}
+
+/// Multiplies each sample by the gain of its colour. The gain is picked by selects rather
+/// than an indexed load, so the loop vectorises; dispatched like the other row kernels.
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1", "aarch64+neon"))]
+fn gains_row(gains: &[f32; 3], row: &mut [f32], colors: &[u8]) {
+    let [g0, g1, g2] = *gains;
+    for (v, &c) in row.iter_mut().zip(colors) {
+        *v *= if c == 0 {
+            g0
+        } else if c == 1 {
+            g1
+        } else {
+            g2
+        };
     }
 }
 
@@ -249,6 +263,20 @@ impl PointKernel for Gains {
 mod tests {
     use super::*;
     use crate::raw::CfaPattern;
+
+    #[test]
+    fn gains_follow_each_samples_colour() {
+        let gains = [2.0f32, 1.0, 1.5];
+        let colors: Vec<u8> = (0..37).map(|i| [0u8, 1, 1, 2][i % 4]).collect();
+        let mut row: Vec<f32> = (0..37).map(|i| 0.1 + i as f32 * 0.01).collect();
+        let want: Vec<f32> = row
+            .iter()
+            .zip(&colors)
+            .map(|(&v, &c)| v * [2.0, 1.0, 1.5][usize::from(c)])
+            .collect();
+        gains_row(&gains, &mut row, &colors);
+        assert_eq!(row, want);
+    }
 
     #[test]
     fn wb_modes_parse_and_round_trip() {
