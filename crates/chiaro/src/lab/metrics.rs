@@ -88,6 +88,42 @@ pub fn cpsnr(a: &[f32], b: &[f32], peak: f64) -> f64 {
     }
 }
 
+/// Maze energy of a green plane: the mean absolute response of the 3x3 checkerboard
+/// filter `[[1,-2,1],[-2,4,-2],[1,-2,1]] / 16` over the pixels `mask` selects, divided by
+/// their mean green. The filter is `[1,-2,1]` twice, so it ignores flat areas and linear
+/// ramps and passes the 2-pixel checkerboard a demosaicer leaves when it mistakes colour
+/// for detail, at full amplitude. Pixels on the image border are left out. `None` when
+/// the mask selects nothing or the mean is not positive.
+///
+/// `rgb` is interleaved RGB, `width * height * 3` samples; `mask(r, g, b)` decides per pixel
+/// (for the saturated-red measure of a maze: `r > 3 g`).
+pub fn maze_energy(
+    rgb: &[f32],
+    width: usize,
+    height: usize,
+    mask: impl Fn(f32, f32, f32) -> bool,
+) -> Option<f64> {
+    if width < 3 || height < 3 || rgb.len() != width * height * 3 {
+        return None;
+    }
+    let g = |x: usize, y: usize| f64::from(rgb[3 * (y * width + x) + 1]);
+    let (mut response, mut green, mut n) = (0.0f64, 0.0f64, 0usize);
+    for y in 1..height - 1 {
+        for x in 1..width - 1 {
+            let i = 3 * (y * width + x);
+            if !mask(rgb[i], rgb[i + 1], rgb[i + 2]) {
+                continue;
+            }
+            let edges = g(x - 1, y) + g(x + 1, y) + g(x, y - 1) + g(x, y + 1);
+            let corners = g(x - 1, y - 1) + g(x + 1, y - 1) + g(x - 1, y + 1) + g(x + 1, y + 1);
+            response += (4.0 * g(x, y) - 2.0 * edges + corners).abs() / 16.0;
+            green += g(x, y);
+            n += 1;
+        }
+    }
+    (n > 0 && green > 0.0).then(|| response / green)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +139,26 @@ mod tests {
         for (a, b, want) in cases {
             assert!((ciede2000(a, b) - want).abs() < 1e-4, "{a:?} {b:?}");
         }
+    }
+
+    #[test]
+    fn maze_energy_is_the_checkerboard_amplitude_and_ignores_ramps() {
+        // An even interior (8 x 6), so the checkerboard's mean is exactly its middle.
+        let (w, h) = (10, 8);
+        let image = |f: &dyn Fn(usize, usize) -> f32| -> Vec<f32> {
+            (0..w * h)
+                .flat_map(|i| [0.9, f(i % w, i / w), 0.1])
+                .collect()
+        };
+        // Green 0.2 +- 0.05 in a checkerboard: energy 0.05 / 0.2.
+        let board = image(&|x, y| if (x + y) % 2 == 0 { 0.25 } else { 0.15 });
+        let e = maze_energy(&board, w, h, |_, _, _| true).expect("pixels");
+        assert!((e - 0.25).abs() < 1e-6, "{e}");
+        // A tilted ramp and a flat field have none.
+        let ramp = image(&|x, y| 0.1 + 0.02 * x as f32 + 0.01 * y as f32);
+        assert!(maze_energy(&ramp, w, h, |_, _, _| true).expect("pixels") < 1e-6);
+        // The mask chooses the pixels; an empty one gives no figure.
+        assert_eq!(maze_energy(&board, w, h, |r, g, _| r < g), None);
     }
 
     #[test]

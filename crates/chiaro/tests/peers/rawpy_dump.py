@@ -4,6 +4,8 @@
 Usage:
     rawpy_dump.py raw     INPUT OUT   # LibRaw's raw_image: the full stored sensor array
     rawpy_dump.py develop INPUT OUT   # LibRaw's development: linear sRGB, camera WB, 16 bit
+    rawpy_dump.py camera  INPUT OUT ALGO  # the same in camera RGB, demosaiced by ALGO
+                                          # (AHD, DCB, PPG, VNG, AAHD, DHT, LINEAR)
 
 Writes OUT.bin (the array, row-major, little-endian uint16) and OUT.json (shape, dtype and
 LibRaw's metadata: sizes, CFA, levels, white balance, colour matrix). Exit code 3 when rawpy
@@ -15,10 +17,11 @@ import sys
 
 
 def main() -> int:
-    if len(sys.argv) != 4 or sys.argv[1] not in ("raw", "develop"):
+    if len(sys.argv) not in (4, 5) or sys.argv[1] not in ("raw", "develop", "camera"):
         print(__doc__, file=sys.stderr)
         return 2
-    mode, path, out = sys.argv[1:]
+    mode, path, out = sys.argv[1:4]
+    algo = sys.argv[4] if len(sys.argv) == 5 else "AHD"
     try:
         import numpy as np
         import rawpy
@@ -49,12 +52,12 @@ def main() -> int:
             arr = raw.postprocess(
                 use_camera_wb=True,
                 use_auto_wb=False,
-                output_color=rawpy.ColorSpace.sRGB,
+                output_color=rawpy.ColorSpace.raw if mode == "camera" else rawpy.ColorSpace.sRGB,
                 gamma=(1, 1),
                 no_auto_bright=True,
                 output_bps=16,
                 user_flip=0,
-                demosaic_algorithm=rawpy.DemosaicAlgorithm.AHD,
+                demosaic_algorithm=getattr(rawpy.DemosaicAlgorithm, algo),
                 highlight_mode=rawpy.HighlightMode.Clip,
                 # LibRaw lowers the white level to the image's brightest sample when that
                 # exceeds 75 % of it; keep the file's white level, as chiaro does.
