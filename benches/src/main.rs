@@ -1056,7 +1056,11 @@ fn demosaic_throughput(file: &Path, runs: usize) -> Res<()> {
         file_name(file),
         runs.max(3)
     );
-    for method in [DemosaicMethod::Rcd, DemosaicMethod::Bilinear] {
+    for method in [
+        DemosaicMethod::Rcd,
+        DemosaicMethod::Mlri,
+        DemosaicMethod::Bilinear,
+    ] {
         let mut walls = Vec::new();
         for _ in 0..runs.max(3) {
             let t = Instant::now();

@@ -484,6 +484,7 @@ fn maze_on_the_d750_rose_beside_libraw() {
         DemosaicMethod::Bilinear,
         DemosaicMethod::Malvar,
         DemosaicMethod::Rcd,
+        DemosaicMethod::Mlri,
     ] {
         let mut recipe = Recipe::default().linear();
         recipe.set(Color {

@@ -42,6 +42,7 @@
 mod bilinear;
 mod malvar;
 mod markesteijn;
+mod mlri;
 mod rcd;
 mod stage;
 
@@ -63,16 +64,21 @@ pub enum DemosaicMethod {
     /// colour-difference refinement pass; Bayer only. The default.
     #[default]
     Rcd,
+    /// Minimized-Laplacian residual interpolation (Kiku et al. 2014) with GBTF direction
+    /// weights: a local linear fit between channels instead of borrowing another channel's
+    /// Laplacian, so no maze where colours are saturated; Bayer only.
+    Mlri,
     /// Markesteijn's directional, homogeneity-selected interpolation; X-Trans only.
     Markesteijn,
 }
 
 impl DemosaicMethod {
     /// Every method, in order of increasing cost.
-    pub const ALL: [DemosaicMethod; 4] = [
+    pub const ALL: [DemosaicMethod; 5] = [
         DemosaicMethod::Bilinear,
         DemosaicMethod::Malvar,
         DemosaicMethod::Rcd,
+        DemosaicMethod::Mlri,
         DemosaicMethod::Markesteijn,
     ];
 
@@ -83,8 +89,9 @@ impl DemosaicMethod {
             "malvar" => Ok(DemosaicMethod::Malvar),
             "rcd" | "default" => Ok(DemosaicMethod::Rcd),
             "markesteijn" => Ok(DemosaicMethod::Markesteijn),
+            "mlri" => Ok(DemosaicMethod::Mlri),
             _ => Err(Error::parameter(format!(
-                "unknown demosaic method '{name}' (expected bilinear, malvar, rcd or markesteijn)"
+                "unknown demosaic method '{name}' (expected bilinear, malvar, rcd, mlri or markesteijn)"
             ))),
         }
     }
@@ -95,6 +102,7 @@ impl DemosaicMethod {
             DemosaicMethod::Bilinear => "bilinear",
             DemosaicMethod::Malvar => "malvar",
             DemosaicMethod::Rcd => "rcd",
+            DemosaicMethod::Mlri => "mlri",
             DemosaicMethod::Markesteijn => "markesteijn",
         }
     }
@@ -113,6 +121,7 @@ impl DemosaicMethod {
             DemosaicMethod::Bilinear => bilinear::HALO,
             DemosaicMethod::Malvar => malvar::HALO,
             DemosaicMethod::Rcd => rcd::HALO,
+            DemosaicMethod::Mlri => mlri::HALO,
             DemosaicMethod::Markesteijn => markesteijn::HALO,
         }
     }
@@ -125,7 +134,7 @@ impl DemosaicMethod {
         let xtrans = !bayer && markesteijn::supports(pattern);
         match self {
             DemosaicMethod::Bilinear => DemosaicMethod::Bilinear,
-            DemosaicMethod::Malvar | DemosaicMethod::Rcd if bayer => self,
+            DemosaicMethod::Malvar | DemosaicMethod::Rcd | DemosaicMethod::Mlri if bayer => self,
             DemosaicMethod::Markesteijn if bayer => DemosaicMethod::Rcd,
             _ if xtrans => DemosaicMethod::Markesteijn,
             _ => DemosaicMethod::Bilinear,
@@ -235,6 +244,7 @@ pub fn demosaic_region(
         DemosaicMethod::Bilinear => bilinear::run(&src, region, out),
         DemosaicMethod::Malvar => malvar::run(&src, region, out),
         DemosaicMethod::Rcd => rcd::run(&src, region, out),
+        DemosaicMethod::Mlri => mlri::run(&src, region, out),
         DemosaicMethod::Markesteijn => markesteijn::run(&src, region, out),
     }
     Ok(())

@@ -31,6 +31,7 @@ impl Stage for Demosaic {
         match self.method {
             DemosaicMethod::Bilinear | DemosaicMethod::Malvar => 1.0,
             DemosaicMethod::Rcd => 3.0,
+            DemosaicMethod::Mlri => 6.0,
             DemosaicMethod::Markesteijn => 8.0,
         }
     }
