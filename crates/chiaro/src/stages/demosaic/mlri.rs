@@ -113,30 +113,37 @@ fn fit_line(target: &[f32], guide: &[f32], is_g: &[bool], at_g: bool) -> Vec<f32
     };
     // Prefix sums over the sampled sites of L(guide) L(target), L(guide)^2, target, guide
     // and their count, in fixed point (see `fixed`).
-    let mut sums = vec![[0i128; 5]; n + 1];
+    let mut sums = vec![[0i64; 5]; n + 1];
     for x in 0..n {
         let mut s = sums[x];
         if is_g[x] == at_g {
             let (lg, lt) = (lap(guide, x), lap(target, x));
-            s[0] += fixed(lg * lt);
-            s[1] += fixed(lg * lg);
-            s[2] += fixed(f64::from(target[x]));
-            s[3] += fixed(f64::from(guide[x]));
-            s[4] += 1;
+            for (s, v) in s.iter_mut().zip([
+                fixed(lg * lt),
+                fixed(lg * lg),
+                fixed(f64::from(target[x])),
+                fixed(f64::from(guide[x])),
+                1,
+            ]) {
+                *s = s.wrapping_add(v);
+            }
         }
         sums[x + 1] = s;
     }
     let window = |x: usize| (x.saturating_sub(LINE_RADIUS), (x + LINE_RADIUS + 1).min(n));
     // The fit of every window, then (as a guided filter does) each sample's coefficients
     // averaged over the windows that contain it.
-    let mut coef = vec![[0i128; 2]; n + 1];
+    let mut coef = vec![[0i64; 2]; n + 1];
     for x in 0..n {
         let (lo, hi) = window(x);
-        let s: [i128; 5] = std::array::from_fn(|j| sums[hi][j] - sums[lo][j]);
+        let s: [i64; 5] = std::array::from_fn(|j| sums[hi][j].wrapping_sub(sums[lo][j]));
         let count = s[4] as f64;
         let a = float(s[0]) / (float(s[1]) + EPS * count);
         let b = (float(s[2]) - a * float(s[3])) / count.max(1.0);
-        coef[x + 1] = [coef[x][0] + fixed(a), coef[x][1] + fixed(b)];
+        coef[x + 1] = [
+            coef[x][0].wrapping_add(fixed(a)),
+            coef[x][1].wrapping_add(fixed(b)),
+        ];
     }
     let mut est = vec![0.0f32; n];
     let mut residual = vec![0.0f32; n];
@@ -144,8 +151,8 @@ fn fit_line(target: &[f32], guide: &[f32], is_g: &[bool], at_g: bool) -> Vec<f32
         let (lo, hi) = window(x);
         let k = (hi - lo) as f64;
         let (a, b) = (
-            float(coef[hi][0] - coef[lo][0]) / k,
-            float(coef[hi][1] - coef[lo][1]) / k,
+            float(coef[hi][0].wrapping_sub(coef[lo][0])) / k,
+            float(coef[hi][1].wrapping_sub(coef[lo][1])) / k,
         );
         est[x] = (a * f64::from(guide[x]) + b) as f32;
         if is_g[x] == at_g {
@@ -163,30 +170,33 @@ fn fit_line(target: &[f32], guide: &[f32], is_g: &[bool], at_g: bool) -> Vec<f32
     est
 }
 
-/// Sums are taken in fixed point, 2^-40 steps: integer sums are exact, so a window's sum is
-/// the same whatever the tile it is computed in, and tiled runs equal whole-image runs to
-/// the bit (floating-point prefix sums would depend on where the tile starts).
-const FIXED: f64 = (1u64 << 40) as f64;
+/// Sums are taken in fixed point, 2^-32 steps, with wrapping integer arithmetic: integer
+/// sums are exact, so a window's sum is the same whatever the tile it is computed in and
+/// tiled runs equal whole-image runs to the bit (floating-point prefix sums would depend on
+/// where the tile starts); the running prefix may wrap, a window's difference does not
+/// (its true value stays far inside 2^63 for samples up to several hundred times white).
+const FIXED: f64 = (1u64 << 32) as f64;
 
+/// Truncated, not rounded (as exact, and no library call on baseline x86-64).
 #[inline]
-fn fixed(v: f64) -> i128 {
-    (v * FIXED).round() as i128
+fn fixed(v: f64) -> i64 {
+    (v * FIXED) as i64
 }
 
 #[inline]
-fn float(v: i128) -> f64 {
+fn float(v: i64) -> f64 {
     v as f64 / FIXED
 }
 
 /// Box sums of `v` over `(2r + 1)^2` windows (clipped at the edges), by an integral image
 /// in fixed point.
 fn box_sums(v: &[f64], w: usize, h: usize, r: usize) -> Vec<f64> {
-    let mut integral = vec![0i128; (w + 1) * (h + 1)];
+    let mut integral = vec![0i64; (w + 1) * (h + 1)];
     for y in 0..h {
-        let mut row = 0i128;
+        let mut row = 0i64;
         for x in 0..w {
-            row += fixed(v[y * w + x]);
-            integral[(y + 1) * (w + 1) + x + 1] = integral[y * (w + 1) + x + 1] + row;
+            row = row.wrapping_add(fixed(v[y * w + x]));
+            integral[(y + 1) * (w + 1) + x + 1] = integral[y * (w + 1) + x + 1].wrapping_add(row);
         }
     }
     let mut out = vec![0.0f64; w * h];
@@ -195,7 +205,11 @@ fn box_sums(v: &[f64], w: usize, h: usize, r: usize) -> Vec<f64> {
         for x in 0..w {
             let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
             let s = |yy: usize, xx: usize| integral[yy * (w + 1) + xx];
-            out[y * w + x] = float(s(y1, x1) - s(y0, x1) - s(y1, x0) + s(y0, x0));
+            let sum = s(y1, x1)
+                .wrapping_sub(s(y0, x1))
+                .wrapping_sub(s(y1, x0))
+                .wrapping_add(s(y0, x0));
+            out[y * w + x] = float(sum);
         }
     }
     out
