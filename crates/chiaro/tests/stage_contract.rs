@@ -174,22 +174,29 @@ const LINEAR: OutputSpec = OutputSpec {
     linear: true,
 };
 
-#[test]
-fn outside_area_stage_tiles_equal_a_whole_image_run() {
-    // Odd sizes so edge tiles are partial; large enough for several tiles each way.
-    let (w, h) = (1037, 713);
-    let pattern = CfaPattern::bayer("GRBG").expect("valid");
+/// A mosaic, a recipe with the outside 3x3 box stage before a bilinear demosaic, and its
+/// truth computed without the executor: the box filter over the whole plane, then a
+/// whole-image demosaic.
+fn box3_case(w: usize, h: usize, pattern: &CfaPattern) -> (Vec<f32>, Recipe, Vec<f32>) {
     let data = mosaic(w, h);
     let recipe = Recipe::from_toml_with(
         "version = 1\n[[stages]]\nstage = \"box3\"\n[[stages]]\nstage = \"demosaic\"\nmethod = \"bilinear\"\n[[stages]]\nstage = \"color\"\nspace = \"camera\"\n",
         &registry(),
     )
     .expect("recipe with an outside stage");
-    // Truth: the box filter over the whole plane, then a whole-image demosaic.
     let filtered: Vec<f32> = (0..w * h)
         .map(|i| box3_at(|x, y| data[y * w + x], i % w, i / w, [0, 0, w, h]))
         .collect();
-    let truth = demosaic(DemosaicMethod::Bilinear, &filtered, w, h, &pattern).expect("demosaics");
+    let truth = demosaic(DemosaicMethod::Bilinear, &filtered, w, h, pattern).expect("demosaics");
+    (data, recipe, truth)
+}
+
+#[test]
+fn outside_area_stage_tiles_equal_a_whole_image_run() {
+    // Odd sizes so edge tiles are partial; large enough for several tiles each way.
+    let (w, h) = (1037, 713);
+    let pattern = CfaPattern::bayer("GRBG").expect("valid");
+    let (data, recipe, truth) = box3_case(w, h, &pattern);
     for code in [1u16, 3, 6, 8] {
         let frame = Frame::from_cfa(w, h, data.clone(), pattern)
             .expect("frame")
@@ -216,16 +223,7 @@ fn streamed_bands_equal_a_whole_image_run_in_every_orientation() {
     // Partial edge tiles both ways; the box filter's halo crosses every band boundary.
     let (w, h) = (709, 517);
     let pattern = CfaPattern::bayer("RGGB").expect("valid");
-    let data = mosaic(w, h);
-    let recipe = Recipe::from_toml_with(
-        "version = 1\n[[stages]]\nstage = \"box3\"\n[[stages]]\nstage = \"demosaic\"\nmethod = \"bilinear\"\n[[stages]]\nstage = \"color\"\nspace = \"camera\"\n",
-        &registry(),
-    )
-    .expect("recipe");
-    let filtered: Vec<f32> = (0..w * h)
-        .map(|i| box3_at(|x, y| data[y * w + x], i % w, i / w, [0, 0, w, h]))
-        .collect();
-    let truth = demosaic(DemosaicMethod::Bilinear, &filtered, w, h, &pattern).expect("demosaics");
+    let (data, recipe, truth) = box3_case(w, h, &pattern);
     for code in 1u16..=8 {
         let frame = Frame::from_cfa(w, h, data.clone(), pattern)
             .expect("frame")
