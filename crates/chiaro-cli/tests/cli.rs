@@ -1186,3 +1186,53 @@ fn info_escapes_control_characters_from_the_file() {
         }
     }
 }
+
+#[test]
+fn lab_compare_reports_the_difference_between_two_developments() {
+    let d = tmp();
+    let (rcd, bil) = (d.path().join("rcd.png"), d.path().join("bilinear.png"));
+    develop_ok(&rcd, &["--bits", "16"]);
+    develop_ok(&bil, &["--bits", "16", "--demosaic", "bilinear"]);
+    let o = chiaro([
+        "lab".as_ref(),
+        "compare".as_ref(),
+        rcd.as_os_str(),
+        bil.as_os_str(),
+    ]);
+    assert_code(&o, 0, "lab compare");
+    let text = stdout(&o);
+    assert!(
+        text.contains("CIEDE2000 mean") && text.contains("768x512"),
+        "{text}"
+    );
+    // JSON: two demosaicers differ a little; an image against itself not at all.
+    let json = |a: &Path, b: &Path| -> serde_json::Value {
+        let o = chiaro([
+            "lab".as_ref(),
+            "compare".as_ref(),
+            a.as_os_str(),
+            b.as_os_str(),
+            "--json".as_ref(),
+        ]);
+        assert_code(&o, 0, "lab compare --json");
+        serde_json::from_str(&stdout(&o)).expect("JSON")
+    };
+    let v = json(&rcd, &bil);
+    let cpsnr = v["cpsnr"].as_f64().expect("finite CPSNR");
+    let de = v["de2000_mean"].as_f64().expect("dE");
+    assert!((25.0..60.0).contains(&cpsnr) && de > 0.0 && de < 5.0, "{v}");
+    let same = json(&rcd, &rcd);
+    assert_eq!(same["de2000_mean"].as_f64(), Some(0.0));
+    assert_eq!(same["max_abs"].as_f64(), Some(0.0));
+    // Not an image: a one-line error naming the file, exit 1.
+    let other = d.path().join("other.txt");
+    std::fs::write(&other, "not an image").expect("written");
+    let o = chiaro([
+        "lab".as_ref(),
+        "compare".as_ref(),
+        rcd.as_os_str(),
+        other.as_os_str(),
+    ]);
+    assert_code(&o, 1, "lab compare with a non-image");
+    assert!(stderr(&o).contains("other.txt"), "{}", stderr(&o));
+}

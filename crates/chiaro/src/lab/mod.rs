@@ -1,5 +1,6 @@
 //! Image-quality lab: metrics and synthetic test data with known ground truth.
 
+pub mod compare;
 pub mod metrics;
 pub mod saturated;
 #[cfg(any(test, feature = "test-support"))]
