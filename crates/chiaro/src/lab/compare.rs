@@ -113,13 +113,27 @@ fn read_tiff(bytes: &[u8], limits: &Limits) -> Result<RgbImage> {
     let (w, h) = dec.dimensions().map_err(err)?;
     let (w, h) = (w as usize, h as usize);
     limits.check_image(w, h, 4)?;
+    // 8 and 16 bits or float, chunky: other depths come back packed, planar files as their
+    // first plane only, and neither would fill the buffer indexed below.
     let channels = match dec.colortype().map_err(err)? {
-        tiff::ColorType::Gray(_) => 1,
-        tiff::ColorType::RGB(_) => 3,
-        tiff::ColorType::RGBA(_) => 4,
+        tiff::ColorType::Gray(8 | 16 | 32) => 1,
+        tiff::ColorType::RGB(8 | 16 | 32) => 3,
+        tiff::ColorType::RGBA(8 | 16 | 32) => 4,
         other => return Err(Error::unsupported(format!("TIFF colour type {other:?}"))),
     };
-    let data = match dec.read_image().map_err(err)? {
+    let image = dec.read_image().map_err(err)?;
+    let len = match &image {
+        DecodingResult::U8(v) => v.len(),
+        DecodingResult::U16(v) => v.len(),
+        DecodingResult::F32(v) => v.len(),
+        _ => 0,
+    };
+    if len != w * h * channels {
+        return Err(Error::unsupported(
+            "TIFF layout (planar or packed samples are not read)",
+        ));
+    }
+    let data = match image {
         DecodingResult::U8(v) => {
             rgb_from(w, h, channels, w * channels, |i| f32::from(v[i]) / 255.0)
         }

@@ -401,6 +401,59 @@ pub(super) fn give(v: Vec<f32>) {
     });
 }
 
+/// Reach of [`floor_locally`]: the neighbourhood whose darkest sample bounds an estimate.
+pub(super) const FLOOR_REACH: usize = 2;
+
+/// Keeps estimates from undershooting the darkest mosaic sample within [`FLOOR_REACH`]
+/// (and 0): non-negative data stays non-negative, while noise below black keeps its
+/// (negative) mean. A fixed reach, not the whole window, so a tiled run equals a whole-image
+/// run. `scratch` is a buffer of the window's size, overwritten. `#[inline(always)]` so it
+/// is compiled into each dispatched version of the methods that call it.
+#[inline(always)]
+pub(super) fn floor_locally(
+    cfa: &[f32],
+    w: usize,
+    h: usize,
+    planes: &mut [Vec<f32>; 3],
+    scratch: &mut Vec<f32>,
+) {
+    let n = w * h;
+    if cfa.iter().all(|&v| v >= 0.0) {
+        // The floor is 0 everywhere: the selects equal `f32::max` here and vectorise.
+        for p in planes.iter_mut() {
+            p[..n]
+                .iter_mut()
+                .for_each(|v| *v = if *v > 0.0 { *v } else { 0.0 });
+        }
+        return;
+    }
+    scratch.clear();
+    scratch.resize(n, 0.0);
+    // Row minima over +-FLOOR_REACH, then column minima of those: the square's minimum.
+    for y in 0..h {
+        for x in 0..w {
+            let (x0, x1) = (x.saturating_sub(FLOOR_REACH), (x + FLOOR_REACH + 1).min(w));
+            scratch[y * w + x] = cfa[y * w + x0..y * w + x1]
+                .iter()
+                .fold(0.0f32, |m, &v| if v < m { v } else { m });
+        }
+    }
+    let rows = scratch.clone();
+    for y in 0..h {
+        let (y0, y1) = (y.saturating_sub(FLOOR_REACH), (y + FLOOR_REACH + 1).min(h));
+        for x in 0..w {
+            scratch[y * w + x] = (y0..y1)
+                .map(|yy| rows[yy * w + x])
+                .fold(0.0f32, |m, v| if v < m { v } else { m });
+        }
+    }
+    for p in planes.iter_mut() {
+        for (v, &f) in p[..n].iter_mut().zip(scratch.iter()) {
+            *v = if *v > f { *v } else { f };
+        }
+    }
+}
+
 /// The `m` samples of `plane` starting `o` samples from `base`: shifted views of the same row
 /// let the per-row loops index every neighbour with one `x`, which the compiler vectorises.
 #[inline(always)]
@@ -682,13 +735,20 @@ mod tests {
     /// with a whole-image run: equal to the last bit.
     #[test]
     fn tiled_runs_equal_whole_image_runs() {
-        let (w, h) = (97, 83);
+        // Large enough that the middle tile's crop is cut inside the image on every side.
+        let (w, h) = (200, 180);
         for p in patterns() {
-            // Noise makes every method's direction choices vary from sample to sample.
+            // Noise makes every method's direction choices vary from sample to sample; in the
+            // left third some samples are below black, as noise at black level is (so a
+            // floor that depended on the whole window would differ between tiles).
             let rgb: Vec<f32> = smooth_image(w, h)
                 .iter()
                 .zip(noise(3 * w * h, 11))
-                .map(|(s, n)| s * 0.7 + n * 0.3)
+                .enumerate()
+                .map(|(i, (s, n))| {
+                    // Cubed: many dark samples beside bright ones, so estimates undershoot.
+                    (s * 0.7 + n * 0.3).powi(3) - if (i / 3) % w < w / 3 { 0.05 } else { 0.0 }
+                })
                 .collect();
             let cfa = mosaic(&rgb, w, h, &p);
             for m in DemosaicMethod::ALL {
@@ -696,8 +756,8 @@ mod tests {
                 let halo = m.for_pattern(&p).halo();
                 for (ty, tx, th, tw) in [
                     (0usize, 0usize, 30usize, 41usize),
-                    (30, 41, 25, 30),
-                    (55, 71, 28, 26),
+                    (70, 80, 40, 50),
+                    (150, 171, 30, 29),
                 ] {
                     let (y0, x0) = (ty.saturating_sub(halo), tx.saturating_sub(halo));
                     let (y1, x1) = ((ty + th + halo).min(h), (tx + tw + halo).min(w));

@@ -44,7 +44,7 @@
 //! D. Menon, S. Andriani, G. Calvagno, "Demosaicing with directional filtering and a posteriori
 //! decision", IEEE Trans. Image Processing 16(1), 2007 (refinement by colour differences).
 
-use super::{Border, Mosaic, Window, give, run_tiled, take, view};
+use super::{Border, Mosaic, Window, floor_locally, give, run_tiled, take, view};
 use crate::image::Rect;
 
 /// Margins (from the window edge) from which each step is valid. The discrimination maps
@@ -127,22 +127,14 @@ fn window_dispatched(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch)
     window(win, planes, sc);
 }
 
-/// RCD on one padded window, then the floor. Everything below is `#[inline(always)]` so it
+/// RCD on one padded window, then the local floor. Everything below is `#[inline(always)]` so it
 /// is compiled into each version of [`window_dispatched`] with that version's features.
 #[inline(always)]
 fn window(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
     core(win, planes, sc);
-    // Estimates may not undershoot the darkest sample of the window: non-negative data
-    // stays non-negative, while noise below black keeps its (negative) mean. The selects
-    // equal `f32::min`/`f32::max` here (no NaN reaches `floor`), and vectorise.
-    let floor = win
-        .data
-        .iter()
-        .fold(0.0f32, |m, &v| if v < m { v } else { m });
-    for p in planes.iter_mut() {
-        p.iter_mut()
-            .for_each(|v| *v = if *v > floor { *v } else { floor });
-    }
+    // Estimates may not undershoot the darkest nearby sample (see `floor_locally`).
+    let n = win.stride * win.rows;
+    floor_locally(&win.data[..n], win.stride, win.rows, planes, &mut sc.hp_a);
 }
 
 #[inline(always)]
