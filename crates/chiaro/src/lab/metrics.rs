@@ -95,13 +95,14 @@ pub fn cpsnr(a: &[f32], b: &[f32], peak: f64) -> f64 {
 /// for detail, at full amplitude. Pixels on the image border are left out. `None` when
 /// the mask selects nothing or the mean is not positive.
 ///
-/// `rgb` is interleaved RGB, `width * height * 3` samples; `mask(r, g, b)` decides per pixel
-/// (for the saturated-red measure of a maze: `r > 3 g`).
+/// `rgb` is interleaved RGB, `width * height * 3` samples; `mask(i)` decides for pixel `i`
+/// (row-major), from this image or another one of the same size (for the saturated-red
+/// measure of a maze: red above three times green).
 pub fn maze_energy(
     rgb: &[f32],
     width: usize,
     height: usize,
-    mask: impl Fn(f32, f32, f32) -> bool,
+    mask: impl Fn(usize) -> bool,
 ) -> Option<f64> {
     if width < 3 || height < 3 || rgb.len() != width * height * 3 {
         return None;
@@ -110,8 +111,7 @@ pub fn maze_energy(
     let (mut response, mut green, mut n) = (0.0f64, 0.0f64, 0usize);
     for y in 1..height - 1 {
         for x in 1..width - 1 {
-            let i = 3 * (y * width + x);
-            if !mask(rgb[i], rgb[i + 1], rgb[i + 2]) {
+            if !mask(y * width + x) {
                 continue;
             }
             let edges = g(x - 1, y) + g(x + 1, y) + g(x, y - 1) + g(x, y + 1);
@@ -152,13 +152,16 @@ mod tests {
         };
         // Green 0.2 +- 0.05 in a checkerboard: energy 0.05 / 0.2.
         let board = image(&|x, y| if (x + y) % 2 == 0 { 0.25 } else { 0.15 });
-        let e = maze_energy(&board, w, h, |_, _, _| true).expect("pixels");
+        let e = maze_energy(&board, w, h, |_| true).expect("pixels");
         assert!((e - 0.25).abs() < 1e-6, "{e}");
         // A tilted ramp and a flat field have none.
         let ramp = image(&|x, y| 0.1 + 0.02 * x as f32 + 0.01 * y as f32);
-        assert!(maze_energy(&ramp, w, h, |_, _, _| true).expect("pixels") < 1e-6);
+        assert!(maze_energy(&ramp, w, h, |_| true).expect("pixels") < 1e-6);
         // The mask chooses the pixels; an empty one gives no figure.
-        assert_eq!(maze_energy(&board, w, h, |r, g, _| r < g), None);
+        assert_eq!(
+            maze_energy(&board, w, h, |i| board[3 * i] < board[3 * i + 1]),
+            None
+        );
     }
 
     #[test]
