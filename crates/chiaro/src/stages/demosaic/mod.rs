@@ -403,6 +403,8 @@ pub(super) fn give(v: Vec<f32>) {
 
 /// Reach of [`floor_locally`]: the neighbourhood whose darkest sample bounds an estimate.
 pub(super) const FLOOR_REACH: usize = 2;
+// `floor_locally` spells out the five taps of a reach of 2.
+const _: () = assert!(FLOOR_REACH == 2);
 
 /// Keeps estimates from undershooting the darkest mosaic sample within [`FLOOR_REACH`]
 /// (and 0): non-negative data stays non-negative, while noise below black keeps its
@@ -417,8 +419,12 @@ pub(super) fn floor_locally(
     planes: &mut [Vec<f32>; 3],
     scratch: &mut Vec<f32>,
 ) {
+    #[inline(always)]
+    fn lower(a: f32, b: f32) -> f32 {
+        if a < b { a } else { b }
+    }
     let n = w * h;
-    if cfa.iter().all(|&v| v >= 0.0) {
+    if cfa[..n].iter().all(|&v| v >= 0.0) {
         // The floor is 0 everywhere: the selects equal `f32::max` here and vectorise.
         for p in planes.iter_mut() {
             p[..n]
@@ -427,29 +433,44 @@ pub(super) fn floor_locally(
         }
         return;
     }
+    const R: usize = FLOOR_REACH;
+    // Row minima over +-R (and 0) into `scratch`, then per row the minima of those over
+    // +-R rows into the last `w` samples of `scratch`, which bound the three planes.
     scratch.clear();
-    scratch.resize(n, 0.0);
-    // Row minima over +-FLOOR_REACH, then column minima of those: the square's minimum.
+    scratch.resize(n + w, 0.0);
+    let (rows, floor) = scratch.split_at_mut(n);
     for y in 0..h {
-        for x in 0..w {
-            let (x0, x1) = (x.saturating_sub(FLOOR_REACH), (x + FLOOR_REACH + 1).min(w));
-            scratch[y * w + x] = cfa[y * w + x0..y * w + x1]
-                .iter()
-                .fold(0.0f32, |m, &v| if v < m { v } else { m });
+        let src = &cfa[y * w..(y + 1) * w];
+        let out = &mut rows[y * w..(y + 1) * w];
+        if w > 2 * R {
+            let m = w - 2 * R;
+            let (a, b, c, d, e) = (&src[..m], &src[1..], &src[2..], &src[3..], &src[4..]);
+            let o = &mut out[R..R + m];
+            for x in 0..m {
+                o[x] = lower(
+                    lower(lower(a[x], b[x]), lower(c[x], d[x])),
+                    lower(e[x], 0.0),
+                );
+            }
+        }
+        for x in (0..R.min(w)).chain(w.saturating_sub(R).max(R.min(w))..w) {
+            let (x0, x1) = (x.saturating_sub(R), (x + R + 1).min(w));
+            out[x] = src[x0..x1].iter().fold(0.0f32, |m, &v| lower(v, m));
         }
     }
-    let rows = scratch.clone();
     for y in 0..h {
-        let (y0, y1) = (y.saturating_sub(FLOOR_REACH), (y + FLOOR_REACH + 1).min(h));
-        for x in 0..w {
-            scratch[y * w + x] = (y0..y1)
-                .map(|yy| rows[yy * w + x])
-                .fold(0.0f32, |m, v| if v < m { v } else { m });
+        let (y0, y1) = (y.saturating_sub(R), (y + R + 1).min(h));
+        floor.copy_from_slice(&rows[y0 * w..(y0 + 1) * w]);
+        for yy in y0 + 1..y1 {
+            let r = &rows[yy * w..(yy + 1) * w];
+            for (f, &v) in floor.iter_mut().zip(r) {
+                *f = lower(v, *f);
+            }
         }
-    }
-    for p in planes.iter_mut() {
-        for (v, &f) in p[..n].iter_mut().zip(scratch.iter()) {
-            *v = if *v > f { *v } else { f };
+        for p in planes.iter_mut() {
+            for (v, &f) in p[y * w..(y + 1) * w].iter_mut().zip(floor.iter()) {
+                *v = if *v > f { *v } else { f };
+            }
         }
     }
 }
