@@ -1193,12 +1193,13 @@ fn lab_compare_reports_the_difference_between_two_developments() {
     let (rcd, bil) = (d.path().join("rcd.png"), d.path().join("bilinear.png"));
     develop_ok(&rcd, &["--bits", "16"]);
     develop_ok(&bil, &["--bits", "16", "--demosaic", "bilinear"]);
-    let o = chiaro([
-        "lab".as_ref(),
-        "compare".as_ref(),
-        rcd.as_os_str(),
-        bil.as_os_str(),
-    ]);
+    let compare = |a: &Path, b: &Path, extra: &[&str]| {
+        let mut args: Vec<std::ffi::OsString> =
+            vec!["lab".into(), "compare".into(), a.into(), b.into()];
+        args.extend(extra.iter().map(Into::into));
+        chiaro(&args)
+    };
+    let o = compare(&rcd, &bil, &[]);
     assert_code(&o, 0, "lab compare");
     let text = stdout(&o);
     assert!(
@@ -1207,13 +1208,7 @@ fn lab_compare_reports_the_difference_between_two_developments() {
     );
     // JSON: two demosaicers differ a little; an image against itself not at all.
     let json = |a: &Path, b: &Path| -> serde_json::Value {
-        let o = chiaro([
-            "lab".as_ref(),
-            "compare".as_ref(),
-            a.as_os_str(),
-            b.as_os_str(),
-            "--json".as_ref(),
-        ]);
+        let o = compare(a, b, &["--json"]);
         assert_code(&o, 0, "lab compare --json");
         serde_json::from_str(&stdout(&o)).expect("JSON")
     };
@@ -1227,12 +1222,7 @@ fn lab_compare_reports_the_difference_between_two_developments() {
     // Not an image: a one-line error naming the file, exit 1.
     let other = d.path().join("other.txt");
     std::fs::write(&other, "not an image").expect("written");
-    let o = chiaro([
-        "lab".as_ref(),
-        "compare".as_ref(),
-        rcd.as_os_str(),
-        other.as_os_str(),
-    ]);
+    let o = compare(&rcd, &other, &[]);
     assert_code(&o, 1, "lab compare with a non-image");
     assert!(stderr(&o).contains("other.txt"), "{}", stderr(&o));
 }

@@ -169,6 +169,16 @@ fn print_table(
     println!();
 }
 
+/// Each method's mean CPSNR is at least its floor.
+fn assert_floors(methods: &[DemosaicMethod], means: &[f64], floors: &[f64]) {
+    for ((m, mean), floor) in methods.iter().zip(means).zip(floors) {
+        assert!(
+            mean >= floor,
+            "{m}: mean CPSNR {mean:.2} dB below the floor {floor} dB"
+        );
+    }
+}
+
 #[test]
 fn kodak_cpsnr_meets_floors_per_method() {
     let kodak = common::require_data!().join("kodak24");
@@ -179,12 +189,7 @@ fn kodak_cpsnr_meets_floors_per_method() {
     let rggb = CfaPattern::bayer("RGGB").expect("valid pattern");
     let (means, rows) = scores(&kodak, &rggb, &methods);
     print_table("Kodak, RGGB", &methods, &means, &rows);
-    for ((m, mean), floor) in methods.iter().zip(&means).zip(floors) {
-        assert!(
-            *mean >= floor,
-            "{m}: mean CPSNR {mean:.2} dB below the floor {floor} dB"
-        );
-    }
+    assert_floors(&methods, &means, &floors);
 }
 
 #[test]
@@ -203,12 +208,7 @@ fn kodak_cpsnr_when_demosaicing_in_linear_light() {
         &means,
         &rows,
     );
-    for ((m, mean), floor) in methods.iter().zip(&means).zip(floors) {
-        assert!(
-            *mean >= floor,
-            "{m}: mean CPSNR {mean:.2} dB below the floor {floor} dB"
-        );
-    }
+    assert_floors(&methods, &means, &floors);
 }
 
 #[test]

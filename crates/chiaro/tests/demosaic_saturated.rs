@@ -12,18 +12,12 @@
 use chiaro::color::transfer::Transfer;
 use chiaro::lab::metrics::{cpsnr, maze_energy};
 use chiaro::lab::saturated::{Image, images};
+use chiaro::lab::synth::mosaic;
 use chiaro::raw::cfa::CfaPattern;
 use chiaro::stages::demosaic::{DemosaicMethod, demosaic};
 
 const BORDER: usize = 8;
 const SIZE: usize = 256;
-
-/// Sample of `rgb` through `pattern`.
-fn mosaic(rgb: &[f32], w: usize, h: usize, pattern: &CfaPattern) -> Vec<f32> {
-    (0..w * h)
-        .map(|i| rgb[3 * i + usize::from(pattern.color(i / w, i % w))])
-        .collect()
-}
 
 fn crop(rgb: &[f32], w: usize, h: usize) -> Vec<f32> {
     (BORDER..h - BORDER)

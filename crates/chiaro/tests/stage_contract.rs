@@ -253,18 +253,24 @@ fn streamed_bands_equal_a_whole_image_run_in_every_orientation() {
     }
 }
 
-#[test]
-fn a_failing_sink_stops_the_stream_with_its_error() {
+const SIXTEEN: OutputSpec = OutputSpec {
+    bits: 16,
+    linear: false,
+};
+
+/// A 900x700 mosaic (several bands) and the default recipe.
+fn default_case() -> (Frame, Recipe) {
     let (w, h) = (900, 700);
     let pattern = CfaPattern::bayer("RGGB").expect("valid");
     let frame = Frame::from_cfa(w, h, mosaic(w, h), pattern).expect("frame");
-    let recipe = Recipe::default();
-    let spec = OutputSpec {
-        bits: 16,
-        linear: false,
-    };
+    (frame, Recipe::default())
+}
+
+#[test]
+fn a_failing_sink_stops_the_stream_with_its_error() {
+    let (frame, recipe) = default_case();
     let rendering =
-        Rendering::new(&frame, &recipe, &spec, &Limits::default(), None).expect("plans");
+        Rendering::new(&frame, &recipe, &SIXTEEN, &Limits::default(), None).expect("plans");
     let mut calls = 0;
     let err = rendering
         .stream(&mut |_| {
@@ -279,17 +285,10 @@ fn a_failing_sink_stops_the_stream_with_its_error() {
 
 #[test]
 fn cancelling_a_streamed_tiff_leaves_no_file() {
-    let (w, h) = (900, 700);
-    let pattern = CfaPattern::bayer("RGGB").expect("valid");
-    let frame = Frame::from_cfa(w, h, mosaic(w, h), pattern).expect("frame");
-    let recipe = Recipe::default();
-    let spec = OutputSpec {
-        bits: 16,
-        linear: false,
-    };
+    let (frame, recipe) = default_case();
     let cancel = AtomicBool::new(false);
-    let rendering =
-        Rendering::new(&frame, &recipe, &spec, &Limits::default(), Some(&cancel)).expect("plans");
+    let rendering = Rendering::new(&frame, &recipe, &SIXTEEN, &Limits::default(), Some(&cancel))
+        .expect("plans");
     let (ow, oh) = rendering.size();
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("out.tif");
