@@ -25,6 +25,7 @@ use chiaro::stages::white_balance::WhiteBalance;
 use chiaro::{ErrorKind, Limits};
 
 mod info;
+mod lab;
 
 #[derive(Parser)]
 #[command(
@@ -54,27 +55,11 @@ enum Command {
     /// Image-quality lab: measure images against references.
     Lab {
         #[command(subcommand)]
-        command: LabCommand,
+        command: lab::LabCommand,
     },
     /// Internal: the isolated camera-raw decoder (request on stdin, reply on stdout).
     #[command(name = "__decode-worker", hide = true)]
     DecodeWorker,
-}
-
-#[derive(Subcommand)]
-enum LabCommand {
-    /// Compare image B with reference A (PNG or TIFF of the same size): PSNR and SSIM per
-    /// channel, colour PSNR, CIEDE2000 mean and 95th percentile.
-    Compare {
-        a: PathBuf,
-        b: PathBuf,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-        /// The values are linear light (a `--linear` float TIFF), not sRGB-encoded.
-        #[arg(long)]
-        linear: bool,
-    },
 }
 
 #[derive(Args)]
@@ -136,6 +121,16 @@ struct DevelopArgs {
     no_isolate: bool,
 }
 
+/// The progress bar of every long command.
+fn progress_bar(len: u64) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
 fn main() -> ExitCode {
     quiet_caught_decoder_panics();
     let cli = Cli::parse();
@@ -157,7 +152,7 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Command::Lab { command } => match lab(command) {
+        Command::Lab { command } => match lab::run(command) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("chiaro: {e}");
@@ -295,11 +290,7 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
     }
     let pool = pool.build().context("cannot start worker threads")?;
 
-    let bar = ProgressBar::new(args.inputs.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = progress_bar(args.inputs.len() as u64);
     let start = Instant::now();
     let results: Vec<Result<(), chiaro::Error>> = pool.install(|| {
         args.inputs
@@ -383,46 +374,6 @@ fn develop_one(
         return Err(chiaro::Error::new(ErrorKind::Cancelled, "cancelled"));
     }
     chiaro::io::write_image(output, &dev.image, &opts, job.place).map_err(|e| e.with_path(output))
-}
-
-/// `chiaro lab ...`.
-fn lab(command: LabCommand) -> Result<(), chiaro::Error> {
-    use chiaro::lab::compare::{Encoding, compare, read_image};
-    match command {
-        LabCommand::Compare { a, b, json, linear } => {
-            let limits = Limits::default();
-            let (ra, rb) = (read_image(&a, &limits)?, read_image(&b, &limits)?);
-            let encoding = if linear {
-                Encoding::Linear
-            } else {
-                Encoding::Srgb
-            };
-            let r = compare(&ra, &rb, encoding).map_err(|e| e.with_path(&b))?;
-            if json {
-                let text = serde_json::to_string_pretty(&r)
-                    .map_err(|e| chiaro::Error::parameter(e.to_string()))?;
-                println!("{text}");
-                return Ok(());
-            }
-            println!(
-                "{} against {}: {}x{}",
-                b.display(),
-                a.display(),
-                r.width,
-                r.height
-            );
-            println!("{:<8} {:>10} {:>8}", "channel", "PSNR dB", "SSIM");
-            for (c, name) in ["R", "G", "B"].iter().enumerate() {
-                println!("{name:<8} {:>10.2} {:>8.4}", r.psnr[c], r.ssim[c]);
-            }
-            println!("{:<8} {:>10.2} {:>8.4}", "all", r.cpsnr, r.ssim_mean);
-            println!(
-                "CIEDE2000 mean {:.3}, 95th percentile {:.3}; largest sample difference {:.4}",
-                r.de2000_mean, r.de2000_p95, r.max_abs
-            );
-            Ok(())
-        }
-    }
 }
 
 /// The recipe: a file or the default, then a look, then the command-line overrides.

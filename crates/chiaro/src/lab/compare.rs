@@ -27,6 +27,8 @@ pub struct RgbImage {
     pub width: usize,
     pub height: usize,
     pub data: Vec<f32>,
+    /// Bits per sample of the file it was read from: 8, 16, or 32 (float).
+    pub bits: u32,
 }
 
 /// How the code values encode colour, for CIEDE2000.
@@ -103,6 +105,7 @@ fn read_png(bytes: &[u8], limits: &Limits) -> Result<RgbImage> {
         width: w,
         height: h,
         data: rgb_from(w, h, channels, stride, sample),
+        bits: if wide { 16 } else { 8 },
     })
 }
 
@@ -133,6 +136,11 @@ fn read_tiff(bytes: &[u8], limits: &Limits) -> Result<RgbImage> {
             "TIFF layout (planar or packed samples are not read)",
         ));
     }
+    let bits = match &image {
+        DecodingResult::U8(_) => 8,
+        DecodingResult::U16(_) => 16,
+        _ => 32,
+    };
     let data = match image {
         DecodingResult::U8(v) => {
             rgb_from(w, h, channels, w * channels, |i| f32::from(v[i]) / 255.0)
@@ -147,6 +155,7 @@ fn read_tiff(bytes: &[u8], limits: &Limits) -> Result<RgbImage> {
         width: w,
         height: h,
         data,
+        bits,
     })
 }
 
@@ -304,6 +313,7 @@ mod tests {
             width: w,
             height: h,
             data: (0..w * h).flat_map(|_| v).collect(),
+            bits: 32,
         }
     }
 

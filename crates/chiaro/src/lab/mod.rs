@@ -1,6 +1,7 @@
 //! Image-quality lab: metrics and synthetic test data with known ground truth.
 
 pub mod compare;
+pub mod demosaicing;
 pub mod metrics;
 pub mod saturated;
 #[cfg(any(test, feature = "test-support"))]

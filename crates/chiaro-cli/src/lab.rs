@@ -1,0 +1,221 @@
+//! `chiaro lab`: image-quality measurements.
+
+use std::path::{Path, PathBuf};
+
+use chiaro::Limits;
+use chiaro::lab::compare::{Encoding, compare, read_image};
+use chiaro::lab::demosaicing::{self, Domain, NoiseProfile};
+use chiaro::raw::cfa::CfaPattern;
+use chiaro::stages::demosaic::DemosaicMethod;
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+pub enum LabCommand {
+    /// Compare image B with reference A (PNG or TIFF of the same size): PSNR and SSIM per
+    /// channel, colour PSNR, CIEDE2000 mean and 95th percentile.
+    Compare {
+        a: PathBuf,
+        b: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// The values are linear light (a `--linear` float TIFF), not sRGB-encoded.
+        #[arg(long)]
+        linear: bool,
+    },
+    /// Demosaicing benchmark: sample each full-colour image (PNG, TIFF; folders are searched)
+    /// through a CFA, demosaic it with every method and score the result against it.
+    Demosaic {
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Comma-separated methods (default: every chiaro method for the pattern). Peers run
+        /// beside them when installed: rawpy (LibRaw) and colour-demosaicing.
+        #[arg(long, value_delimiter = ',')]
+        methods: Option<Vec<String>>,
+        /// Pixels left out on every side before scoring.
+        #[arg(long, default_value_t = 10)]
+        crop: usize,
+        /// rggb, bggr, grbg, gbrg or xtrans.
+        #[arg(long, default_value = "rggb")]
+        cfa: String,
+        /// srgb (the code values as they are) or linear (sRGB-decoded before sampling).
+        #[arg(long, default_value = "srgb")]
+        domain: String,
+        /// Add a camera's measured noise: CAMERA@ISO, e.g. 'NIKON D750@3200'.
+        #[arg(long)]
+        noise: Option<String>,
+        /// darktable's noiseprofiles.json (default: $CHIARO_NOISE_PROFILES, else
+        /// ../shared/data/calibration/noiseprofiles.json).
+        #[arg(long)]
+        noise_profiles: Option<PathBuf>,
+        /// Skip the peers even when they are installed.
+        #[arg(long)]
+        no_peers: bool,
+        /// Print JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Also write an HTML report with crops of every method side by side.
+        #[arg(long)]
+        html: Option<PathBuf>,
+    },
+}
+
+/// `chiaro lab ...`.
+pub fn run(command: LabCommand) -> Result<(), chiaro::Error> {
+    match command {
+        LabCommand::Compare { a, b, json, linear } => {
+            let limits = Limits::default();
+            let (ra, rb) = (read_image(&a, &limits)?, read_image(&b, &limits)?);
+            let encoding = if linear {
+                Encoding::Linear
+            } else {
+                Encoding::Srgb
+            };
+            let r = compare(&ra, &rb, encoding).map_err(|e| e.with_path(&b))?;
+            if json {
+                let text = serde_json::to_string_pretty(&r)
+                    .map_err(|e| chiaro::Error::parameter(e.to_string()))?;
+                println!("{text}");
+                return Ok(());
+            }
+            println!(
+                "{} against {}: {}x{}",
+                b.display(),
+                a.display(),
+                r.width,
+                r.height
+            );
+            println!("{:<8} {:>10} {:>8}", "channel", "PSNR dB", "SSIM");
+            for (c, name) in ["R", "G", "B"].iter().enumerate() {
+                println!("{name:<8} {:>10.2} {:>8.4}", r.psnr[c], r.ssim[c]);
+            }
+            println!("{:<8} {:>10.2} {:>8.4}", "all", r.cpsnr, r.ssim_mean);
+            println!(
+                "CIEDE2000 mean {:.3}, 95th percentile {:.3}; largest sample difference {:.4}",
+                r.de2000_mean, r.de2000_p95, r.max_abs
+            );
+            Ok(())
+        }
+        LabCommand::Demosaic {
+            inputs,
+            methods,
+            crop,
+            cfa,
+            domain,
+            noise,
+            noise_profiles,
+            no_peers,
+            json,
+            html,
+        } => {
+            let opts = demosaic_options(methods, crop, &cfa, &domain, noise, noise_profiles)?;
+            let files = image_files(&inputs)?;
+            let limits = Limits::default();
+            let mut images = Vec::new();
+            let progress = (!json).then(|| crate::progress_bar(files.len() as u64));
+            for path in &files {
+                let truth = read_image(path, &limits)?;
+                let name = path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
+                images.push(
+                    demosaicing::evaluate_image(&name, &truth, &opts)
+                        .map_err(|e| e.with_path(path))?,
+                );
+                if let Some(p) = &progress {
+                    p.inc(1);
+                }
+            }
+            if let Some(p) = progress {
+                p.finish_and_clear();
+            }
+            let report = demosaicing::report(images, &opts);
+            let _ = (no_peers, html);
+            if json {
+                let text = serde_json::to_string_pretty(&report)
+                    .map_err(|e| chiaro::Error::parameter(e.to_string()))?;
+                println!("{text}");
+            } else {
+                print!("{}", report.table());
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The benchmark's options from the command line.
+fn demosaic_options(
+    methods: Option<Vec<String>>,
+    border: usize,
+    cfa: &str,
+    domain: &str,
+    noise: Option<String>,
+    noise_profiles: Option<PathBuf>,
+) -> Result<demosaicing::Options, chiaro::Error> {
+    let pattern = match cfa.to_ascii_lowercase().as_str() {
+        "xtrans" | "x-trans" => CfaPattern::xtrans(),
+        other => CfaPattern::bayer(&other.to_ascii_uppercase())?,
+    };
+    let methods = match methods {
+        Some(names) => names
+            .iter()
+            .map(|n| DemosaicMethod::from_name(n))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => DemosaicMethod::ALL
+            .into_iter()
+            .filter(|m| m.for_pattern(&pattern) == *m)
+            .collect(),
+    };
+    let noise = match noise {
+        None => None,
+        Some(spec) => {
+            let path = noise_profiles
+                .or_else(|| std::env::var_os("CHIARO_NOISE_PROFILES").map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from("../shared/data/calibration/noiseprofiles.json"));
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                chiaro::Error::parameter(format!(
+                    "{}: cannot read noise profiles ({e}); give --noise-profiles",
+                    path.display()
+                ))
+            })?;
+            Some(NoiseProfile::find(&text, &spec).map_err(|e| e.with_path(&path))?)
+        }
+    };
+    Ok(demosaicing::Options {
+        methods,
+        pattern,
+        domain: Domain::from_name(domain)?,
+        border,
+        noise,
+        seed: 1,
+    })
+}
+
+/// The PNG and TIFF files named, folders searched one level deep, sorted by name.
+fn image_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, chiaro::Error> {
+    let is_image = |p: &Path| {
+        p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "tif" | "tiff"))
+    };
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let entries = std::fs::read_dir(input)
+                .map_err(|e| chiaro::Error::parameter(format!("{}: {e}", input.display())))?;
+            let mut found: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && is_image(p))
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(input.clone());
+        }
+    }
+    if files.is_empty() {
+        return Err(chiaro::Error::parameter("no PNG or TIFF images found"));
+    }
+    Ok(files)
+}
