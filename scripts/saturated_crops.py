@@ -7,7 +7,10 @@ saturated scenes, and the most colourful 192x192 tiles are written as 16-bit sRG
 Used to *tune* demosaicing methods (with lab::saturated); Kodak checks them; the held-out
 judging set is never used.
 
-usage: python scripts/saturated_crops.py OUT_DIR   (needs numpy and rawpy)
+With --natural the chroma is left as it is and the most detailed tiles are kept: a set of
+ordinary, correlated content that is not Kodak, to balance the tuning.
+
+usage: python scripts/saturated_crops.py OUT_DIR [--natural]   (needs numpy and rawpy)
 """
 import pathlib
 import sys
@@ -59,13 +62,19 @@ def binned(path):
     return rgb / max(np.percentile(rgb.max(-1), 99.5), 1e-6) * 0.9
 
 
-def main(out):
+def main(out, natural):
     out.mkdir(parents=True, exist_ok=True)
     for path in sorted(RAW.glob("*.dng")):
         rgb = binned(path)
         y = rgb @ np.array([0.2126, 0.7152, 0.0722])
-        rgb = np.clip(y[..., None] + BOOST * (rgb - y[..., None]), 0, 1)
-        chroma = rgb.max(-1) - rgb.min(-1)
+        boost = 1.0 if natural else BOOST
+        rgb = np.clip(y[..., None] + boost * (rgb - y[..., None]), 0, 1)
+        if natural:
+            s = srgb(rgb).mean(-1)
+            chroma = np.zeros_like(s)
+            chroma[1:, 1:] = np.abs(np.diff(s, axis=0))[:, 1:] + np.abs(np.diff(s, axis=1))[1:, :]
+        else:
+            chroma = rgb.max(-1) - rgb.min(-1)
         tiles = []
         for ty in range(0, rgb.shape[0] - TILE + 1, TILE // 2):
             for tx in range(0, rgb.shape[1] - TILE + 1, TILE // 2):
@@ -78,8 +87,8 @@ def main(out):
             if all(abs(ty - a) >= TILE or abs(tx - b) >= TILE for a, b in kept):
                 kept.append((ty, tx))
                 png16(out / f"{path.stem}_{ty}_{tx}.png", srgb(rgb[ty:ty + TILE, tx:tx + TILE]))
-                print(f"{path.stem} {ty},{tx}: mean chroma {c:.3f}")
+                print(f"{path.stem} {ty},{tx}: score {c:.3f}")
 
 
 if __name__ == "__main__":
-    main(pathlib.Path(sys.argv[1]))
+    main(pathlib.Path(sys.argv[1]), "--natural" in sys.argv[2:])

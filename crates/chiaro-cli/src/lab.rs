@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use chiaro::Limits;
+use chiaro::color::transfer::Transfer;
 use chiaro::lab::compare::{Encoding, compare, read_image};
 use chiaro::lab::demosaicing::{self, Domain, NoiseProfile};
 use chiaro::raw::cfa::CfaPattern;
@@ -25,6 +26,14 @@ pub enum LabCommand {
     },
     /// Demosaicing benchmark: sample each full-colour image (PNG, TIFF; folders are searched)
     /// through a CFA, demosaic it with every method and score the result against it.
+    /// Write chiaro's synthetic saturated validation set (chirps, star, gratings, petals) as
+    /// 16-bit sRGB PNGs into DIR, for `lab demosaic` and for peers.
+    SaturatedSet {
+        dir: PathBuf,
+        /// Side of each image in pixels.
+        #[arg(long, default_value_t = 256)]
+        size: usize,
+    },
     Demosaic {
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
@@ -94,6 +103,37 @@ pub fn run(command: LabCommand) -> Result<(), chiaro::Error> {
                 "CIEDE2000 mean {:.3}, 95th percentile {:.3}; largest sample difference {:.4}",
                 r.de2000_mean, r.de2000_p95, r.max_abs
             );
+            Ok(())
+        }
+        LabCommand::SaturatedSet { dir, size } => {
+            std::fs::create_dir_all(&dir).map_err(|e| chiaro::Error::io(e).with_path(&dir))?;
+            let opts = chiaro::io::EncodeOptions {
+                format: chiaro::io::Format::Png,
+                quality: 100,
+                icc_profile: Vec::new(),
+                exif: Default::default(),
+                software: format!("chiaro {}", env!("CARGO_PKG_VERSION")),
+            };
+            for img in chiaro::lab::saturated::images(size.clamp(16, 4096)) {
+                let pixels = img
+                    .rgb
+                    .iter()
+                    .map(|&v| (Transfer::Srgb.encode(v.clamp(0.0, 1.0)) * 65535.0).round() as u16)
+                    .collect();
+                let out = chiaro::io::OutputImage {
+                    width: img.width,
+                    height: img.height,
+                    pixels: chiaro::io::Pixels::U16(pixels),
+                };
+                let path = dir.join(format!("{}.png", img.name));
+                let place = chiaro::io::Placement {
+                    overwrite: true,
+                    durable: false,
+                };
+                chiaro::io::write_image(&path, &out, &opts, place)
+                    .map_err(|e| e.with_path(&path))?;
+                println!("{}", path.display());
+            }
             Ok(())
         }
         LabCommand::Demosaic {

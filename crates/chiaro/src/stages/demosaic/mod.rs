@@ -44,6 +44,7 @@ mod malvar;
 mod markesteijn;
 mod mlri;
 mod rcd;
+mod rcd_fit;
 mod stage;
 
 pub use stage::Demosaic;
@@ -68,17 +69,20 @@ pub enum DemosaicMethod {
     /// weights: a local linear fit between channels instead of borrowing another channel's
     /// Laplacian, so no maze where colours are saturated; Bayer only.
     Mlri,
+    /// RCD with fitted cross-channel slopes (experimental).
+    RcdFit,
     /// Markesteijn's directional, homogeneity-selected interpolation; X-Trans only.
     Markesteijn,
 }
 
 impl DemosaicMethod {
     /// Every method, in order of increasing cost.
-    pub const ALL: [DemosaicMethod; 5] = [
+    pub const ALL: [DemosaicMethod; 6] = [
         DemosaicMethod::Bilinear,
         DemosaicMethod::Malvar,
         DemosaicMethod::Rcd,
         DemosaicMethod::Mlri,
+        DemosaicMethod::RcdFit,
         DemosaicMethod::Markesteijn,
     ];
 
@@ -90,6 +94,7 @@ impl DemosaicMethod {
             "rcd" | "default" => Ok(DemosaicMethod::Rcd),
             "markesteijn" => Ok(DemosaicMethod::Markesteijn),
             "mlri" => Ok(DemosaicMethod::Mlri),
+            "rcd-fit" => Ok(DemosaicMethod::RcdFit),
             _ => Err(Error::parameter(format!(
                 "unknown demosaic method '{name}' (expected bilinear, malvar, rcd, mlri or markesteijn)"
             ))),
@@ -103,6 +108,7 @@ impl DemosaicMethod {
             DemosaicMethod::Malvar => "malvar",
             DemosaicMethod::Rcd => "rcd",
             DemosaicMethod::Mlri => "mlri",
+            DemosaicMethod::RcdFit => "rcd-fit",
             DemosaicMethod::Markesteijn => "markesteijn",
         }
     }
@@ -122,6 +128,7 @@ impl DemosaicMethod {
             DemosaicMethod::Malvar => malvar::HALO,
             DemosaicMethod::Rcd => rcd::HALO,
             DemosaicMethod::Mlri => mlri::HALO,
+            DemosaicMethod::RcdFit => rcd_fit::HALO,
             DemosaicMethod::Markesteijn => markesteijn::HALO,
         }
     }
@@ -134,7 +141,14 @@ impl DemosaicMethod {
         let xtrans = !bayer && markesteijn::supports(pattern);
         match self {
             DemosaicMethod::Bilinear => DemosaicMethod::Bilinear,
-            DemosaicMethod::Malvar | DemosaicMethod::Rcd | DemosaicMethod::Mlri if bayer => self,
+            DemosaicMethod::Malvar
+            | DemosaicMethod::Rcd
+            | DemosaicMethod::Mlri
+            | DemosaicMethod::RcdFit
+                if bayer =>
+            {
+                self
+            }
             DemosaicMethod::Markesteijn if bayer => DemosaicMethod::Rcd,
             _ if xtrans => DemosaicMethod::Markesteijn,
             _ => DemosaicMethod::Bilinear,
@@ -245,6 +259,7 @@ pub fn demosaic_region(
         DemosaicMethod::Malvar => malvar::run(&src, region, out),
         DemosaicMethod::Rcd => rcd::run(&src, region, out),
         DemosaicMethod::Mlri => mlri::run(&src, region, out),
+        DemosaicMethod::RcdFit => rcd_fit::run(&src, region, out),
         DemosaicMethod::Markesteijn => markesteijn::run(&src, region, out),
     }
     Ok(())

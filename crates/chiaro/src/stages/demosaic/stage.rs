@@ -32,6 +32,7 @@ impl Stage for Demosaic {
             DemosaicMethod::Bilinear | DemosaicMethod::Malvar => 1.0,
             DemosaicMethod::Rcd => 3.0,
             DemosaicMethod::Mlri => 6.0,
+            DemosaicMethod::RcdFit => 5.0,
             DemosaicMethod::Markesteijn => 8.0,
         }
     }
