@@ -170,8 +170,18 @@ pub fn run(command: LabCommand) -> Result<(), chiaro::Error> {
             if let Some(p) = progress {
                 p.finish_and_clear();
             }
-            let report = demosaicing::report(images, &opts);
-            let _ = (no_peers, html);
+            let mut report = demosaicing::report(images, &opts);
+            if !no_peers {
+                run_peers(&mut report, &opts, json);
+            }
+            if let Some(path) = &html {
+                let place = chiaro::io::Placement {
+                    overwrite: true,
+                    durable: false,
+                };
+                chiaro::io::write_atomic(path, report.html().as_bytes(), place)
+                    .map_err(|e| e.with_path(path))?;
+            }
             if json {
                 let text = serde_json::to_string_pretty(&report)
                     .map_err(|e| chiaro::Error::parameter(e.to_string()))?;
@@ -258,4 +268,143 @@ fn image_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, chiaro::Error> {
         return Err(chiaro::Error::parameter("no PNG or TIFF images found"));
     }
     Ok(files)
+}
+
+/// The peers' script, run with the Python of `$CHIARO_PYTHON`, else `.venv/bin/python` when
+/// there is one (the test script's), else `python3`.
+const PEERS_PY: &str = include_str!("lab_peers.py");
+
+/// Runs LibRaw (rawpy) and colour-demosaicing on the report's mosaics when they are
+/// installed and adds their scores; says on stderr what was skipped and why.
+fn run_peers(report: &mut demosaicing::Report, opts: &demosaicing::Options, quiet: bool) {
+    let note = |why: &str| {
+        if !quiet {
+            eprintln!("peers: {why}");
+        }
+    };
+    match peers(report, opts) {
+        Ok(skipped) => skipped.iter().for_each(|s| note(s)),
+        Err(why) => note(&format!("skipped ({why})")),
+    }
+}
+
+fn peers(
+    report: &mut demosaicing::Report,
+    opts: &demosaicing::Options,
+) -> anyhow::Result<Vec<String>> {
+    use anyhow::Context;
+    let dir = tempfile::tempdir().context("temporary folder")?;
+    let mut images = Vec::new();
+    for (k, img) in report.images.iter().enumerate() {
+        let cfa = demosaicing::mosaic_of(&img.name, &img.truth, opts);
+        let file = format!("{k}.npy");
+        write_npy(&dir.path().join(&file), &cfa, &[img.height, img.width])?;
+        images.push(serde_json::json!({"mosaic": file, "width": img.width, "height": img.height}));
+    }
+    let job = serde_json::json!({"pattern": opts.pattern.name(), "images": images});
+    let job_path = dir.path().join("job.json");
+    std::fs::write(&job_path, job.to_string())?;
+    let script = dir.path().join("lab_peers.py");
+    std::fs::write(&script, PEERS_PY)?;
+    let python = std::env::var_os("CHIARO_PYTHON")
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from(".venv/bin/python")).filter(|p| p.exists()))
+        .unwrap_or_else(|| PathBuf::from("python3"));
+    let out = std::process::Command::new(&python)
+        .arg(&script)
+        .arg(&job_path)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {}", python.display()))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last = err.lines().last().unwrap_or("no message");
+        anyhow::bail!("{} failed: {last}", python.display());
+    }
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("results.json"))?)?;
+    let mut skipped: Vec<String> = results["skipped"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect();
+    if let Some(methods) = results["methods"].as_object() {
+        for (name, runs) in methods {
+            let mut found = Vec::new();
+            for (img, run) in report
+                .images
+                .iter()
+                .zip(runs.as_array().into_iter().flatten())
+            {
+                let Some(file) = run["result"].as_str() else {
+                    found.push(None);
+                    continue;
+                };
+                let data = read_npy(&dir.path().join(file), 3 * img.width * img.height)?;
+                found.push(Some((data, run["seconds"].as_f64().unwrap_or(0.0))));
+            }
+            if let Err(e) = report.add_peer(name, found, opts) {
+                skipped.push(e.to_string());
+            }
+        }
+    }
+    Ok(skipped)
+}
+
+/// A little-endian float32 `.npy` file (format version 1.0, C order).
+fn write_npy(path: &Path, data: &[f32], shape: &[usize]) -> std::io::Result<()> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let mut header = format!(
+        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({},), }}",
+        dims.join(", ")
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(data.iter().flat_map(|v| v.to_le_bytes()));
+    std::fs::write(path, bytes)
+}
+
+/// The samples of a little-endian float32 `.npy` file of `len` samples (as `write_npy` and
+/// numpy write them for a C-ordered `<f4` array).
+fn read_npy(path: &Path, len: usize) -> anyhow::Result<Vec<f32>> {
+    let bytes = std::fs::read(path)?;
+    anyhow::ensure!(
+        bytes.starts_with(b"\x93NUMPY") && bytes.len() >= 10,
+        "{}: not a .npy file",
+        path.display()
+    );
+    let (major, hl) = (bytes[6], &bytes[8..]);
+    let (header_len, start) = if major == 1 {
+        (usize::from(u16::from_le_bytes([hl[0], hl[1]])), 10)
+    } else {
+        anyhow::ensure!(bytes.len() >= 12, "{}: truncated", path.display());
+        (
+            u32::from_le_bytes([hl[0], hl[1], hl[2], hl[3]]) as usize,
+            12,
+        )
+    };
+    let header = String::from_utf8_lossy(bytes.get(start..start + header_len).unwrap_or_default());
+    anyhow::ensure!(
+        header.contains("'<f4'") && header.contains("'fortran_order': False"),
+        "{}: expected little-endian float32 in C order, got {header}",
+        path.display()
+    );
+    let data = &bytes[(start + header_len).min(bytes.len())..];
+    anyhow::ensure!(
+        data.len() == 4 * len,
+        "{}: {} bytes of samples, expected {}",
+        path.display(),
+        data.len(),
+        4 * len
+    );
+    Ok(data
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
 }

@@ -656,7 +656,7 @@ fn bad_white_balance_is_a_usage_error() {
 fn demosaic_methods_work() {
     let d = tmp();
     let mut imgs = Vec::new();
-    for m in ["bilinear", "malvar", "rcd"] {
+    for m in ["bilinear", "malvar", "rcd", "rcd-fit"] {
         let img = develop_ok(&d.path().join(format!("{m}.png")), &["--demosaic", m]);
         img.assert_sample_size();
         imgs.push(img);
@@ -665,9 +665,9 @@ fn demosaic_methods_work() {
         diff(&imgs[0], &imgs[2]) > 0.0,
         "bilinear and rcd give identical output"
     );
-    // The default is rcd.
+    // The default is rcd-fit.
     assert_eq!(
-        diff(&develop_ok(&d.path().join("default.png"), &[]), &imgs[2]),
+        diff(&develop_ok(&d.path().join("default.png"), &[]), &imgs[3]),
         0.0
     );
     let o = chiaro([

@@ -469,3 +469,155 @@ fn hash(s: &str) -> u64 {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3)
     })
 }
+
+/// Enlargement of the report's crops (nearest neighbour, so single-pixel errors stay
+/// visible).
+const ZOOM: usize = 4;
+
+impl Report {
+    /// Adds a peer's results (a method run outside chiaro on the same mosaics), one entry
+    /// per image in the report's order; `None` where the peer did not run on that image.
+    /// A peer missing on any image is left out of the means.
+    pub fn add_peer(
+        &mut self,
+        method: &str,
+        results: Vec<Option<(Vec<f32>, f64)>>,
+        opts: &Options,
+    ) -> Result<()> {
+        if results.len() != self.images.len() || results.iter().any(Option::is_none) {
+            return Err(Error::parameter(format!(
+                "peer {method}: results missing for some images"
+            )));
+        }
+        let mut pixels = 0.0f64;
+        let mut total = Vec::new();
+        for (img, r) in self.images.iter_mut().zip(results) {
+            let (out, seconds) = r.expect("checked above");
+            let (s, scored) = score(method, &img.truth, out, seconds, opts)?;
+            pixels += (img.width * img.height) as f64;
+            total.push(s.clone());
+            img.scores.push(s);
+            img.results.push(scored);
+        }
+        let n = total.len().max(1) as f64;
+        let mean = |f: &dyn Fn(&Score) -> f64| total.iter().map(f).sum::<f64>() / n;
+        let seconds: f64 = total.iter().map(|s| s.seconds).sum();
+        self.means.push(Score {
+            method: method.to_string(),
+            cpsnr: mean(&|s| s.cpsnr),
+            psnr: [0, 1, 2].map(|c| mean(&|s| s.psnr[c])),
+            ssim: mean(&|s| s.ssim),
+            de2000_mean: mean(&|s| s.de2000_mean),
+            de2000_p95: mean(&|s| s.de2000_p95),
+            seconds,
+            mpix_per_s: pixels / 1e6 / seconds.max(1e-9),
+        });
+        Ok(())
+    }
+
+    /// A self-contained HTML page: the table of means, then per image its scores and the crop
+    /// where the methods err most, truth first, every method beside it, enlarged.
+    pub fn html(&self) -> String {
+        use std::fmt::Write;
+        let esc = |s: &str| {
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+        };
+        let mut h = String::from(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>chiaro lab demosaic</title>\
+             <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}\
+             td,th{padding:2px 8px;text-align:right}th{background:#eee}\
+             figure{display:inline-block;margin:4px;text-align:center}\
+             img{image-rendering:pixelated}</style></head><body>\n",
+        );
+        let _ = writeln!(
+            h,
+            "<h1>Demosaicing</h1><p>CFA {}, {} domain, {} px border{}.</p>",
+            esc(&self.pattern),
+            match self.domain {
+                Domain::Srgb => "sRGB",
+                Domain::Linear => "linear",
+            },
+            self.border,
+            self.noise
+                .as_ref()
+                .map(|n| format!(", noise {}", esc(&n.name)))
+                .unwrap_or_default()
+        );
+        h.push_str("<table><tr><th>method</th><th>CPSNR dB</th><th>PSNR R/G/B</th><th>SSIM</th><th>dE2000</th><th>dE2000 p95</th><th>time s</th><th>MP/s</th></tr>\n");
+        for s in &self.means {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{:.2}</td><td>{:.2} / {:.2} / {:.2}</td><td>{:.4}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.1}</td></tr>",
+                esc(&s.method),
+                s.cpsnr,
+                s.psnr[0],
+                s.psnr[1],
+                s.psnr[2],
+                s.ssim,
+                s.de2000_mean,
+                s.de2000_p95,
+                s.seconds,
+                s.mpix_per_s
+            );
+        }
+        h.push_str("</table>\n");
+        for img in &self.images {
+            let [x, y, size] = img.crop;
+            let _ = writeln!(
+                h,
+                "<h2>{}</h2><p>{}x{}; crop at ({x}, {y}), {size} px, x{ZOOM}</p><div>",
+                esc(&img.name),
+                img.width,
+                img.height
+            );
+            let mut figure = |label: String, rgb: &RgbImage| {
+                let uri = crop_png(rgb, img.crop).map(|png| {
+                    use base64::Engine;
+                    base64::engine::general_purpose::STANDARD.encode(png)
+                });
+                if let Ok(b64) = uri {
+                    let _ = writeln!(
+                        h,
+                        "<figure><img width=\"{0}\" height=\"{0}\" src=\"data:image/png;base64,{b64}\"><figcaption>{label}</figcaption></figure>",
+                        size * ZOOM
+                    );
+                }
+            };
+            figure("truth".to_string(), &img.truth);
+            for (s, r) in img.scores.iter().zip(&img.results) {
+                figure(format!("{} {:.2} dB", esc(&s.method), s.cpsnr), r);
+            }
+            h.push_str("</div>\n");
+        }
+        h.push_str("</body></html>\n");
+        h
+    }
+}
+
+/// The `[x, y, size]` crop of an image, enlarged [`ZOOM`] times, as an 8-bit PNG.
+fn crop_png(img: &RgbImage, [x0, y0, size]: [usize; 3]) -> Result<Vec<u8>> {
+    let side = size * ZOOM;
+    let mut rgb = Vec::with_capacity(side * side * 3);
+    for y in 0..side {
+        for x in 0..side {
+            let i = 3 * ((y0 + y / ZOOM) * img.width + x0 + x / ZOOM);
+            rgb.extend(
+                img.data[i..i + 3]
+                    .iter()
+                    .map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8),
+            );
+        }
+    }
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, side as u32, side as u32);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    let err = |e: png::EncodingError| Error::encode(format!("PNG: {e}"));
+    let mut writer = enc.write_header().map_err(err)?;
+    writer.write_image_data(&rgb).map_err(err)?;
+    writer.finish().map_err(err)?;
+    Ok(out)
+}

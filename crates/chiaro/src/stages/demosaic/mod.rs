@@ -1,16 +1,20 @@
 //! Demosaicing: rebuilds full RGB from a colour filter array (CFA) mosaic.
 //!
-//! Four methods, from cheapest to best:
+//! Six methods, from cheapest to best:
 //!
-//! | method        | patterns | halo | Kodak CPSNR | notes                                   |
-//! |---------------|----------|------|-------------|-----------------------------------------|
-//! | `bilinear`    | any      | 2    | 30.24 dB    | normalised 3x3 average; the fallback    |
-//! | `malvar`      | Bayer    | 2    | 35.78 dB    | gradient-corrected linear 5x5 kernels   |
-//! | `rcd`         | Bayer    | 16   | 40.49 dB    | directional, refined; the default       |
-//! | `markesteijn` | X-Trans  | 14   | 38.50 dB    | four directions, homogeneity, refined   |
+//! | method        | patterns | halo | Kodak sRGB / linear | saturated | notes                    |
+//! |---------------|----------|------|---------------------|-----------|--------------------------|
+//! | `bilinear`    | any      | 2    | 30.24 / 29.86 dB    | 31.14 dB  | 3x3 average; fallback    |
+//! | `malvar`      | Bayer    | 2    | 35.78 / 31.58 dB    | 28.26 dB  | gradient-corrected 5x5   |
+//! | `rcd`         | Bayer    | 16   | 40.49 / 35.08 dB    | 28.15 dB  | directional, refined     |
+//! | `mlri`        | Bayer    | 42   | 38.77 / 36.36 dB    | 32.07 dB  | residual interpolation   |
+//! | `rcd-fit`     | Bayer    | 24   | 40.36 / 37.92 dB    | see below | RCD + fitted slopes; the default |
+//! | `markesteijn` | X-Trans  | 14   | 38.50 dB            |           | four directions, refined |
 //!
 //! (Kodak: mean CPSNR over the 24 images, RGGB, or X-Trans for Markesteijn, where bilinear
-//! gets 29.57 dB; protocol in `tests/demosaic_kodak.rs`.)
+//! gets 29.57 dB; demosaiced on the sRGB code values / on linear light, the pipeline's
+//! domain; protocol in `tests/demosaic_kodak.rs`. Saturated: chiaro's own validation set
+//! `lab::saturated`, linear, `tests/demosaic_saturated.rs`.)
 //!
 //! A method that does not fit the pattern is swapped for one that does
 //! ([`DemosaicMethod::for_pattern`]), so a recipe asking for `rcd` develops X-Trans files too.
@@ -44,7 +48,6 @@ mod malvar;
 mod markesteijn;
 mod mlri;
 mod rcd;
-mod rcd_fit;
 mod stage;
 
 pub use stage::Demosaic;
@@ -62,14 +65,16 @@ pub enum DemosaicMethod {
     /// Malvar-He-Cutler gradient-corrected linear interpolation; Bayer only.
     Malvar,
     /// Ratio Corrected Demosaicing (Sanz Rodríguez) with Hamilton-Adams green estimates and a
-    /// colour-difference refinement pass; Bayer only. The default.
-    #[default]
+    /// colour-difference refinement pass; Bayer only.
     Rcd,
     /// Minimized-Laplacian residual interpolation (Kiku et al. 2014) with GBTF direction
     /// weights: a local linear fit between channels instead of borrowing another channel's
     /// Laplacian, so no maze where colours are saturated; Bayer only.
     Mlri,
-    /// RCD with fitted cross-channel slopes (experimental).
+    /// RCD whose colour corrections are scaled by cross-channel slopes fitted in every
+    /// window: RCD's detail where channels agree, no maze where they do not; Bayer only. The
+    /// default.
+    #[default]
     RcdFit,
     /// Markesteijn's directional, homogeneity-selected interpolation; X-Trans only.
     Markesteijn,
@@ -86,17 +91,18 @@ impl DemosaicMethod {
         DemosaicMethod::Markesteijn,
     ];
 
-    /// Parses a recipe name: `bilinear`, `malvar`, `rcd`, `markesteijn` or `default`.
+    /// Parses a recipe name: `bilinear`, `malvar`, `rcd`, `mlri`, `rcd-fit`, `markesteijn` or
+    /// `default` (`rcd-fit`).
     pub fn from_name(name: &str) -> Result<Self> {
         match name.trim().to_ascii_lowercase().as_str() {
             "bilinear" => Ok(DemosaicMethod::Bilinear),
             "malvar" => Ok(DemosaicMethod::Malvar),
-            "rcd" | "default" => Ok(DemosaicMethod::Rcd),
+            "rcd" => Ok(DemosaicMethod::Rcd),
             "markesteijn" => Ok(DemosaicMethod::Markesteijn),
             "mlri" => Ok(DemosaicMethod::Mlri),
-            "rcd-fit" => Ok(DemosaicMethod::RcdFit),
+            "rcd-fit" | "default" => Ok(DemosaicMethod::RcdFit),
             _ => Err(Error::parameter(format!(
-                "unknown demosaic method '{name}' (expected bilinear, malvar, rcd, mlri or markesteijn)"
+                "unknown demosaic method '{name}' (expected bilinear, malvar, rcd, mlri, rcd-fit or markesteijn)"
             ))),
         }
     }
@@ -128,7 +134,7 @@ impl DemosaicMethod {
             DemosaicMethod::Malvar => malvar::HALO,
             DemosaicMethod::Rcd => rcd::HALO,
             DemosaicMethod::Mlri => mlri::HALO,
-            DemosaicMethod::RcdFit => rcd_fit::HALO,
+            DemosaicMethod::RcdFit => rcd::HALO_FIT,
             DemosaicMethod::Markesteijn => markesteijn::HALO,
         }
     }
@@ -149,7 +155,7 @@ impl DemosaicMethod {
             {
                 self
             }
-            DemosaicMethod::Markesteijn if bayer => DemosaicMethod::Rcd,
+            DemosaicMethod::Markesteijn if bayer => DemosaicMethod::RcdFit,
             _ if xtrans => DemosaicMethod::Markesteijn,
             _ => DemosaicMethod::Bilinear,
         }
@@ -259,7 +265,7 @@ pub fn demosaic_region(
         DemosaicMethod::Malvar => malvar::run(&src, region, out),
         DemosaicMethod::Rcd => rcd::run(&src, region, out),
         DemosaicMethod::Mlri => mlri::run(&src, region, out),
-        DemosaicMethod::RcdFit => rcd_fit::run(&src, region, out),
+        DemosaicMethod::RcdFit => rcd::run_fit(&src, region, out),
         DemosaicMethod::Markesteijn => markesteijn::run(&src, region, out),
     }
     Ok(())
@@ -655,9 +661,10 @@ mod tests {
         use DemosaicMethod::*;
         assert_eq!(Rcd.for_pattern(&xt), Markesteijn);
         assert_eq!(Malvar.for_pattern(&xt), Markesteijn);
-        assert_eq!(Markesteijn.for_pattern(&bayer), Rcd);
+        assert_eq!(Markesteijn.for_pattern(&bayer), RcdFit);
+        assert_eq!(RcdFit.for_pattern(&xt), Markesteijn);
         assert_eq!(Bilinear.for_pattern(&xt), Bilinear);
-        for m in [Malvar, Rcd] {
+        for m in [Malvar, Rcd, Mlri, RcdFit] {
             assert_eq!(m.for_pattern(&bayer), m);
         }
         let odd = CfaPattern::new(2, 2, &[0, 0, 1, 2]).expect("valid");
