@@ -27,36 +27,57 @@ fn green_mask(mask: &mut Vec<f32>, m: usize, phase: usize) {
 }
 
 /// Sums each plane over `(2 RADIUS + 1)^2` windows, in place: valid from margin `lo +
-/// RADIUS` where the plane is valid from `lo`. `tmp` holds the row sums.
+/// RADIUS` where the plane is valid from `lo` (`lo` is where the caller's data starts; the
+/// sums run over whole planes, margins included, and only valid sums are read).
 #[inline(always)]
-fn box_sum(planes: &mut [Vec<f32>], tmp: &mut Vec<f32>, s: usize, rows: usize, lo: usize) {
-    let (r, si) = (RADIUS as isize, s as isize);
-    let hi = lo + RADIUS;
-    let m = s - 2 * hi;
-    tmp.resize(s * rows, 0.0);
+fn box_sum(planes: &mut [Vec<f32>], tmp: &mut Vec<f32>, s: usize, _rows: usize, _lo: usize) {
+    let mut levels = [take(0), take(0), take(0)];
     for plane in planes {
-        for y in lo..rows - lo {
-            let b = y * s + hi;
-            let out = &mut tmp[b..b + m];
-            out.copy_from_slice(view(plane, b, -r, m));
-            for o in 1 - r..=r {
-                let v = view(plane, b, o, m);
-                for x in 0..m {
-                    out[x] += v[x];
-                }
-            }
-        }
-        for y in hi..rows - hi {
-            let b = y * s + hi;
-            let out = &mut plane[b..b + m];
-            out.copy_from_slice(view(tmp, b, -r * si, m));
-            for o in 1 - r..=r {
-                let v = view(tmp, b, o * si, m);
-                for x in 0..m {
-                    out[x] += v[x];
-                }
-            }
-        }
+        tmp.resize(plane.len(), 0.0);
+        line_sums(plane, tmp, 1, &mut levels);
+        line_sums(tmp, plane, s, &mut levels);
+    }
+    for v in levels {
+        give(v);
+    }
+}
+
+const _: () = assert!(RADIUS == 5, "line_sums adds 11 = 8 + 2 + 1 samples");
+
+/// `dst[i]` = the sum of the `2 RADIUS + 1` samples of `src` centred on `i`, `step` apart, for
+/// `i` in `RADIUS * step..len - RADIUS * step`. By doubling (sums of 2, 4 and 8 neighbours,
+/// then 8 + 2 + 1): 5 additions a sample instead of 10, in an order that depends on `i` alone,
+/// so tiles agree with whole-image runs bit for bit.
+#[inline(always)]
+fn line_sums(src: &[f32], dst: &mut [f32], step: usize, levels: &mut [Vec<f32>; 3]) {
+    let n = src.len();
+    let [l2, l4, l8] = levels;
+    for l in [&mut *l2, &mut *l4, &mut *l8] {
+        l.resize(n, 0.0);
+    }
+    if n <= 2 * RADIUS * step {
+        return;
+    }
+    pair_sums(src, l2, step);
+    pair_sums(l2, l4, 2 * step);
+    pair_sums(l4, l8, 4 * step);
+    let r = RADIUS * step;
+    let m = n - 2 * r;
+    let (a, b, c) = (&l8[..m], &l2[r + 3 * step..][..m], &src[2 * r..][..m]);
+    let out = &mut dst[r..r + m];
+    for i in 0..m {
+        out[i] = a[i] + b[i] + c[i];
+    }
+}
+
+/// `out[i] = v[i] + v[i + gap]` where both exist.
+#[inline(always)]
+fn pair_sums(v: &[f32], out: &mut [f32], gap: usize) {
+    let m = v.len().saturating_sub(gap);
+    let (a, b) = (&v[..m], &v[gap..gap + m]);
+    let out = &mut out[..m];
+    for i in 0..m {
+        out[i] = a[i] + b[i];
     }
 }
 
