@@ -41,7 +41,7 @@ make_venv() {
     "sudo apt-get install python3-venv or $versioned) and run again; the LibRaw comparison tests will fail" >&2
   return 1
 }
-if $have_data && ! "$CHIARO_PYTHON" -c "import rawpy, numpy" 2>/dev/null; then
+if $have_data && ! "$CHIARO_PYTHON" -c "import rawpy, numpy, colour_demosaicing" 2>/dev/null; then
   ok=true
   if ! "$CHIARO_PYTHON" -m pip --version >/dev/null 2>&1; then
     echo "creating the Python virtual environment $venv for the LibRaw peer..."
@@ -51,6 +51,9 @@ if $have_data && ! "$CHIARO_PYTHON" -c "import rawpy, numpy" 2>/dev/null; then
     echo "installing rawpy and numpy into $venv (pip)..."
     "$CHIARO_PYTHON" -m pip install --quiet --disable-pip-version-check "rawpy>=0.21" "numpy" \
       || echo "warning: could not install rawpy; the LibRaw comparison tests will fail" >&2
+    echo "installing colour-demosaicing into $venv (pip; the demosaicing benchmark's peer)..."
+    "$CHIARO_PYTHON" -m pip install --quiet --disable-pip-version-check "colour-demosaicing" \
+      || echo "warning: could not install colour-demosaicing; the peer test will fail" >&2
   fi
 fi
 

@@ -6,7 +6,7 @@
 //! ```sh
 //! cargo build --release -p chiaro-cli && cargo run --release -p chiaro-bench
 //! cargo run --release -p chiaro-bench -- --runs 5 --out /tmp/chiaro-bench   # options
-//! cargo run --release -p chiaro-bench -- --rcd-only        # just the RCD MP/s section
+//! cargo run --release -p chiaro-bench -- --rcd-only        # just the demosaic MP/s section
 //! ```
 //!
 //! Options: `--runs N` (runs per command, default 3; the median is reported), `--out DIR`
@@ -53,8 +53,8 @@
 //!    memory-bandwidth floor of a pass that only streamed its data once. Then the CLI's own
 //!    path: render and TIFF write streamed band by band (overlapped), with and without the
 //!    fsync of `--sync`.
-//! 5. RCD throughput: the demosaic alone, one thread, on a 2048x2048 crop of the prepared
-//!    24 MP frame (megapixels per second), beside bilinear.
+//! 5. Demosaic throughput: the default (rcd-fit), RCD, MLRI and bilinear alone, one thread,
+//!    on a 2048x2048 crop of the prepared 24 MP frame (megapixels per second).
 //! 6. Decode throughput: `raw::read_file` of each file on one thread (lossless-JPEG tiles).
 //!
 //! A benchmark, not a test: nothing is asserted about the timings.
@@ -563,7 +563,7 @@ fn bench_file(file: &Path, chiaro_bin: &Path, libraw: bool, opts: &Options) -> R
     };
     let mut contestants = vec![
         Contestant::new(
-            "chiaro develop (RCD, 16-bit TIFF)",
+            "chiaro develop (rcd-fit, 16-bit TIFF)",
             chiaro_bin,
             develop_args(None),
         ),
@@ -658,7 +658,7 @@ fn bench_jpeg(file: &Path, chiaro_bin: &Path, opts: &Options) -> Res<()> {
     let work = opts.out.join("jpeg_q92");
     std::fs::create_dir_all(&work)?;
     let mut contestants = vec![Contestant::new(
-        "chiaro develop (RCD, JPEG q92)",
+        "chiaro develop (rcd-fit, JPEG q92)",
         chiaro_bin,
         [
             OsString::from("develop"),
@@ -955,7 +955,7 @@ fn in_process_phases(file: &Path, work: &Path, runs: usize) -> Res<Phases> {
         passes,
         extra: vec![
             extra_row("render, linear f32 (no tone/transfer)", &t[6]),
-            extra_row("render with bilinear instead of RCD", &t[7]),
+            extra_row("render with bilinear instead of rcd-fit", &t[7]),
             extra_row("render + write streamed (the CLI's path)", &t[8]),
             extra_row("  the same, durable (--sync: fsync)", &t[9]),
         ],
@@ -1057,6 +1057,7 @@ fn demosaic_throughput(file: &Path, runs: usize) -> Res<()> {
         runs.max(3)
     );
     for method in [
+        DemosaicMethod::RcdFit,
         DemosaicMethod::Rcd,
         DemosaicMethod::Mlri,
         DemosaicMethod::Bilinear,
