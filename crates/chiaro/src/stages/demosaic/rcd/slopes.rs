@@ -31,7 +31,7 @@ fn green_mask(mask: &mut Vec<f32>, m: usize, phase: usize) {
 /// sums run over whole planes, margins included, and only valid sums are read).
 #[inline(always)]
 fn box_sum(planes: &mut [Vec<f32>], tmp: &mut Vec<f32>, s: usize, _rows: usize, _lo: usize) {
-    let mut levels = [take(0), take(0), take(0)];
+    let mut levels: [Vec<f32>; LEVELS] = std::array::from_fn(|_| take(0));
     for plane in planes {
         tmp.resize(plane.len(), 0.0);
         line_sums(plane, tmp, 1, &mut levels);
@@ -42,31 +42,43 @@ fn box_sum(planes: &mut [Vec<f32>], tmp: &mut Vec<f32>, s: usize, _rows: usize, 
     }
 }
 
-const _: () = assert!(RADIUS == 5, "line_sums adds 11 = 8 + 2 + 1 samples");
+/// Samples a window sum adds along one axis.
+const WIDTH: usize = 2 * RADIUS + 1;
+/// Doubling levels: sums of 2, 4, ... samples up to the largest power of 2 in [`WIDTH`].
+const LEVELS: usize = WIDTH.ilog2() as usize;
 
-/// `dst[i]` = the sum of the `2 RADIUS + 1` samples of `src` centred on `i`, `step` apart, for
-/// `i` in `RADIUS * step..len - RADIUS * step`. By doubling (sums of 2, 4 and 8 neighbours,
-/// then 8 + 2 + 1): 5 additions a sample instead of 10, in an order that depends on `i` alone,
-/// so tiles agree with whole-image runs bit for bit.
+/// `dst[i]` = the sum of the [`WIDTH`] samples of `src` centred on `i`, `step` apart, for `i`
+/// in `RADIUS * step..len - RADIUS * step`. By doubling (sums of 2, 4, 8, ... neighbours,
+/// then one term per binary digit of the width): about `2 log2(WIDTH)` additions a sample
+/// instead of `WIDTH - 1`, in an order that depends on `i` alone, so tiles agree with
+/// whole-image runs bit for bit.
 #[inline(always)]
-fn line_sums(src: &[f32], dst: &mut [f32], step: usize, levels: &mut [Vec<f32>; 3]) {
+fn line_sums(src: &[f32], dst: &mut [f32], step: usize, levels: &mut [Vec<f32>; LEVELS]) {
     let n = src.len();
-    let [l2, l4, l8] = levels;
-    for l in [&mut *l2, &mut *l4, &mut *l8] {
-        l.resize(n, 0.0);
-    }
     if n <= 2 * RADIUS * step {
         return;
     }
-    pair_sums(src, l2, step);
-    pair_sums(l2, l4, 2 * step);
-    pair_sums(l4, l8, 4 * step);
+    for k in 0..LEVELS {
+        levels[k].resize(n, 0.0);
+        let (done, rest) = levels.split_at_mut(k);
+        let from: &[f32] = if k == 0 { src } else { &done[k - 1] };
+        pair_sums(from, &mut rest[0], step << k);
+    }
     let r = RADIUS * step;
     let m = n - 2 * r;
-    let (a, b, c) = (&l8[..m], &l2[r + 3 * step..][..m], &src[2 * r..][..m]);
     let out = &mut dst[r..r + m];
-    for i in 0..m {
-        out[i] = a[i] + b[i] + c[i];
+    // The highest digit first: a sum of 2^LEVELS samples starting at the window's first.
+    out.copy_from_slice(&levels[LEVELS - 1][..m]);
+    let mut offset = 1 << LEVELS;
+    for k in (0..LEVELS).rev() {
+        if WIDTH & (1 << k) != 0 {
+            let from: &[f32] = if k == 0 { src } else { &levels[k - 1] };
+            let add = &from[offset * step..][..m];
+            for i in 0..m {
+                out[i] += add[i];
+            }
+            offset += 1 << k;
+        }
     }
 }
 
