@@ -43,8 +43,10 @@ def srgb(x):
 
 def binned(path):
     r = rawpy.imread(str(path))
-    cfa = r.raw_image_visible.astype(np.float64)
     pat = r.raw_pattern
+    if pat is None or pat.shape != (2, 2):
+        return None
+    cfa = r.raw_image_visible.astype(np.float64)
     black = np.array(r.black_level_per_channel, dtype=np.float64)
     white = float(r.white_level)
     h, w = (cfa.shape[0] // 2) * 2, (cfa.shape[1] // 2) * 2
@@ -66,6 +68,9 @@ def main(out, natural):
     out.mkdir(parents=True, exist_ok=True)
     for path in sorted(RAW.glob("*.dng")):
         rgb = binned(path)
+        if rgb is None:
+            print(f"{path.stem}: not a Bayer raw, skipped")
+            continue
         y = rgb @ np.array([0.2126, 0.7152, 0.0722])
         boost = 1.0 if natural else BOOST
         rgb = np.clip(y[..., None] + boost * (rgb - y[..., None]), 0, 1)

@@ -24,8 +24,6 @@ pub enum LabCommand {
         #[arg(long)]
         linear: bool,
     },
-    /// Demosaicing benchmark: sample each full-colour image (PNG, TIFF; folders are searched)
-    /// through a CFA, demosaic it with every method and score the result against it.
     /// Write chiaro's synthetic saturated validation set (chirps, star, gratings, petals) as
     /// 16-bit sRGB PNGs into DIR, for `lab demosaic` and for peers.
     SaturatedSet {
@@ -34,6 +32,8 @@ pub enum LabCommand {
         #[arg(long, default_value_t = 256)]
         size: usize,
     },
+    /// Demosaicing benchmark: sample each full-colour image (PNG, TIFF; folders are searched)
+    /// through a CFA, demosaic it with every method and score the result against it.
     Demosaic {
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
@@ -42,8 +42,8 @@ pub enum LabCommand {
         #[arg(long, value_delimiter = ',')]
         methods: Option<Vec<String>>,
         /// Pixels left out on every side before scoring.
-        #[arg(long, default_value_t = 10)]
-        crop: usize,
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(0..=4096))]
+        crop: u16,
         /// rggb, bggr, grbg, gbrg or xtrans.
         #[arg(long, default_value = "rggb")]
         cfa: String,
@@ -197,7 +197,7 @@ pub fn run(command: LabCommand) -> Result<(), chiaro::Error> {
 /// The benchmark's options from the command line.
 fn demosaic_options(
     methods: Option<Vec<String>>,
-    border: usize,
+    border: u16,
     cfa: &str,
     domain: &str,
     noise: Option<String>,
@@ -208,10 +208,21 @@ fn demosaic_options(
         other => CfaPattern::bayer(&other.to_ascii_uppercase())?,
     };
     let methods = match methods {
-        Some(names) => names
-            .iter()
-            .map(|n| DemosaicMethod::from_name(n))
-            .collect::<Result<Vec<_>, _>>()?,
+        Some(names) => {
+            let methods = names
+                .iter()
+                .map(|n| DemosaicMethod::from_name(n))
+                .collect::<Result<Vec<_>, _>>()?;
+            // A method that does not fit the pattern would run as its substitute under its
+            // own name.
+            if let Some(m) = methods.iter().find(|m| m.for_pattern(&pattern) != **m) {
+                return Err(chiaro::Error::parameter(format!(
+                    "{m} does not demosaic {} mosaics",
+                    pattern.name()
+                )));
+            }
+            methods
+        }
         None => DemosaicMethod::ALL
             .into_iter()
             .filter(|m| m.for_pattern(&pattern) == *m)
@@ -236,7 +247,7 @@ fn demosaic_options(
         methods,
         pattern,
         domain: Domain::from_name(domain)?,
-        border,
+        border: usize::from(border),
         noise,
         seed: 1,
     })
@@ -270,8 +281,7 @@ fn image_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, chiaro::Error> {
     Ok(files)
 }
 
-/// The peers' script, run with the Python of `$CHIARO_PYTHON`, else `.venv/bin/python` when
-/// there is one (the test script's), else `python3`.
+/// The peers' script (LibRaw through rawpy, colour-demosaicing).
 const PEERS_PY: &str = include_str!("lab_peers.py");
 
 /// Runs LibRaw (rawpy) and colour-demosaicing on the report's mosaics when they are
@@ -306,6 +316,8 @@ fn peers(
     std::fs::write(&job_path, job.to_string())?;
     let script = dir.path().join("lab_peers.py");
     std::fs::write(&script, PEERS_PY)?;
+    // `$CHIARO_PYTHON`, else `.venv/bin/python` when there is one (the test script's), else
+    // `python3`.
     let python = std::env::var_os("CHIARO_PYTHON")
         .map(PathBuf::from)
         .or_else(|| Some(PathBuf::from(".venv/bin/python")).filter(|p| p.exists()))
@@ -341,8 +353,13 @@ fn peers(
                     found.push(None);
                     continue;
                 };
-                let data = read_npy(&dir.path().join(file), 3 * img.width * img.height)?;
-                found.push(Some((data, run["seconds"].as_f64().unwrap_or(0.0))));
+                match read_npy(&dir.path().join(file), 3 * img.width * img.height) {
+                    Ok(data) => found.push(Some((data, run["seconds"].as_f64().unwrap_or(0.0)))),
+                    Err(e) => {
+                        skipped.push(format!("{name} on {}: {e}", img.name));
+                        found.push(None);
+                    }
+                }
             }
             if let Err(e) = report.add_peer(name, found, opts) {
                 skipped.push(e.to_string());

@@ -121,9 +121,14 @@ def main(job_path):
         cfa = np.load(folder / img["mosaic"]).astype(np.float64)
         stem = pathlib.Path(img["mosaic"]).stem
         for name, f in funcs.items():
-            start = time.perf_counter()
-            rgb = f(cfa, pattern)
-            seconds = time.perf_counter() - start
+            try:
+                start = time.perf_counter()
+                rgb = f(cfa, pattern)
+                seconds = time.perf_counter() - start
+            except Exception as e:
+                skipped.append(f"{name} on {stem}: {e}")
+                methods[name].append(None)
+                continue
             out = f"{stem}_{name}.npy"
             np.save(folder / out, np.ascontiguousarray(rgb, dtype="<f4"))
             methods[name].append({"result": out, "seconds": seconds})

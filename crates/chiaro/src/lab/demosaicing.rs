@@ -13,7 +13,7 @@
 //!
 //! # Units
 //! Scores in dB (PSNR, peak 1), SSIM 0..1, CIEDE2000 units; time in seconds, throughput in
-//! megapixels per second (one call of the method over the whole image, all threads).
+//! megapixels per second (one call of the method over the whole image, on one thread).
 
 use std::time::Instant;
 
@@ -63,6 +63,7 @@ impl NoiseProfile {
         let (camera, iso) = spec
             .rsplit_once('@')
             .and_then(|(c, i)| Some((c.trim(), i.trim().parse::<f64>().ok()?)))
+            .filter(|(_, iso)| *iso > 0.0 && iso.is_finite())
             .ok_or_else(|| {
                 Error::parameter(format!(
                     "noise '{spec}': expected CAMERA@ISO, e.g. 'NIKON D750@3200'"
@@ -150,13 +151,15 @@ pub struct ImageResult {
     pub width: usize,
     pub height: usize,
     pub scores: Vec<Score>,
-    /// Top-left corner and size of the crop the HTML report shows: the window where the
-    /// methods disagree most with the truth.
+    /// Top-left corner and size of the crop the HTML report shows: the window where
+    /// chiaro's methods disagree most with the truth.
     pub crop: [usize; 3],
+    /// The truth, kept to score peers against.
     #[serde(skip)]
     pub truth: RgbImage,
+    /// The crop of the truth and of each method's result, as scored, in `scores` order.
     #[serde(skip)]
-    pub results: Vec<RgbImage>,
+    pub crops: Vec<RgbImage>,
 }
 
 /// A whole run.
@@ -259,7 +262,8 @@ pub fn score(
 /// Scores every method of `opts` on one image of code values 0..1.
 pub fn evaluate_image(name: &str, truth: &RgbImage, opts: &Options) -> Result<ImageResult> {
     let (w, h) = (truth.width, truth.height);
-    if w <= 2 * opts.border + 8 || h <= 2 * opts.border + 8 {
+    let least = opts.border.saturating_mul(2).saturating_add(8);
+    if w <= least || h <= least {
         return Err(Error::parameter(format!(
             "{name}: {w}x{h} is too small for a {} pixel border",
             opts.border
@@ -277,6 +281,10 @@ pub fn evaluate_image(name: &str, truth: &RgbImage, opts: &Options) -> Result<Im
         results.push(r);
     }
     let crop = worst_window(truth, &results, opts.border);
+    let crops = std::iter::once(truth)
+        .chain(&results)
+        .map(|r| crop_of(r, crop))
+        .collect();
     Ok(ImageResult {
         name: name.to_string(),
         width: w,
@@ -284,32 +292,20 @@ pub fn evaluate_image(name: &str, truth: &RgbImage, opts: &Options) -> Result<Im
         scores,
         crop,
         truth: truth.clone(),
-        results,
+        crops,
     })
 }
 
 /// Puts the per-image results together: means of the quality figures, total time.
 pub fn report(images: Vec<ImageResult>, opts: &Options) -> Report {
-    let n = images.len().max(1) as f64;
+    let pixels: f64 = images.iter().map(|i| (i.width * i.height) as f64).sum();
     let means = opts
         .methods
         .iter()
         .enumerate()
         .map(|(k, m)| {
-            let all = || images.iter().map(move |img| &img.scores[k]);
-            let mean = |f: &dyn Fn(&Score) -> f64| all().map(f).sum::<f64>() / n;
-            let seconds: f64 = all().map(|s| s.seconds).sum();
-            let pixels: f64 = images.iter().map(|i| (i.width * i.height) as f64).sum();
-            Score {
-                method: m.name().to_string(),
-                cpsnr: mean(&|s| s.cpsnr),
-                psnr: [0, 1, 2].map(|c| mean(&|s| s.psnr[c])),
-                ssim: mean(&|s| s.ssim),
-                de2000_mean: mean(&|s| s.de2000_mean),
-                de2000_p95: mean(&|s| s.de2000_p95),
-                seconds,
-                mpix_per_s: pixels / 1e6 / seconds.max(1e-9),
-            }
+            let scores: Vec<&Score> = images.iter().map(|img| &img.scores[k]).collect();
+            mean_score(m.name(), &scores, pixels)
         })
         .collect();
     Report {
@@ -319,6 +315,38 @@ pub fn report(images: Vec<ImageResult>, opts: &Options) -> Report {
         noise: opts.noise.clone(),
         images,
         means,
+    }
+}
+
+/// Means of the quality figures over a set, total time and throughput over `pixels`.
+fn mean_score(method: &str, scores: &[&Score], pixels: f64) -> Score {
+    let n = scores.len().max(1) as f64;
+    let mean = |f: &dyn Fn(&Score) -> f64| scores.iter().map(|s| f(s)).sum::<f64>() / n;
+    let seconds: f64 = scores.iter().map(|s| s.seconds).sum();
+    Score {
+        method: method.to_string(),
+        cpsnr: mean(&|s| s.cpsnr),
+        psnr: [0, 1, 2].map(|c| mean(&|s| s.psnr[c])),
+        ssim: mean(&|s| s.ssim),
+        de2000_mean: mean(&|s| s.de2000_mean),
+        de2000_p95: mean(&|s| s.de2000_p95),
+        seconds,
+        mpix_per_s: pixels / 1e6 / seconds.max(1e-9),
+    }
+}
+
+/// The `[x, y, size]` square of an image.
+fn crop_of(img: &RgbImage, [x0, y0, size]: [usize; 3]) -> RgbImage {
+    let mut data = Vec::with_capacity(3 * size * size);
+    for y in y0..y0 + size {
+        let row = 3 * (y * img.width + x0);
+        data.extend_from_slice(&img.data[row..row + 3 * size]);
+    }
+    RgbImage {
+        width: size,
+        height: size,
+        data,
+        bits: img.bits,
     }
 }
 
@@ -476,8 +504,9 @@ const ZOOM: usize = 4;
 
 impl Report {
     /// Adds a peer's results (a method run outside chiaro on the same mosaics), one entry
-    /// per image in the report's order; `None` where the peer did not run on that image.
-    /// A peer missing on any image is left out of the means.
+    /// per image in the report's order. A peer must have run on every image (`Some`);
+    /// otherwise, or when a result does not fit its image, it is an error and the report is
+    /// left as it was.
     pub fn add_peer(
         &mut self,
         method: &str,
@@ -489,34 +518,31 @@ impl Report {
                 "peer {method}: results missing for some images"
             )));
         }
-        let mut pixels = 0.0f64;
-        let mut total = Vec::new();
-        for (img, r) in self.images.iter_mut().zip(results) {
-            let (out, seconds) = r.expect("checked above");
-            let (s, scored) = score(method, &img.truth, out, seconds, opts)?;
-            pixels += (img.width * img.height) as f64;
-            total.push(s.clone());
-            img.scores.push(s);
-            img.results.push(scored);
+        let mut scored = Vec::new();
+        for (img, r) in self.images.iter().zip(results.into_iter().flatten()) {
+            let (out, seconds) = r;
+            let (s, result) = score(method, &img.truth, out, seconds, opts)?;
+            scored.push((s, crop_of(&result, img.crop)));
         }
-        let n = total.len().max(1) as f64;
-        let mean = |f: &dyn Fn(&Score) -> f64| total.iter().map(f).sum::<f64>() / n;
-        let seconds: f64 = total.iter().map(|s| s.seconds).sum();
-        self.means.push(Score {
-            method: method.to_string(),
-            cpsnr: mean(&|s| s.cpsnr),
-            psnr: [0, 1, 2].map(|c| mean(&|s| s.psnr[c])),
-            ssim: mean(&|s| s.ssim),
-            de2000_mean: mean(&|s| s.de2000_mean),
-            de2000_p95: mean(&|s| s.de2000_p95),
-            seconds,
-            mpix_per_s: pixels / 1e6 / seconds.max(1e-9),
-        });
+        let pixels: f64 = self
+            .images
+            .iter()
+            .map(|i| (i.width * i.height) as f64)
+            .sum();
+        self.means.push(mean_score(
+            method,
+            &scored.iter().map(|(s, _)| s).collect::<Vec<_>>(),
+            pixels,
+        ));
+        for (img, (s, crop)) in self.images.iter_mut().zip(scored) {
+            img.scores.push(s);
+            img.crops.push(crop);
+        }
         Ok(())
     }
 
     /// A self-contained HTML page: the table of means, then per image its scores and the crop
-    /// where the methods err most, truth first, every method beside it, enlarged.
+    /// where chiaro's methods err most, truth first, every method beside it, enlarged.
     pub fn html(&self) -> String {
         use std::fmt::Write;
         let esc = |s: &str| {
@@ -574,7 +600,7 @@ impl Report {
                 img.height
             );
             let mut figure = |label: String, rgb: &RgbImage| {
-                let uri = crop_png(rgb, img.crop).map(|png| {
+                let uri = zoomed_png(rgb).map(|png| {
                     use base64::Engine;
                     base64::engine::general_purpose::STANDARD.encode(png)
                 });
@@ -586,8 +612,8 @@ impl Report {
                     );
                 }
             };
-            figure("truth".to_string(), &img.truth);
-            for (s, r) in img.scores.iter().zip(&img.results) {
+            figure("truth".to_string(), &img.crops[0]);
+            for (s, r) in img.scores.iter().zip(&img.crops[1..]) {
                 figure(format!("{} {:.2} dB", esc(&s.method), s.cpsnr), r);
             }
             h.push_str("</div>\n");
@@ -597,13 +623,13 @@ impl Report {
     }
 }
 
-/// The `[x, y, size]` crop of an image, enlarged [`ZOOM`] times, as an 8-bit PNG.
-fn crop_png(img: &RgbImage, [x0, y0, size]: [usize; 3]) -> Result<Vec<u8>> {
-    let side = size * ZOOM;
-    let mut rgb = Vec::with_capacity(side * side * 3);
-    for y in 0..side {
-        for x in 0..side {
-            let i = 3 * ((y0 + y / ZOOM) * img.width + x0 + x / ZOOM);
+/// An image enlarged [`ZOOM`] times, as an 8-bit PNG.
+fn zoomed_png(img: &RgbImage) -> Result<Vec<u8>> {
+    let (w, h) = (img.width * ZOOM, img.height * ZOOM);
+    let mut rgb = Vec::with_capacity(w * h * 3);
+    for y in 0..h {
+        for x in 0..w {
+            let i = 3 * ((y / ZOOM) * img.width + x / ZOOM);
             rgb.extend(
                 img.data[i..i + 3]
                     .iter()
@@ -612,7 +638,7 @@ fn crop_png(img: &RgbImage, [x0, y0, size]: [usize; 3]) -> Result<Vec<u8>> {
         }
     }
     let mut out = Vec::new();
-    let mut enc = png::Encoder::new(&mut out, side as u32, side as u32);
+    let mut enc = png::Encoder::new(&mut out, w as u32, h as u32);
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
     let err = |e: png::EncodingError| Error::encode(format!("PNG: {e}"));

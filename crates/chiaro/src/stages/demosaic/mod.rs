@@ -1,6 +1,6 @@
 //! Demosaicing: rebuilds full RGB from a colour filter array (CFA) mosaic.
 //!
-//! Six methods, from cheapest to best:
+//! Six methods:
 //!
 //! | method        | patterns | halo | Kodak sRGB / linear | saturated | notes                    |
 //! |---------------|----------|------|---------------------|-----------|--------------------------|
@@ -81,7 +81,7 @@ pub enum DemosaicMethod {
 }
 
 impl DemosaicMethod {
-    /// Every method, in order of increasing cost.
+    /// Every method: the cheap ones first, then the directional Bayer methods, then X-Trans.
     pub const ALL: [DemosaicMethod; 6] = [
         DemosaicMethod::Bilinear,
         DemosaicMethod::Malvar,

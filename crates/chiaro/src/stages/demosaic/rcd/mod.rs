@@ -79,10 +79,14 @@ const fn m_rb(fit: bool) -> usize {
 const fn m_refine(fit: bool) -> usize {
     m_rb(fit) + 4
 }
-/// Reach of RCD, the margin of its last step.
-pub(super) const HALO: usize = m_refine(false) + 5;
+/// The margin of the last step: the method's reach.
+const fn halo(fit: bool) -> usize {
+    m_refine(fit) + 5
+}
+/// Reach of RCD.
+pub(super) const HALO: usize = halo(false);
 /// Reach of RCD with fitted slopes.
-pub(super) const HALO_FIT: usize = m_refine(true) + 5;
+pub(super) const HALO_FIT: usize = halo(true);
 
 /// Half size of the window the cross-channel slopes are fitted over.
 pub(super) const RADIUS: usize = 8;
@@ -276,8 +280,7 @@ macro_rules! per_row_sites {
 
 #[inline(always)]
 fn core<const FIT: bool>(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scratch) {
-    let (m_green, m_rb, m_refine, halo) =
-        (m_green(FIT), m_rb(FIT), m_refine(FIT), m_refine(FIT) + 5);
+    let (m_green, m_rb, m_refine, halo) = (m_green(FIT), m_rb(FIT), m_refine(FIT), halo(FIT));
     let (s, rows) = (win.stride, win.rows);
     let n = s * rows;
     let cfa = &win.data[..n];
@@ -621,45 +624,24 @@ fn rb_at_green<const FIT: bool>(
                 let g1 = g0[x];
                 let (gn_grad, gs_grad) = (EPS + (g1 - gn2[x]).abs(), EPS + (g1 - gs2[x]).abs());
                 let (gw_grad, ge_grad) = (EPS + (g1 - gw2[x]).abs(), EPS + (g1 - ge2[x]).abs());
-                let (dn, ds, dw, de) = (gn[x], gs[x], gw[x], ge[x]);
                 let base = (
                     g1,
                     disc,
-                    [dn, ds, dw, de],
+                    [gn[x], gs[x], gw[x], ge[x]],
                     [gn_grad, gs_grad, gw_grad, ge_grad],
                 );
-                let est = |k: f32,
-                           n1: f32,
-                           s1: f32,
-                           w1: f32,
-                           e1: f32,
-                           n3: f32,
-                           s3: f32,
-                           w3: f32,
-                           e3: f32| {
-                    at_green(k, base, [n1, s1, w1, e1], [n3, s3, w3, e3])
-                };
-                tr[x] = est(
-                    if FIT { kr[x] } else { 1.0 },
-                    rn1[x],
-                    rs1[x],
-                    rw1[x],
-                    re1[x],
-                    rn3[x],
-                    rs3[x],
-                    rw3[x],
-                    re3[x],
+                let (k_r, k_b) = if FIT { (kr[x], kb[x]) } else { (1.0, 1.0) };
+                tr[x] = at_green(
+                    k_r,
+                    base,
+                    [rn1[x], rs1[x], rw1[x], re1[x]],
+                    [rn3[x], rs3[x], rw3[x], re3[x]],
                 );
-                tb[x] = est(
-                    if FIT { kb[x] } else { 1.0 },
-                    bn1[x],
-                    bs1[x],
-                    bw1[x],
-                    be1[x],
-                    bn3[x],
-                    bs3[x],
-                    bw3[x],
-                    be3[x],
+                tb[x] = at_green(
+                    k_b,
+                    base,
+                    [bn1[x], bs1[x], bw1[x], be1[x]],
+                    [bn3[x], bs3[x], bw3[x], be3[x]],
                 );
             }
         }

@@ -26,11 +26,11 @@ fn green_mask(mask: &mut Vec<f32>, m: usize, phase: usize) {
     mask.extend((0..m).map(|x| if (x + phase) % 2 == 0 { 1.0 } else { 0.0 }));
 }
 
-/// Sums each plane over `(2 RADIUS + 1)^2` windows, in place: valid from margin `lo +
-/// RADIUS` where the plane is valid from `lo` (`lo` is where the caller's data starts; the
-/// sums run over whole planes, margins included, and only valid sums are read).
+/// Sums each plane (rows of `s` samples) over `(2 RADIUS + 1)^2` windows, in place: a sum is
+/// valid `RADIUS` samples further from the window edge than the plane's data. The sums run
+/// over whole planes, margins included; callers read only the valid ones.
 #[inline(always)]
-fn box_sum(planes: &mut [Vec<f32>], tmp: &mut Vec<f32>, s: usize, _rows: usize, _lo: usize) {
+fn box_sum(planes: &mut [Vec<f32>], tmp: &mut Vec<f32>, s: usize) {
     let mut levels: [Vec<f32>; LEVELS] = std::array::from_fn(|_| take(0));
     for plane in planes {
         tmp.resize(plane.len(), 0.0);
@@ -173,7 +173,7 @@ pub(super) fn green_slopes(win: &Window, cfa: &[f32], sc: &mut Scratch) {
         }
     }
     give(gm);
-    box_sum(&mut sc.sums, &mut sc.hp_a, s, rows, lo);
+    box_sum(&mut sc.sums, &mut sc.hp_a, s);
     let lo = lo + RADIUS;
     sc.a_site.resize(n, 0.0);
     let [er_g, er_c, eb_g, eb_c] = &sc.sums;
@@ -247,7 +247,7 @@ pub(super) fn colour_slopes(
         }
     }
     give(gm);
-    box_sum(sums, tmp, s, rows, lo);
+    box_sum(sums, tmp, s);
     let lo = lo + RADIUS;
     let n = s * rows;
     b_r.resize(n, 0.0);
