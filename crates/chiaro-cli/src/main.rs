@@ -93,7 +93,7 @@ struct DevelopArgs {
     /// Exposure correction in EV.
     #[arg(long, allow_hyphen_values = true)]
     exposure: Option<f32>,
-    /// rcd-fit (default), rcd, mlri, malvar, bilinear or markesteijn (X-Trans).
+    /// rcd-fit (default), rcd, mlri, malvar, bilinear, markesteijn or xtrans-fast (X-Trans).
     #[arg(long)]
     demosaic: Option<String>,
     /// A built-in look (standard, contrast, soft) or a look TOML file.

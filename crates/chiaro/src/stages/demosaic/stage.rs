@@ -34,6 +34,7 @@ impl Stage for Demosaic {
             DemosaicMethod::Mlri => 6.0,
             DemosaicMethod::RcdFit => 5.0,
             DemosaicMethod::Markesteijn => 8.0,
+            DemosaicMethod::XtransFast => 5.0,
         }
     }
     fn plan(&self, ctx: &mut PlanContext<'_>, _: Option<&Proxy>) -> Result<Option<Kernel>> {
