@@ -732,17 +732,31 @@ mod tests {
 
     #[test]
     fn flat_colour_is_reproduced() {
+        // A mixed colour, and pure, saturated ones (channels at exactly 0 stay at 0).
+        let colours = [
+            [0.8f32, 0.35, 0.12],
+            [0.9, 0.0, 0.0],
+            [0.0, 0.7, 0.0],
+            [0.0, 0.0, 0.6],
+            [0.9, 0.0, 0.8],
+        ];
         for p in patterns() {
             for m in DemosaicMethod::ALL {
-                let (w, h) = (31, 26);
-                let rgb: Vec<f32> = (0..w * h).flat_map(|_| [0.8f32, 0.35, 0.12]).collect();
-                let out = demosaic(m, &mosaic(&rgb, w, h, &p), w, h, &p).expect("runs");
-                let worst = out
-                    .iter()
-                    .zip(&rgb)
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0.0f32, f32::max);
-                assert!(worst < 1e-5, "{m} on {}: error {worst}", p.name());
+                for colour in colours {
+                    let (w, h) = (31, 26);
+                    let rgb: Vec<f32> = (0..w * h).flat_map(|_| colour).collect();
+                    let out = demosaic(m, &mosaic(&rgb, w, h, &p), w, h, &p).expect("runs");
+                    let worst = out
+                        .iter()
+                        .zip(&rgb)
+                        .map(|(a, b)| (a - b).abs())
+                        .fold(0.0f32, f32::max);
+                    assert!(
+                        worst < 1e-5,
+                        "{m} on {} {colour:?}: error {worst}",
+                        p.name()
+                    );
+                }
             }
         }
     }
