@@ -69,6 +69,7 @@ use chiaro::color::matrix::{self, Mat3};
 use chiaro::color::transfer::Transfer;
 use chiaro::color::xy::{D65_XY, rgb_to_xyz_from_primaries};
 use chiaro::io::{EncodeOptions, Format, Placement};
+use chiaro::lab::rng::SplitMix;
 use chiaro::lab::synth::{Storage, SynthDng, write_dng};
 use chiaro::pipeline::{OutputSpec, Recipe, Rendering, prepare, render};
 use chiaro::raw::{CfaPattern, ColorCalibration};
@@ -246,27 +247,6 @@ fn load_kodak(path: &Path) -> Res<Cell> {
     Ok(Cell { rgb })
 }
 
-/// SplitMix64: a small, fast, deterministic generator for the noise.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn uniform(&mut self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-    /// A standard normal deviate (Box-Muller).
-    fn normal(&mut self) -> f64 {
-        let (u, v) = (self.uniform(), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-}
-
 /// The D750 calibration from its DCP, with a daylight (D65) as-shot neutral.
 fn d750_calibration(data: &Path) -> Res<ColorCalibration> {
     let path = data.join("calibration/dcp/NIKON D750.dcp");
@@ -318,7 +298,8 @@ fn synthesise_24mp(data: &Path) -> Res<Vec<u8>> {
             s.spawn(move || {
                 for (i, row) in chunk.chunks_mut(SYNTH_W).enumerate() {
                     let y = band * rows_per + i;
-                    let mut rng = Rng(0x00C0_FFEE ^ (y as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
+                    let mut rng =
+                        SplitMix(0x00C0_FFEE ^ (y as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
                     for (x, out) in row.iter_mut().enumerate() {
                         let (cy, cx) = (y / CELL_H, x / CELL_W);
                         let k = (cy * 8 + cx) % 24;

@@ -160,7 +160,7 @@ pub fn run(command: LabCommand) -> Result<(), chiaro::Error> {
                     |n| n.to_string_lossy().into_owned(),
                 );
                 images.push(
-                    demosaicing::evaluate_image(&name, &truth, &opts)
+                    demosaicing::evaluate_image(&name, truth, &opts)
                         .map_err(|e| e.with_path(path))?,
                 );
                 if let Some(p) = &progress {

@@ -117,51 +117,48 @@ def main(job_path):
         rawpy = None
     for name in list(funcs) + ([f"libraw-{a.lower()}" for a in LIBRAW] if rawpy else []):
         methods[name] = []
-    for k, img in enumerate(images):
+    def run(name, stem, compute):
+        """Times `compute()` (RGB like the mosaic's values), saves it, records it or why not."""
+        try:
+            start = time.perf_counter()
+            rgb = compute()
+            seconds = time.perf_counter() - start
+        except Exception as e:
+            skipped.append(f"{name} on {stem}: {e}")
+            methods[name].append(None)
+            return
+        out = f"{stem}_{name}.npy"
+        np.save(folder / out, np.ascontiguousarray(rgb, dtype="<f4"))
+        methods[name].append({"result": out, "seconds": seconds})
+
+    def libraw(path, algo):
+        with rawpy.imread(str(path)) as raw:
+            rgb = raw.postprocess(
+                demosaic_algorithm=getattr(rawpy.DemosaicAlgorithm, algo),
+                output_color=rawpy.ColorSpace.raw,
+                gamma=(1, 1),
+                no_auto_bright=True,
+                use_camera_wb=False,
+                use_auto_wb=False,
+                user_wb=[1.0, 1.0, 1.0, 1.0],
+                output_bps=16,
+                user_flip=0,
+                user_black=0,
+                user_sat=65535,
+            )
+        return rgb.astype(np.float32) / 65535.0
+
+    for img in images:
         cfa = np.load(folder / img["mosaic"]).astype(np.float64)
         stem = pathlib.Path(img["mosaic"]).stem
         for name, f in funcs.items():
-            try:
-                start = time.perf_counter()
-                rgb = f(cfa, pattern)
-                seconds = time.perf_counter() - start
-            except Exception as e:
-                skipped.append(f"{name} on {stem}: {e}")
-                methods[name].append(None)
-                continue
-            out = f"{stem}_{name}.npy"
-            np.save(folder / out, np.ascontiguousarray(rgb, dtype="<f4"))
-            methods[name].append({"result": out, "seconds": seconds})
+            run(name, stem, lambda: f(cfa, pattern))
         if rawpy:
             with tempfile.TemporaryDirectory() as tmp:
                 path = pathlib.Path(tmp) / "m.dng"
                 dng(path, np.round(np.clip(cfa, 0, 1) * 65535).astype(np.uint16), pattern)
                 for algo in LIBRAW:
-                    name = f"libraw-{algo.lower()}"
-                    try:
-                        start = time.perf_counter()
-                        with rawpy.imread(str(path)) as raw:
-                            rgb = raw.postprocess(
-                                demosaic_algorithm=getattr(rawpy.DemosaicAlgorithm, algo),
-                                output_color=rawpy.ColorSpace.raw,
-                                gamma=(1, 1),
-                                no_auto_bright=True,
-                                use_camera_wb=False,
-                                use_auto_wb=False,
-                                user_wb=[1.0, 1.0, 1.0, 1.0],
-                                output_bps=16,
-                                user_flip=0,
-                                user_black=0,
-                                user_sat=65535,
-                            )
-                        seconds = time.perf_counter() - start
-                    except Exception as e:
-                        skipped.append(f"{name} on {stem}: {e}")
-                        methods[name].append(None)
-                        continue
-                    out = f"{stem}_{name}.npy"
-                    np.save(folder / out, (rgb.astype(np.float32) / 65535.0).astype("<f4"))
-                    methods[name].append({"result": out, "seconds": seconds})
+                    run(f"libraw-{algo.lower()}", stem, lambda: libraw(path, algo))
     (folder / "results.json").write_text(json.dumps({"methods": methods, "skipped": skipped}))
 
 

@@ -1243,6 +1243,19 @@ fn lab_demosaic_json(dir: &Path, extra: &[&str]) -> serde_json::Value {
     serde_json::from_str(&stdout(&o)).expect("JSON")
 }
 
+/// `chiaro lab saturated-set DIR/set --size 96`: the set's folder.
+fn saturated_set(dir: &Path) -> PathBuf {
+    let set = dir.join("set");
+    let o = lab(&[
+        "saturated-set".as_ref(),
+        set.as_os_str(),
+        "--size".as_ref(),
+        "96".as_ref(),
+    ]);
+    assert_code(&o, 0, "lab saturated-set");
+    set
+}
+
 fn mean_cpsnr(v: &serde_json::Value, method: &str) -> f64 {
     v["means"]
         .as_array()
@@ -1257,14 +1270,7 @@ fn mean_cpsnr(v: &serde_json::Value, method: &str) -> f64 {
 #[test]
 fn lab_demosaic_scores_methods_on_the_saturated_set() {
     let d = tmp();
-    let set = d.path().join("set");
-    let o = lab(&[
-        "saturated-set".as_ref(),
-        set.as_os_str(),
-        "--size".as_ref(),
-        "96".as_ref(),
-    ]);
-    assert_code(&o, 0, "lab saturated-set");
+    let set = saturated_set(d.path());
     let pngs = std::fs::read_dir(&set).expect("set written").count();
     assert_eq!(pngs, 5, "five images");
     let html = d.path().join("report.html");
@@ -1347,14 +1353,7 @@ fn lab_demosaic_scores_methods_on_the_saturated_set() {
 fn lab_demosaic_runs_the_peers_beside_chiaro() {
     let _data = common::require_data!();
     let d = tmp();
-    let set = d.path().join("set");
-    let o = lab(&[
-        "saturated-set".as_ref(),
-        set.as_os_str(),
-        "--size".as_ref(),
-        "96".as_ref(),
-    ]);
-    assert_code(&o, 0, "lab saturated-set");
+    let set = saturated_set(d.path());
     let v = lab_demosaic_json(&set, &["--methods", "malvar,rcd-fit", "--crop", "4"]);
     for peer in ["libraw-ahd", "libraw-dcb", "menon2007", "malvar2004"] {
         let c = mean_cpsnr(&v, peer);

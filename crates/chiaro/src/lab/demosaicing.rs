@@ -18,6 +18,7 @@
 use std::time::Instant;
 
 use super::compare::{Comparison, Encoding, RgbImage, compare};
+use super::rng::SplitMix;
 use crate::color::transfer::Transfer;
 use crate::error::{Error, Result};
 use crate::raw::cfa::CfaPattern;
@@ -260,7 +261,7 @@ pub fn score(
 }
 
 /// Scores every method of `opts` on one image of code values 0..1.
-pub fn evaluate_image(name: &str, truth: &RgbImage, opts: &Options) -> Result<ImageResult> {
+pub fn evaluate_image(name: &str, truth: RgbImage, opts: &Options) -> Result<ImageResult> {
     let (w, h) = (truth.width, truth.height);
     let least = opts.border.saturating_mul(2).saturating_add(8);
     if w <= least || h <= least {
@@ -269,19 +270,19 @@ pub fn evaluate_image(name: &str, truth: &RgbImage, opts: &Options) -> Result<Im
             opts.border
         )));
     }
-    let cfa = mosaic_of(name, truth, opts);
+    let cfa = mosaic_of(name, &truth, opts);
     let mut scores = Vec::new();
     let mut results = Vec::new();
     for &method in &opts.methods {
         let start = Instant::now();
         let out = demosaic(method, &cfa, w, h, &opts.pattern)?;
         let seconds = start.elapsed().as_secs_f64();
-        let (s, r) = score(method.name(), truth, out, seconds, opts)?;
+        let (s, r) = score(method.name(), &truth, out, seconds, opts)?;
         scores.push(s);
         results.push(r);
     }
-    let crop = worst_window(truth, &results, opts.border);
-    let crops = std::iter::once(truth)
+    let crop = worst_window(&truth, &results, opts.border);
+    let crops = std::iter::once(&truth)
         .chain(&results)
         .map(|r| crop_of(r, crop))
         .collect();
@@ -291,7 +292,7 @@ pub fn evaluate_image(name: &str, truth: &RgbImage, opts: &Options) -> Result<Im
         height: h,
         scores,
         crop,
-        truth: truth.clone(),
+        truth,
         crops,
     })
 }
@@ -337,14 +338,19 @@ fn mean_score(method: &str, scores: &[&Score], pixels: f64) -> Score {
 
 /// The `[x, y, size]` square of an image.
 fn crop_of(img: &RgbImage, [x0, y0, size]: [usize; 3]) -> RgbImage {
-    let mut data = Vec::with_capacity(3 * size * size);
-    for y in y0..y0 + size {
+    sub_image(img, x0, y0, size, size)
+}
+
+/// The `w` x `h` rectangle of an image from (`x0`, `y0`).
+fn sub_image(img: &RgbImage, x0: usize, y0: usize, w: usize, h: usize) -> RgbImage {
+    let mut data = Vec::with_capacity(3 * w * h);
+    for y in y0..y0 + h {
         let row = 3 * (y * img.width + x0);
-        data.extend_from_slice(&img.data[row..row + 3 * size]);
+        data.extend_from_slice(&img.data[row..row + 3 * w]);
     }
     RgbImage {
-        width: size,
-        height: size,
+        width: w,
+        height: h,
         data,
         bits: img.bits,
     }
@@ -410,19 +416,10 @@ fn truncate(s: &str, n: usize) -> &str {
     s.char_indices().nth(n).map_or(s, |(i, _)| &s[..i])
 }
 
+/// The image without `border` pixels on every side.
 fn cropped(img: &RgbImage, border: usize) -> RgbImage {
     let (w, h) = (img.width - 2 * border, img.height - 2 * border);
-    let mut data = Vec::with_capacity(3 * w * h);
-    for y in border..border + h {
-        let row = 3 * (y * img.width + border);
-        data.extend_from_slice(&img.data[row..row + 3 * w]);
-    }
-    RgbImage {
-        width: w,
-        height: h,
-        data,
-        bits: img.bits,
-    }
+    sub_image(img, border, border, w, h)
 }
 
 /// The [`CROP`]-sized window (inside the border) with the largest squared error summed over
@@ -464,30 +461,7 @@ fn add_noise(cfa: &mut [f32], w: usize, pattern: &CfaPattern, p: &NoiseProfile, 
         let c = pattern.color(i / w, i % w) as usize;
         let x = f64::from(*v).max(0.0);
         let sd = (p.a[c] * x + p.b[c]).max(0.0).sqrt();
-        *v = (f64::from(*v) + sd * rng.gaussian()) as f32;
-    }
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): a small, fast generator, enough for test noise.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn uniform(&mut self) -> f64 {
-        ((self.next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-
-    /// A standard normal sample (Box-Muller).
-    fn gaussian(&mut self) -> f64 {
-        let (u, v) = (self.uniform(), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        *v = (f64::from(*v) + sd * rng.normal()) as f32;
     }
 }
 

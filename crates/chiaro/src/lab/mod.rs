@@ -3,6 +3,7 @@
 pub mod compare;
 pub mod demosaicing;
 pub mod metrics;
+pub mod rng;
 pub mod saturated;
 #[cfg(any(test, feature = "test-support"))]
 pub mod synth;

@@ -624,6 +624,15 @@ pub(crate) mod testutil {
         v
     }
 
+    /// How many samples differ in their bits (dispatched kernels against the baseline build).
+    pub fn differing_bits(a: &[f32], b: &[f32]) -> usize {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .filter(|(x, y)| x.to_bits() != y.to_bits())
+            .count()
+    }
+
     /// Deterministic pseudo-random values in 0..1 (xorshift).
     pub fn noise(n: usize, seed: u64) -> Vec<f32> {
         let mut s = seed | 1;

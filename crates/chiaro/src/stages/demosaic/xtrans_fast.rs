@@ -78,13 +78,20 @@ fn window(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut [Vec<f32>; 8]) {
         v.resize(n, 0.0);
     }
     let [mr, mg, mb, iso, a, b, c, d] = sc;
-    let (pw, ph) = (win.pattern.width(), win.pattern.height());
+    let pw = win.pattern.width();
     for y in 0..rows {
-        let colours: Vec<u8> = (0..pw).map(|x| win.pattern.color(y % ph, x)).collect();
-        let row = y * s..(y + 1) * s;
+        let r = y * s;
         for (plane, want) in [(&mut *mr, 0u8), (&mut *mg, 1), (&mut *mb, 2)] {
-            for (x, v) in plane[row.clone()].iter_mut().enumerate() {
-                *v = if colours[x % pw] == want { 1.0 } else { 0.0 };
+            // One period of the row, then copies of it.
+            for x in 0..pw.min(s) {
+                plane[r + x] = if win.pattern.color(y, x) == want {
+                    1.0
+                } else {
+                    0.0
+                };
+            }
+            for x in (pw..s).step_by(pw) {
+                plane.copy_within(r..r + pw.min(s - x), r + x);
             }
         }
     }
@@ -266,7 +273,7 @@ fn colour(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{noise, smooth_image};
+    use super::super::testutil::{differing_bits, noise, smooth_image};
     use super::*;
     use crate::raw::cfa::CfaPattern;
 
@@ -291,11 +298,7 @@ mod tests {
                     let (mut fast, mut reference) = (vec![0.0f32; n], vec![0.0f32; n]);
                     run(&src, region, &mut fast);
                     run_reference(&src, region, &mut reference);
-                    let differ = fast
-                        .iter()
-                        .zip(&reference)
-                        .filter(|(a, b)| a.to_bits() != b.to_bits())
-                        .count();
+                    let differ = differing_bits(&fast, &reference);
                     assert_eq!(differ, 0, "{shift:?} {region:?}: {differ} samples differ");
                 }
             }

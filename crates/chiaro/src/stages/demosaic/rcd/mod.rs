@@ -242,6 +242,26 @@ fn refine_plane(d: &[f32], out: &mut [f32], s: usize, rows: usize, lo: usize) {
     }
 }
 
+/// A discrimination map `A / (A + B)` from squared high-pass energies `a` and `b`, each
+/// summed over 3 samples along its own axis (`step[0]` apart for `a`, `step[1]` for `b`),
+/// for rows and columns `4..len - 4`.
+#[inline(always)]
+fn discriminate(a: &[f32], b: &[f32], out: &mut [f32], s: usize, rows: usize, step: [isize; 2]) {
+    for y in 4..rows - 4 {
+        let (base, m) = (y * s + 4, s - 8);
+        let va = |o: isize| view(a, base, o, m);
+        let vb = |o: isize| view(b, base, o, m);
+        let (a0, a1, a2) = (va(-step[0]), va(0), va(step[0]));
+        let (b0, b1, b2) = (vb(-step[1]), vb(0), vb(step[1]));
+        let out = &mut out[base..base + m];
+        for x in 0..m {
+            let ea = (a0[x] + a1[x] + a2[x]).max(EPS_SQ);
+            let eb = (b0[x] + b1[x] + b2[x]).max(EPS_SQ);
+            out[x] = ea / (ea + eb);
+        }
+    }
+}
+
 /// Interpolation from two sides weighted by the inverse of each side's gradient:
 /// `(ga * b + gb * a) / (ga + gb)`, written so that `a == b` returns `a` exactly.
 #[inline(always)]
@@ -322,19 +342,7 @@ fn core<const FIT: bool>(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scra
         }
     }
     // Step 1.2: discrimination from the energies summed over 3 samples along each axis.
-    for y in 4..rows - 4 {
-        let (b, m) = (y * s + 4, s - 8);
-        let va = |o: isize| view(&sc.hp_a, b, o, m);
-        let vb = |o: isize| view(&sc.hp_b, b, o, m);
-        let (up, mid, down) = (va(-si), va(0), va(si));
-        let (l, c, r) = (vb(-1), vb(0), vb(1));
-        let out = &mut sc.vh[b..b + m];
-        for x in 0..m {
-            let v = (up[x] + mid[x] + down[x]).max(EPS_SQ);
-            let h = (l[x] + c[x] + r[x]).max(EPS_SQ);
-            out[x] = v / (v + h);
-        }
-    }
+    discriminate(&sc.hp_a, &sc.hp_b, &mut sc.vh, s, rows, [si, 1]);
 
     // Step 1.3: the more decided of each site's discrimination and its diagonal neighbours'
     // mean, once for all later steps (valid from margin 5); the raw map is not needed again.
@@ -413,19 +421,7 @@ fn core<const FIT: bool>(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scra
         }
     }
     // Diagonal discrimination.
-    for y in 4..rows - 4 {
-        let (b, m) = (y * s + 4, s - 8);
-        let va = |o: isize| view(&sc.hp_a, b, o, m);
-        let vb = |o: isize| view(&sc.hp_b, b, o, m);
-        let (p0, p1, p2) = (va(-si - 1), va(0), va(si + 1));
-        let (q0, q1, q2) = (vb(-si + 1), vb(0), vb(si - 1));
-        let out = &mut sc.pq[b..b + m];
-        for x in 0..m {
-            let p = (p0[x] + p1[x] + p2[x]).max(EPS_SQ);
-            let q = (q0[x] + q1[x] + q2[x]).max(EPS_SQ);
-            out[x] = p / (p + q);
-        }
-    }
+    discriminate(&sc.hp_a, &sc.hp_b, &mut sc.pq, s, rows, [si + 1, si - 1]);
     // Refined as for VH (valid from margin 5; read from M_RB).
     refine_plane(&sc.pq, &mut sc.hp_a, s, rows, 5);
     std::mem::swap(&mut sc.pq, &mut sc.hp_a);
@@ -691,7 +687,7 @@ fn keep_every_other(dst: &mut [f32], src: &[f32]) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{noise, smooth_image};
+    use super::super::testutil::{differing_bits, noise, smooth_image};
     use super::*;
     use crate::raw::cfa::CfaPattern;
 
@@ -726,11 +722,7 @@ mod tests {
                         run(&src, region, &mut fast);
                     }
                     run_reference(&src, region, &mut reference, fit);
-                    let differ = fast
-                        .iter()
-                        .zip(&reference)
-                        .filter(|(a, b)| a.to_bits() != b.to_bits())
-                        .count();
+                    let differ = differing_bits(&fast, &reference);
                     assert_eq!(
                         differ, 0,
                         "{name} {region:?} fit {fit}: {differ} samples differ"
