@@ -418,7 +418,7 @@ thread_local! {
 }
 
 /// Most buffers kept per thread (Markesteijn holds 29 at once).
-const POOL_MAX: usize = 32;
+const POOL_MAX: usize = 64;
 
 /// A buffer of `n` zeros, reusing one of this thread's earlier buffers when there is one.
 pub(super) fn take(n: usize) -> Vec<f32> {

@@ -109,11 +109,6 @@ pub(super) struct Scratch {
     pub(super) hp_b: Vec<f32>,
     /// One row of estimates for every site, before the sites that need them are picked.
     pub(super) row: Vec<f32>,
-    /// Laplacians along rows and along columns.
-    pub(super) lh: Vec<f32>,
-    pub(super) lv: Vec<f32>,
-    /// Window sums for the slopes: per pair of colours (green-red, green-blue) two figures.
-    pub(super) sums: [Vec<f32>; 4],
     /// Slope of green on the site's own colour, at red and blue sites.
     pub(super) a_site: Vec<f32>,
     /// Slopes of red and of blue on green, everywhere.
@@ -129,9 +124,6 @@ impl Scratch {
             hp_a: take(0),
             hp_b: take(0),
             row: take(0),
-            lh: take(0),
-            lv: take(0),
-            sums: std::array::from_fn(|_| take(0)),
             a_site: take(0),
             b_r: take(0),
             b_b: take(0),
@@ -139,11 +131,9 @@ impl Scratch {
     }
 
     fn give(self) {
-        let planes = [
-            self.vh, self.pq, self.hp_a, self.hp_b, self.row, self.lh, self.lv,
-        ];
+        let planes = [self.vh, self.pq, self.hp_a, self.hp_b, self.row];
         let slopes = [self.a_site, self.b_r, self.b_b];
-        for v in planes.into_iter().chain(self.sums).chain(slopes) {
+        for v in planes.into_iter().chain(slopes) {
             give(v);
         }
     }
@@ -427,7 +417,7 @@ fn core<const FIT: bool>(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scra
     std::mem::swap(&mut sc.pq, &mut sc.hp_a);
     if FIT {
         let slopes = [&mut sc.b_r, &mut sc.b_b];
-        colour_slopes(win, cfa, pg, &mut sc.sums, &mut sc.hp_a, slopes);
+        colour_slopes(win, cfa, pg, &mut sc.row, slopes);
     }
     let slopes = [&sc.b_r[..], &sc.b_b[..]];
     rb_at_rb::<FIT>(win, cfa, &sc.pq, pg, pr, pb, slopes, &mut sc.row, m_rb);

@@ -26,61 +26,8 @@ fn green_mask(mask: &mut Vec<f32>, m: usize, phase: usize) {
     mask.extend((0..m).map(|x| if (x + phase) % 2 == 0 { 1.0 } else { 0.0 }));
 }
 
-/// Sums each plane (rows of `s` samples) over `(2 RADIUS + 1)^2` windows, in place: a sum is
-/// valid `RADIUS` samples further from the window edge than the plane's data. The sums run
-/// over whole planes, margins included; callers read only the valid ones.
-#[inline(always)]
-fn box_sum(planes: &mut [Vec<f32>], tmp: &mut Vec<f32>, s: usize) {
-    let mut levels: [Vec<f32>; LEVELS] = std::array::from_fn(|_| take(0));
-    for plane in planes {
-        tmp.resize(plane.len(), 0.0);
-        line_sums(plane, tmp, 1, &mut levels);
-        line_sums(tmp, plane, s, &mut levels);
-    }
-    for v in levels {
-        give(v);
-    }
-}
-
-/// Samples a window sum adds along one axis.
-const WIDTH: usize = 2 * RADIUS + 1;
-/// Doubling levels: sums of 2, 4, ... samples up to the largest power of 2 in [`WIDTH`].
-const LEVELS: usize = WIDTH.ilog2() as usize;
-
-/// `dst[i]` = the sum of the [`WIDTH`] samples of `src` centred on `i`, `step` apart, for `i`
-/// in `RADIUS * step..len - RADIUS * step`. By doubling (sums of 2, 4, 8, ... neighbours,
-/// then one term per binary digit of the width): about `2 log2(WIDTH)` additions a sample
-/// instead of `WIDTH - 1`, in an order that depends on `i` alone, so tiles agree with
-/// whole-image runs bit for bit.
-#[inline(always)]
-fn line_sums(src: &[f32], dst: &mut [f32], step: usize, levels: &mut [Vec<f32>; LEVELS]) {
-    let n = src.len();
-    if n <= 2 * RADIUS * step {
-        return;
-    }
-    for k in 0..LEVELS {
-        levels[k].resize(n, 0.0);
-        let (done, rest) = levels.split_at_mut(k);
-        let from: &[f32] = if k == 0 { src } else { &done[k - 1] };
-        pair_sums(from, &mut rest[0], step << k);
-    }
-    let r = RADIUS * step;
-    let m = n - 2 * r;
-    let out = &mut dst[r..r + m];
-    // The highest digit first: a sum of 2^LEVELS samples starting at the window's first.
-    out.copy_from_slice(&levels[LEVELS - 1][..m]);
-    let mut offset = 1 << LEVELS;
-    for k in (0..LEVELS).rev() {
-        if WIDTH & (1 << k) != 0 {
-            let from: &[f32] = if k == 0 { src } else { &levels[k - 1] };
-            let add = &from[offset * step..][..m];
-            for i in 0..m {
-                out[i] += add[i];
-            }
-            offset += 1 << k;
-        }
-    }
-}
+/// Doubling levels: sums of 2, 4, ... samples up to the largest power of 2 in `RADIUS + 1`.
+const LEVELS: usize = (RADIUS + 1).ilog2() as usize;
 
 /// `out[i] = v[i] + v[i + gap]` where both exist.
 #[inline(always)]
@@ -105,89 +52,95 @@ fn pair_sums(v: &[f32], out: &mut [f32], gap: usize) {
 /// green as a maze. The energy ratio, not a regression on the cross products, because the
 /// interpolated member is attenuated at high frequencies and a regression would take that
 /// for weak correlation (measured: it loses 8 dB on Kodak). Valid from margin `3 + RADIUS`.
+///
+/// The pairs of red's energies come from the lines through red sites (both), the rows
+/// through the greens of red rows and the columns through the greens of blue rows; each of
+/// these lives on one lattice and is summed there ([`LatticeSums`]); blue's likewise.
 #[inline(always)]
 pub(super) fn green_slopes(win: &Window, cfa: &[f32], sc: &mut Scratch) {
     let (s, rows) = (win.stride, win.rows);
-    let n = s * rows;
     let si = s as isize;
-    sc.lh.resize(n, 0.0);
-    sc.lv.resize(n, 0.0);
-    for y in 2..rows - 2 {
-        let (b, m) = (y * s + 2, s - 4);
-        let v = |o: isize| view(cfa, b, o, m);
-        let (c, l2, r2, n2, s2) = (v(0), v(-2), v(2), v(-2 * si), v(2 * si));
-        let lh = &mut sc.lh[b..b + m];
-        for x in 0..m {
-            lh[x] = 2.0 * c[x] - l2[x] - r2[x];
-        }
-        let lv = &mut sc.lv[b..b + m];
-        for x in 0..m {
-            lv[x] = 2.0 * c[x] - n2[x] - s2[x];
-        }
-    }
-    for v in &mut sc.sums {
-        v.resize(n, 0.0);
-    }
-    // The line of a row pairs green with the row's other colour (the row's pair); the line of
-    // a column pairs green with the column's, which is the row's at the row's red (blue)
-    // sites and the other pair at its green sites.
     let (lo, m) = (3, s - 6);
+    let (red, blue) = (site_of(win, 0), site_of(win, 2));
+    // Per colour (red, blue), per lattice (the colour's sites, the greens of its rows, the
+    // greens of the other colour's rows), green's and the colour's energy.
+    let lattices = |(py, px): (usize, usize)| [(py, px), (py, 1 - px), (1 - py, px)];
+    let new = |at| LatticeSums::new(s, rows, at);
+    let mut sums = [red, blue].map(|c| lattices(c).map(|l| [new(l), new(l)]));
+    sc.row.clear();
+    sc.row.resize(4 * m, 0.0);
     let mut gm = take(0);
-    let [er_g, er_c, eb_g, eb_c] = &mut sc.sums;
     for y in lo..rows - lo {
         let b = y * s + lo;
         let x0 = first(win, y, lo, false);
         green_mask(&mut gm, m, 1 - (x0 - lo));
-        let red_row = win.pattern.color(y, x0) == 0;
-        let (lh, lv) = (&sc.lh[..], &sc.lv[..]);
-        let (hc, hl, hr) = (view(lh, b, 0, m), view(lh, b, -1, m), view(lh, b, 1, m));
-        let (vc, vn, vs) = (view(lv, b, 0, m), view(lv, b, -si, m), view(lv, b, si, m));
-        let (own_g, own_c, other_g, other_c) = if red_row {
-            (
-                &mut er_g[b..b + m],
-                &mut er_c[b..b + m],
-                &mut eb_g[b..b + m],
-                &mut eb_c[b..b + m],
-            )
-        } else {
-            (
-                &mut eb_g[b..b + m],
-                &mut eb_c[b..b + m],
-                &mut er_g[b..b + m],
-                &mut er_c[b..b + m],
-            )
-        };
+        let v = |o: isize| view(cfa, b, o, m);
+        let (c, w1, e1, w2, e2, w3, e3) = (v(0), v(-1), v(1), v(-2), v(2), v(-3), v(3));
+        let (n1, s1, n2, s2, n3, s3) =
+            (v(-si), v(si), v(-2 * si), v(2 * si), v(-3 * si), v(3 * si));
+        let (own_g, rest) = sc.row.split_at_mut(m);
+        let (own_c, rest) = rest.split_at_mut(m);
+        let (other_g, other_c) = rest.split_at_mut(m);
         for x in 0..m {
             let g = gm[x];
-            let h_nb = 0.5 * (hl[x] + hr[x]);
-            let (h_own, h_nb) = (hc[x] * hc[x], h_nb * h_nb);
-            let v_nb = 0.5 * (vn[x] + vs[x]);
-            let (v_own, v_nb) = (vc[x] * vc[x], v_nb * v_nb);
+            // Laplacians along the row at the site and its two neighbours, along the column
+            // likewise.
+            let hc = 2.0 * c[x] - w2[x] - e2[x];
+            let (hl, hr) = (2.0 * w1[x] - w3[x] - e1[x], 2.0 * e1[x] - w1[x] - e3[x]);
+            let vc = 2.0 * c[x] - n2[x] - s2[x];
+            let (vn, vs) = (2.0 * n1[x] - n3[x] - s1[x], 2.0 * s1[x] - n1[x] - s3[x]);
+            let h_nb = 0.5 * (hl + hr);
+            let (h_own, h_nb) = (hc * hc, h_nb * h_nb);
+            let v_nb = 0.5 * (vn + vs);
+            let (v_own, v_nb) = (vc * vc, v_nb * v_nb);
             // Green's and the other colour's member of each pair.
             let (h_g, h_c) = (h_nb + (h_own - h_nb) * g, h_own + (h_nb - h_own) * g);
             let (v_g, v_c) = (v_nb + (v_own - v_nb) * g, v_own + (v_nb - v_own) * g);
+            // The row's colour: both lines at its sites, the row at the greens; the other
+            // colour: the columns through the greens.
             own_g[x] = h_g + v_g * (1.0 - g);
             own_c[x] = h_c + v_c * (1.0 - g);
             other_g[x] = v_g * g;
             other_c[x] = v_c * g;
         }
+        let [sr, sb] = &mut sums;
+        let (own_l, other_l) = if y % 2 == red.0 { (sr, sb) } else { (sb, sr) };
+        let (own_g, rest) = sc.row.split_at(m);
+        let (own_c, rest) = rest.split_at(m);
+        let (other_g, other_c) = rest.split_at(m);
+        // Lattice 0 (the colour's sites) and 1 (the greens of its rows) from the row's own
+        // figures, lattice 2 of the other colour (the greens of its other rows) from the
+        // columns'.
+        for l in &mut own_l[..2] {
+            l[0].set_row(y, lo, own_g);
+            l[1].set_row(y, lo, own_c);
+        }
+        other_l[2][0].set_row(y, lo, other_g);
+        other_l[2][1].set_row(y, lo, other_c);
     }
     give(gm);
-    box_sum(&mut sc.sums, &mut sc.hp_a, s);
     let lo = lo + RADIUS;
-    sc.a_site.resize(n, 0.0);
-    let [er_g, er_c, eb_g, eb_c] = &sc.sums;
-    for y in lo..rows - lo {
-        let (b, m) = (y * s + lo, s - 2 * lo);
-        let x0 = first(win, y, lo, false);
-        let (eg, ec) = if win.pattern.color(y, x0) == 0 {
-            (&er_g[b..b + m], &er_c[b..b + m])
-        } else {
-            (&eb_g[b..b + m], &eb_c[b..b + m])
-        };
-        let a = &mut sc.a_site[b..b + m];
-        for x in 0..m {
-            a[x] = ((eg[x] + EPS_FIT) / (ec[x] + EPS_FIT)).sqrt().min(1.0);
+    sc.a_site.resize(s * rows, 0.0);
+    for (at, colour) in [red, blue].into_iter().zip(sums) {
+        let colour = colour.map(|l| {
+            l.map(|mut e| {
+                e.sum(&[at]);
+                e
+            })
+        });
+        for y in (lo..rows - lo).filter(|y| y % 2 == at.0) {
+            let x0 = lo + (lo + at.1) % 2;
+            let e = |k: usize| colour.each_ref().map(|l| l[k].from(y, x0));
+            let ([g0, g1, g2], [c0, c1, c2]) = (e(0), e(1));
+            let out = sc.a_site[y * s + x0..y * s + s - lo].iter_mut().step_by(2);
+            for (i, a) in out.enumerate() {
+                let eg = g0[i] + g1[i] + g2[i];
+                let ec = c0[i] + c1[i] + c2[i];
+                *a = ((eg + EPS_FIT) / (ec + EPS_FIT)).sqrt().min(1.0);
+            }
+        }
+        for l in colour.into_iter().flatten() {
+            l.give();
         }
     }
 }
@@ -196,70 +149,235 @@ pub(super) fn green_slopes(win: &Window, cfa: &[f32], sc: &mut Scratch) {
 /// everywhere. The regression, over the red (blue) sites of a window, of the red (blue)
 /// lattice's Laplacian (`4 c - c(±2, 0) - c(0, ±2)`) on the same stencil applied to green,
 /// at most 1 (colour differences, as RCD, where the channels agree; less where red's
-/// detail is not green's). Same sites, same stencil, so no interpolation biases it. Valid
-/// from margin `m_green(true) + 2 + RADIUS`.
+/// detail is not green's). Same sites, same stencil, so no interpolation biases it. The
+/// figures live on one lattice, so they are summed there ([`LatticeSums`]). Valid from
+/// margin `m_green(true) + 2 + RADIUS`.
 #[inline(always)]
 pub(super) fn colour_slopes(
     win: &Window,
     cfa: &[f32],
     g: &[f32],
-    sums: &mut [Vec<f32>; 4],
-    tmp: &mut Vec<f32>,
-    [b_r, b_b]: [&mut Vec<f32>; 2],
+    row: &mut Vec<f32>,
+    slopes: [&mut Vec<f32>; 2],
 ) {
     let (s, rows) = (win.stride, win.rows);
     let si = s as isize;
     let lo = m_green(true) + 2;
     let m = s - 2 * lo;
-    let mut gm = take(0);
-    let [xr, gr, xb, gb] = &mut *sums;
-    for y in lo..rows - lo {
-        let b = y * s + lo;
-        let x0 = first(win, y, lo, false);
-        green_mask(&mut gm, m, 1 - (x0 - lo));
-        let vc = |o: isize| view(cfa, b, o, m);
-        let vg = |o: isize| view(g, b, o, m);
-        let (c, cn, cs, cw, ce) = (vc(0), vc(-2 * si), vc(2 * si), vc(-2), vc(2));
-        let (g0, gn, gs, gw, ge) = (vg(0), vg(-2 * si), vg(2 * si), vg(-2), vg(2));
-        let (tx, tg, ox, og) = if win.pattern.color(y, x0) == 0 {
-            (
-                &mut xr[b..b + m],
-                &mut gr[b..b + m],
-                &mut xb[b..b + m],
-                &mut gb[b..b + m],
-            )
-        } else {
-            (
-                &mut xb[b..b + m],
-                &mut gb[b..b + m],
-                &mut xr[b..b + m],
-                &mut gr[b..b + m],
-            )
-        };
-        ox.fill(0.0);
-        og.fill(0.0);
-        for x in 0..m {
-            let keep = 1.0 - gm[x];
-            let hc = 4.0 * c[x] - cn[x] - cs[x] - cw[x] - ce[x];
-            let hg = 4.0 * g0[x] - gn[x] - gs[x] - gw[x] - ge[x];
-            tx[x] = hc * hg * keep;
-            tg[x] = hg * hg * keep;
-        }
-    }
-    give(gm);
-    box_sum(sums, tmp, s);
-    let lo = lo + RADIUS;
     let n = s * rows;
-    b_r.resize(n, 0.0);
-    b_b.resize(n, 0.0);
-    let [xr, gr, xb, gb] = &*sums;
-    for y in lo..rows - lo {
-        let (b, m) = (y * s + lo, s - 2 * lo);
-        for (out, (x_s, g_s)) in [(&mut *b_r, (xr, gr)), (&mut *b_b, (xb, gb))] {
-            let (out, x_s, g_s) = (&mut out[b..b + m], &x_s[b..b + m], &g_s[b..b + m]);
+    row.clear();
+    row.resize(2 * m, 0.0);
+    let (rx, rg) = row.split_at_mut(m);
+    for (colour, out) in [0, 2].into_iter().zip(slopes) {
+        let (py, px) = site_of(win, colour);
+        let mut lat_x = LatticeSums::new(s, rows, (py, px));
+        let mut lat_g = LatticeSums::new(s, rows, (py, px));
+        for y in (lo..rows - lo).filter(|y| y % 2 == py) {
+            let b = y * s + lo;
+            let vc = |o: isize| view(cfa, b, o, m);
+            let vg = |o: isize| view(g, b, o, m);
+            let (c, cn, cs, cw, ce) = (vc(0), vc(-2 * si), vc(2 * si), vc(-2), vc(2));
+            let (g0, gn, gs, gw, ge) = (vg(0), vg(-2 * si), vg(2 * si), vg(-2), vg(2));
             for x in 0..m {
-                out[x] = ((x_s[x] + EPS_FIT) / (g_s[x] + EPS_FIT)).clamp(0.0, 1.0);
+                let hc = 4.0 * c[x] - cn[x] - cs[x] - cw[x] - ce[x];
+                let hg = 4.0 * g0[x] - gn[x] - gs[x] - gw[x] - ge[x];
+                rx[x] = hc * hg;
+                rg[x] = hg * hg;
+            }
+            lat_x.set_row(y, lo, rx);
+            lat_g.set_row(y, lo, rg);
+        }
+        let everywhere = [(0, 0), (0, 1), (1, 0), (1, 1)];
+        lat_x.sum(&everywhere);
+        lat_g.sum(&everywhere);
+        let lo = lo + RADIUS;
+        out.resize(n, 0.0);
+        for y in lo..rows - lo {
+            for x0 in [lo, lo + 1] {
+                let (xs, gs) = (lat_x.from(y, x0), lat_g.from(y, x0));
+                let out = out[y * s + x0..y * s + s - lo].iter_mut().step_by(2);
+                for ((o, x), g) in out.zip(xs).zip(gs) {
+                    *o = ((x + EPS_FIT) / (g + EPS_FIT)).clamp(0.0, 1.0);
+                }
             }
         }
+        lat_x.give();
+        lat_g.give();
+    }
+}
+
+/// Row and column parity, in the window, of the sites of `colour`.
+#[inline(always)]
+fn site_of(win: &Window, colour: u8) -> (usize, usize) {
+    let at = |y, x| win.pattern.color(y, x) == colour;
+    let y = usize::from(!(at(0, 0) || at(0, 1)));
+    (y, usize::from(!at(y, 0)))
+}
+
+/// Window sums of figures that live on one lattice of the mosaic, the sites
+/// `(py + 2 i, px + 2 j)` of a window of `stride` x `rows`, held as a plane of a quarter of
+/// the samples. The `(2 RADIUS + 1)^2` window of a site on a row (column) of the lattice's
+/// parity holds `RADIUS + 1` of its rows (columns), of the other parity `RADIUS`; both
+/// counts are summed along each axis, so the sums for every site come from four planes at a
+/// quarter of the cost of full-resolution ones. Each sum adds its samples by doubling in an
+/// order that depends on its position alone, so tiles agree with whole-image runs.
+struct LatticeSums {
+    py: usize,
+    px: usize,
+    /// Lattice columns and rows.
+    w: usize,
+    h: usize,
+    /// The figures; after [`Self::sum`], `sums[r][c][i w + j]` is the sum over the lattice
+    /// rows `i..i + RADIUS + r` and columns `j..j + RADIUS + c`.
+    plane: Vec<f32>,
+    sums: [[Vec<f32>; 2]; 2],
+}
+
+// The two counts per axis, `RADIUS` and `RADIUS + 1`, need an even radius.
+const _: () = assert!(RADIUS % 2 == 0);
+
+impl LatticeSums {
+    #[inline(always)]
+    fn new(stride: usize, rows: usize, (py, px): (usize, usize)) -> Self {
+        let (w, h) = ((stride - px).div_ceil(2), (rows - py).div_ceil(2));
+        LatticeSums {
+            py,
+            px,
+            w,
+            h,
+            plane: take(w * h),
+            sums: std::array::from_fn(|_| std::array::from_fn(|_| take(0))),
+        }
+    }
+
+    /// Takes the lattice's sites of window row `y` (of the lattice's parity) from `row`,
+    /// which holds the row's samples from column `x0` on.
+    #[inline(always)]
+    fn set_row(&mut self, y: usize, x0: usize, row: &[f32]) {
+        let j0 = (x0 + 1 - self.px) / 2;
+        let skip = self.px + 2 * j0 - x0;
+        let dst = &mut self.plane[(y - self.py) / 2 * self.w + j0..][..self.w - j0];
+        for (d, v) in dst.iter_mut().zip(row.iter().skip(skip).step_by(2)) {
+            *d = *v;
+        }
+    }
+
+    /// Sums the plane over the windows of the sites of the given row and column parities
+    /// (in the window), the only ones [`Self::from`] may then be asked for.
+    #[inline(always)]
+    fn sum(&mut self, sites: &[(usize, usize)]) {
+        let n = self.w * self.h;
+        // The counts along columns (r) and rows (c) those sites need.
+        let count = |site: usize, own: usize| usize::from(site == own);
+        let need = |r: usize, c: usize| {
+            sites
+                .iter()
+                .any(|&(y, x)| count(y, self.py) == r && count(x, self.px) == c)
+        };
+        let mut levels: [Vec<f32>; LEVELS] = std::array::from_fn(|_| take(0));
+        let mut along_rows = [take(n), take(n)];
+        {
+            let [h0, h1] = &mut along_rows;
+            start_sums(&self.plane, h0, 1, RADIUS, &mut levels);
+            if need(0, 1) || need(1, 1) {
+                plus_one(h0, &self.plane, h1, 1);
+            }
+        }
+        for (c, h) in along_rows.iter().enumerate() {
+            if !(need(0, c) || need(1, c)) {
+                continue;
+            }
+            let [s0, s1] = &mut self.sums;
+            s0[c].resize(n, 0.0);
+            start_sums(h, &mut s0[c], self.w, RADIUS, &mut levels);
+            if need(1, c) {
+                s1[c].resize(n, 0.0);
+                plus_one(&s0[c], h, &mut s1[c], self.w);
+            }
+        }
+        for v in levels.into_iter().chain(along_rows) {
+            give(v);
+        }
+    }
+
+    /// The sums for the sites of window row `y` at columns `x0`, `x0 + 2`, ...
+    #[inline(always)]
+    fn from(&self, y: usize, x0: usize) -> &[f32] {
+        // The count along an axis and the window's first lattice index there.
+        let first = |d: usize| {
+            if d % 2 == 0 {
+                (1, d / 2 - RADIUS / 2)
+            } else {
+                (0, (d + 1 - RADIUS) / 2)
+            }
+        };
+        let (r, i0) = first(y - self.py);
+        let (c, j0) = first(x0 - self.px);
+        &self.sums[r][c][i0 * self.w + j0..(i0 + 1) * self.w]
+    }
+
+    #[inline(always)]
+    fn give(self) {
+        give(self.plane);
+        for v in self.sums.into_iter().flatten() {
+            give(v);
+        }
+    }
+}
+
+/// `dst[i]` = the sum of the `width` samples of `src` from `i` on, `step` apart, for every
+/// `i` with `i + (width - 1) step < len`. By doubling (sums of 2, 4, 8, ... neighbours, then
+/// one term per lower binary digit of the width): about `2 log2(width)` additions a sample
+/// instead of `width - 1`, in an order that depends on `i` alone.
+#[inline(always)]
+fn start_sums(
+    src: &[f32],
+    dst: &mut [f32],
+    step: usize,
+    width: usize,
+    levels: &mut [Vec<f32>; LEVELS],
+) {
+    let n = src.len();
+    if n <= (width - 1) * step {
+        return;
+    }
+    let top = width.ilog2() as usize;
+    for k in 0..top {
+        levels[k].resize(n, 0.0);
+        let (done, rest) = levels.split_at_mut(k);
+        let from: &[f32] = if k == 0 { src } else { &done[k - 1] };
+        pair_sums(from, &mut rest[0], step << k);
+    }
+    let m = n - (width - 1) * step;
+    let out = &mut dst[..m];
+    // The highest digit first: a sum of 2^top samples starting at the window's first.
+    out.copy_from_slice(if top == 0 {
+        &src[..m]
+    } else {
+        &levels[top - 1][..m]
+    });
+    let mut offset = 1 << top;
+    for k in (0..top).rev() {
+        if width & (1 << k) != 0 {
+            let from: &[f32] = if k == 0 { src } else { &levels[k - 1] };
+            let add = &from[offset * step..][..m];
+            for i in 0..m {
+                out[i] += add[i];
+            }
+            offset += 1 << k;
+        }
+    }
+}
+
+/// `out[i] = sums[i] + src[i + RADIUS step]`: window sums of `RADIUS` samples from
+/// [`start_sums`] extended by one.
+#[inline(always)]
+fn plus_one(sums: &[f32], src: &[f32], out: &mut [f32], step: usize) {
+    let Some(m) = src.len().checked_sub(RADIUS * step) else {
+        return;
+    };
+    let (sums, add, out) = (&sums[..m], &src[RADIUS * step..], &mut out[..m]);
+    for i in 0..m {
+        out[i] = sums[i] + add[i];
     }
 }
