@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 
 pub fn run(path: &Path, as_json: bool, reader: &crate::RawReader) -> anyhow::Result<()> {
     let raw = reader.read(path, &chiaro::Limits::default())?;
-    let v = describe(path, &raw);
+    let mut v = describe(path, &raw);
+    v["auto_exposure"] = auto_exposure(&raw).map_or(Value::Null, Value::from);
     let mut text = String::new();
     if as_json {
         text = json_printable(&(serde_json::to_string_pretty(&v)? + "\n"));
@@ -23,6 +24,31 @@ pub fn run(path: &Path, as_json: bool, reader: &crate::RawReader) -> anyhow::Res
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(()),
     }
+}
+
+/// What `--exposure auto` would choose for the default development (`None` when the file
+/// cannot be prepared for rendering).
+fn auto_exposure(raw: &RawImage) -> Option<String> {
+    use chiaro::pipeline::{OutputSpec, Recipe, Rendering};
+    use chiaro::stages::exposure::Exposure;
+    let limits = chiaro::Limits::default();
+    let frame = chiaro::pipeline::prepare(raw, &limits).ok()?;
+    let mut recipe = Recipe::default();
+    recipe.set(Exposure {
+        ev: 0.0,
+        baseline: true,
+        auto: true,
+    });
+    let spec = OutputSpec {
+        bits: 8,
+        linear: false,
+    };
+    let rendering = Rendering::new(&frame, &recipe, &spec, &limits, None).ok()?;
+    let note = rendering
+        .notes()
+        .iter()
+        .find(|(stage, _)| *stage == "exposure");
+    note.map(|(_, n)| n.clone())
 }
 
 fn describe(path: &Path, raw: &RawImage) -> Value {

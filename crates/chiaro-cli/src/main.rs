@@ -90,9 +90,10 @@ struct DevelopArgs {
     /// fluorescent, flash, or KELVIN[,TINT].
     #[arg(long)]
     wb: Option<String>,
-    /// Exposure correction in EV.
-    #[arg(long, allow_hyphen_values = true)]
-    exposure: Option<f32>,
+    /// Exposure correction in EV, or `auto` (chosen from the scene, printed per file), or
+    /// `auto+EV` / `auto-EV` (the automatic choice with a bias).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_exposure)]
+    exposure: Option<(bool, f32)>,
     /// rcd-fit (default), rcd, mlri, malvar, bilinear, markesteijn or xtrans-fast (X-Trans).
     #[arg(long)]
     demosaic: Option<String>,
@@ -292,14 +293,22 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
 
     let bar = progress_bar(args.inputs.len() as u64);
     let start = Instant::now();
-    let results: Vec<Result<(), chiaro::Error>> = pool.install(|| {
+    let results: Vec<Result<Notes, chiaro::Error>> = pool.install(|| {
         args.inputs
             .par_iter()
             .zip(&outputs)
             .map(|(input, output)| {
                 let r = develop_one(&job, input, output, &cancel);
                 match &r {
-                    Ok(()) => bar.set_message(format!("{}", output.display())),
+                    Ok(notes) => {
+                        // Choices made from the image (automatic exposure, white balance).
+                        for (stage, note) in notes {
+                            bar.suspend(|| {
+                                eprintln!("chiaro: {}: {stage}: {note}", input.display())
+                            });
+                        }
+                        bar.set_message(format!("{}", output.display()))
+                    }
                     Err(e) if e.kind() != ErrorKind::Cancelled => {
                         bar.suspend(|| eprintln!("chiaro: {e}"))
                     }
@@ -329,12 +338,15 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Choices a development made from the image, by stage.
+type Notes = Vec<(&'static str, String)>;
+
 fn develop_one(
     job: &Job,
     input: &Path,
     output: &Path,
     cancel: &AtomicBool,
-) -> Result<(), chiaro::Error> {
+) -> Result<Notes, chiaro::Error> {
     if cancel.load(Ordering::SeqCst) {
         return Err(chiaro::Error::new(ErrorKind::Cancelled, "cancelled"));
     }
@@ -363,17 +375,39 @@ fn develop_one(
     // Uncompressed TIFF takes its rows while they are rendered (the write overlaps the work
     // and the whole output never sits in memory); the other encoders take a whole image.
     if job.format == Format::Tiff && matches!(job.spec.bits, 16 | 32) {
-        rendering
+        let info = rendering
             .write_tiff(output, &opts, job.place)
             .map_err(|e| e.with_path(input))?;
-        return Ok(());
+        return Ok(info.notes);
     }
     let dev = rendering.image().map_err(|e| e.with_path(input))?;
     drop(frame);
     if cancel.load(Ordering::SeqCst) {
         return Err(chiaro::Error::new(ErrorKind::Cancelled, "cancelled"));
     }
-    chiaro::io::write_image(output, &dev.image, &opts, job.place).map_err(|e| e.with_path(output))
+    chiaro::io::write_image(output, &dev.image, &opts, job.place)
+        .map_err(|e| e.with_path(output))?;
+    Ok(dev.info.notes)
+}
+
+/// `--exposure`: `EV`, `auto`, `auto+EV` or `auto-EV`, as (automatic, EV).
+fn parse_exposure(text: &str) -> Result<(bool, f32), String> {
+    let t = text.trim();
+    let (auto, rest) = match t.strip_prefix("auto") {
+        Some(rest) => (true, rest),
+        None => (false, t),
+    };
+    let ev = if auto && rest.is_empty() {
+        0.0
+    } else {
+        rest.parse::<f32>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| {
+                format!("'{text}' is not an exposure: give EV (e.g. 1.5), auto, or auto+EV")
+            })?
+    };
+    Ok((auto, ev))
 }
 
 /// The recipe: a file or the default, then a look, then the command-line overrides.
@@ -409,11 +443,11 @@ fn build_recipe(args: &DevelopArgs) -> anyhow::Result<Recipe> {
             space: OutputSpace::from_name(cs)?,
         });
     }
-    if let Some(ev) = args.exposure {
+    if let Some((auto, ev)) = args.exposure {
         // Keep the recipe's choice about BaselineExposure; without one, display output uses
         // it (`--linear` turns it off below).
         let baseline = recipe.get::<Exposure>().is_none_or(|e| e.baseline);
-        recipe.set(Exposure { ev, baseline });
+        recipe.set(Exposure { ev, baseline, auto });
     }
     if args.linear {
         recipe = recipe.linear();

@@ -745,7 +745,7 @@ fn recipe_file_is_applied_and_options_override_it() {
     let recipe = d.path().join("bright.toml");
     std::fs::write(
         &recipe,
-        r#"version = 1
+        r#"version = 2
 [[stages]]
 stage = "white-balance"
 mode = "auto"
@@ -764,8 +764,7 @@ ev = 1.0
 baseline = true
 [[stages]]
 stage = "tone-curve"
-white = 8.0
-grey_out = 0.18
+contrast = 1.3
 "#,
     )
     .expect("write recipe");
@@ -834,6 +833,45 @@ fn exposure_and_quality_options_take_effect() {
         size(&low),
         size(&high)
     );
+}
+
+#[test]
+fn auto_exposure_reports_its_choice_and_bad_values_are_usage_errors() {
+    let d = tmp();
+    let out = d.path().join("auto.jpg");
+    let o = chiaro([
+        OsArg::from("develop"),
+        sample().into(),
+        "-o".into(),
+        out.clone().into(),
+        "--exposure".into(),
+        "auto".into(),
+    ]);
+    assert_code(&o, 0, "--exposure auto");
+    let err = stderr(&o);
+    assert!(
+        err.contains("exposure: auto ") && err.contains(" EV"),
+        "{err}"
+    );
+    // The bias moves the result by its EV.
+    let plain = decode(&out);
+    let biased = develop_ok(&d.path().join("biased.jpg"), &["--exposure", "auto-1.5"]);
+    assert!(
+        biased.mean()[1] < plain.mean()[1] - 0.05,
+        "auto-1.5 not darker"
+    );
+    for bad in ["autox", "auto+", "1.0ev", "nan"] {
+        let o = chiaro([
+            OsArg::from("develop"),
+            sample().into(),
+            "-o".into(),
+            d.path().join("x.jpg").into(),
+            "--exposure".into(),
+            bad.into(),
+        ]);
+        assert_code(&o, 2, &format!("--exposure {bad:?}"));
+        assert!(stderr(&o).contains("exposure"), "{bad}: {}", stderr(&o));
+    }
 }
 
 #[test]

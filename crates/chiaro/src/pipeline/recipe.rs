@@ -3,7 +3,7 @@
 //! A recipe is an ordered, versioned list of stages with their parameters, stored as TOML:
 //!
 //! ```toml
-//! version = 1
+//! version = 2
 //! [[stages]]
 //! stage = "white-balance"
 //! mode = "as-shot"
@@ -24,11 +24,28 @@ use crate::stages::color::Color;
 use crate::stages::demosaic::Demosaic;
 use crate::stages::exposure::Exposure;
 use crate::stages::highlights::{HighlightMode, Highlights};
-use crate::stages::tone::filmic::Filmic;
+use crate::stages::tone::curve::ToneCurve;
 use crate::stages::white_balance::WhiteBalance;
 
 /// The recipe format version this build writes; older versions are migrated on load.
-pub const RECIPE_VERSION: u32 = 1;
+///
+/// Version 2 replaced the tone curve (Hable's filmic curve with `toe` and `shoulder`, scene
+/// 2.0 to display white by default) with [`ToneCurve`]; a version 1 `tone-curve` keeps its
+/// white and its grey (0.18 to `grey_out`) and takes the default contrast.
+pub const RECIPE_VERSION: u32 = 2;
+
+/// Rewrites the stage tables of a version 1 file as version 2.
+fn migrate_v1(stages: &mut [toml::Table]) {
+    for t in stages {
+        if t.get("stage").and_then(|v| v.as_str()) == Some("tone-curve") {
+            t.remove("toe");
+            t.remove("shoulder");
+            t.entry("white").or_insert(toml::Value::Float(2.0));
+            t.entry("grey_out").or_insert(toml::Value::Float(0.18));
+            t.insert("grey_in".into(), toml::Value::Float(0.18));
+        }
+    }
+}
 
 /// A development recipe: stages in order.
 #[derive(Debug, Clone)]
@@ -50,8 +67,8 @@ impl PartialEq for Recipe {
 }
 
 impl Default for Recipe {
-    /// The default development for display: as-shot white, RCD, highlight blend, sRGB,
-    /// baseline exposure, filmic tone curve.
+    /// The default development for display: as-shot white, rcd-fit, highlight blend, sRGB,
+    /// baseline exposure, the tone curve (raw white to display white).
     fn default() -> Self {
         Recipe {
             version: RECIPE_VERSION,
@@ -65,8 +82,9 @@ impl Default for Recipe {
                 Box::new(Exposure {
                     ev: 0.0,
                     baseline: true,
+                    auto: false,
                 }),
-                Box::new(Filmic::default()),
+                Box::new(ToneCurve::default()),
             ],
         }
     }
@@ -99,14 +117,17 @@ fn parse_file(text: &str, what: &str, registry: &Registry) -> Result<Recipe> {
         .try_into()
         .map_err(|e: toml::de::Error| Error::parameter(format!("{what}: {}", e.message())))?;
     let _ = file.name;
-    let stages = file
-        .stages
+    let mut tables = file.stages;
+    if file.version == 1 {
+        migrate_v1(&mut tables);
+    }
+    let stages = tables
         .into_iter()
         .map(|t| registry.parse(t))
         .collect::<Result<Vec<_>>>()
         .map_err(|e| Error::parameter(format!("{what}: {}", e.message())))?;
     Ok(Recipe {
-        version: file.version,
+        version: RECIPE_VERSION,
         stages,
     })
 }
@@ -299,6 +320,18 @@ mod tests {
             assert!(r.validate().is_ok(), "{name}");
         }
         assert!(look("no-such-look").is_err());
+    }
+
+    #[test]
+    fn version_1_tone_curve_is_migrated_keeping_its_white_and_grey() {
+        let text = "version = 1\n[[stages]]\nstage = \"demosaic\"\n[[stages]]\nstage = \"color\"\n[[stages]]\nstage = \"tone-curve\"\nwhite = 4.0\ntoe = 0.3\nshoulder = 0.2\n";
+        let r = Recipe::from_toml(text).expect("migrates");
+        assert_eq!(r.version, RECIPE_VERSION);
+        let t = r.get::<ToneCurve>().expect("tone curve");
+        assert_eq!((t.white, t.grey_in, t.grey_out), (4.0, 0.18, 0.18));
+        assert_eq!(t.contrast, ToneCurve::default().contrast);
+        // Version 2 has no toe: it is an unknown field there.
+        assert!(Recipe::from_toml(&text.replace("version = 1", "version = 2")).is_err());
     }
 
     #[test]

@@ -48,7 +48,7 @@ impl Registry {
             r.register::<highlights::Highlights>();
             r.register::<color::Color>();
             r.register::<exposure::Exposure>();
-            r.register::<tone::filmic::Filmic>();
+            r.register::<tone::curve::ToneCurve>();
             r
         })
     }

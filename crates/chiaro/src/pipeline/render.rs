@@ -105,6 +105,11 @@ impl<'a> Rendering<'a> {
         self.size
     }
 
+    /// Choices planning made from the image (automatic exposure, white balance), by stage.
+    pub fn notes(&self) -> &[(&'static str, String)] {
+        &self.plan.ctx.notes
+    }
+
     /// What the output's ICC profile must describe.
     pub fn profile(&self) -> OutputProfile {
         let ctx = &self.plan.ctx;

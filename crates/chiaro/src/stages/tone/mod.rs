@@ -1,3 +1,3 @@
 //! Global tone mapping from scene-referred to display-referred light.
 
-pub mod filmic;
+pub mod curve;

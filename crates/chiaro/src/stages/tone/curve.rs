@@ -1,0 +1,363 @@
+//! The tone curve: scene-referred light to display-referred light, raw white to display white.
+//!
+//! A normalised Naka-Rushton (Michaelis-Menten) response with a contrast exponent `c`:
+//!
+//! `g(t) = h(k t) / h(k)`, `h(u) = u^c / (u^c + 1)`, `t = x / white`,
+//!
+//! so `g(0) = 0`, `g(1) = 1` (scene `white`, by default the raw white level, is display
+//! white), the log-log slope is `c` in the deep shadows and `c / (1 + k^c)` at white, and `k`
+//! is solved so scene `grey_in` lands on display `grey_out`. The defaults place 18 % grey as a
+//! camera's saturation-based ISO exposes it (ISO 12232: the saturating exposure is 7.8 times
+//! grey's, so grey sits at 0.128 of raw white) on L* 50, the standard output sensitivity's
+//! code value 118 of 255; the contrast 1.5 gives the mid-tone and highlight slopes of Adobe's
+//! default raw tone curve (about 1.3 at its grey and 0.3 at white; DNG SDK
+//! `dng_tone_curve_acr3_default`), a camera-JPEG contrast.
+//!
+//! The curve maps each pixel's max-RGB norm and scales the pixel's channels by the same
+//! factor, so hue and channel ratios are kept and no channel clips. Near white the pixel is
+//! blended towards the neutral of its norm, so highlights roll into pure white without a hue
+//! shift, and everything at or above `white` (clipped raw highlights after reconstruction) is
+//! exactly white.
+//!
+//! # Units
+//! In: scene-linear RGB of the output space (1 = the raw white level after white balance and
+//! exposure). Out: display-linear RGB in 0..1 (the output transfer function encodes it).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::pipeline::stage::{Kernel, PlanContext, PointKernel, Proxy, RowAt, Signal, Stage};
+
+/// Scene value of 18 % grey as a saturation-based ISO exposes it: 10/78 of the exposure that
+/// saturates (ISO 12232), 2.96 EV below raw white.
+pub const SCENE_GREY: f32 = 10.0 / 78.0;
+
+/// Display-linear L* 50 (CIE 1976: `((50 + 16) / 116)^3`).
+pub const DISPLAY_GREY: f32 = 0.184_186;
+
+/// Parameters of the `tone-curve` stage.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ToneCurve {
+    /// Scene-linear value shown as display white, 0.05..1000; 1 = the raw white level.
+    pub white: f32,
+    /// Scene-linear value shown as `grey_out`, above 0 and below `white`.
+    pub grey_in: f32,
+    /// Display-linear value of `grey_in`, 0.01..0.8 (0.184 = L* 50).
+    pub grey_out: f32,
+    /// Contrast `c`, 0.5..4: the log-log slope in the shadows (1 keeps them linear).
+    pub contrast: f32,
+    /// Display value of a pixel's max-RGB norm from which it blends towards white, 0.5..=1
+    /// (1: no blend below white).
+    pub desaturate: f32,
+}
+
+impl Default for ToneCurve {
+    fn default() -> Self {
+        ToneCurve {
+            white: 1.0,
+            grey_in: SCENE_GREY,
+            grey_out: DISPLAY_GREY,
+            contrast: 1.5,
+            desaturate: 0.85,
+        }
+    }
+}
+
+/// Intervals of the curve's lookup table over `t = 0..1`.
+const LUT_SIZE: usize = 4096;
+
+/// A prepared curve: `k` solved and the curve tabulated.
+#[derive(Debug, Clone)]
+pub struct PreparedCurve {
+    inv_white: f32,
+    desaturate: f32,
+    /// `g` at `t = i / LUT_SIZE`, `i = 0..=LUT_SIZE`.
+    lut: Vec<f32>,
+}
+
+impl ToneCurve {
+    pub fn validate(&self) -> Result<()> {
+        let in_range = |v: f32, lo: f32, hi: f32| v.is_finite() && v >= lo && v <= hi;
+        let ok = in_range(self.white, 0.05, 1000.0)
+            && self.grey_in > 0.0
+            && self.grey_in < self.white
+            && in_range(self.grey_out, 0.01, 0.8)
+            && in_range(self.contrast, 0.5, 4.0)
+            && in_range(self.desaturate, 0.5, 1.0);
+        if !ok {
+            return Err(Error::parameter(format!(
+                "tone curve parameters out of range (white 0.05..1000, 0 < grey_in < white, \
+                 grey_out 0.01..0.8, contrast 0.5..4, desaturate 0.5..1): {self:?}"
+            )));
+        }
+        self.solve_k().map(|_| ())
+    }
+
+    /// `g(t)` for a given `k`, in f64.
+    fn g(&self, k: f64, t: f64) -> f64 {
+        let c = f64::from(self.contrast);
+        let h = |u: f64| {
+            let p = u.powf(c);
+            p / (p + 1.0)
+        };
+        h(k * t) / h(k)
+    }
+
+    /// `k` such that `g(grey_in / white) = grey_out`: `g` rises with `k` from `t^c` (k -> 0)
+    /// to 1 (k -> infinity), so bisection on `log k` finds it when `grey_out > t^c`.
+    fn solve_k(&self) -> Result<f64> {
+        let t = f64::from(self.grey_in / self.white);
+        let want = f64::from(self.grey_out);
+        let (mut lo, mut hi) = (-30.0f64, 30.0f64);
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if self.g(mid.exp(), t) < want {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        let k = (0.5 * (lo + hi)).exp();
+        if (self.g(k, t) - want).abs() > 1e-6 {
+            return Err(Error::parameter(format!(
+                "tone curve: grey_in {} cannot map to grey_out {} with contrast {} (the \
+                 curve's darkest reach there is {:.4})",
+                self.grey_in,
+                self.grey_out,
+                self.contrast,
+                t.powf(f64::from(self.contrast))
+            )));
+        }
+        Ok(k)
+    }
+
+    /// Solves and tabulates the curve.
+    pub fn prepare(&self) -> Result<PreparedCurve> {
+        self.validate()?;
+        let k = self.solve_k()?;
+        let lut = (0..=LUT_SIZE)
+            .map(|i| self.g(k, i as f64 / LUT_SIZE as f64) as f32)
+            .collect();
+        Ok(PreparedCurve {
+            inv_white: 1.0 / self.white,
+            desaturate: self.desaturate,
+            lut,
+        })
+    }
+
+    /// The curve at scene value `x`, exactly (f64), for tests and reports.
+    pub fn exact(&self, x: f64) -> Result<f64> {
+        let k = self.solve_k()?;
+        Ok(self.g(k, (x / f64::from(self.white)).clamp(0.0, 1.0)))
+    }
+}
+
+impl PreparedCurve {
+    /// Maps a scene-linear value to display-linear 0..1 (linear interpolation in the table).
+    #[inline(always)]
+    pub fn map(&self, x: f32) -> f32 {
+        let f = (x * self.inv_white).clamp(0.0, 1.0) * LUT_SIZE as f32;
+        // `f` is finite and in 0..=LUT_SIZE here (NaN clamps to NaN and casts to 0).
+        let i = (f as usize).min(LUT_SIZE - 1);
+        let frac = f - i as f32;
+        let (a, b) = (self.lut[i], self.lut[i + 1]);
+        a + (b - a) * frac
+    }
+
+    /// Tone-maps one row of interleaved RGB by its max-RGB norm, blending the brightest
+    /// pixels towards white.
+    #[inline(always)]
+    pub fn apply_row(&self, row: &mut [f32]) {
+        let d = self.desaturate;
+        let span = (1.0 - d).max(f32::MIN_POSITIVE);
+        for px in row.chunks_exact_mut(3) {
+            let n = px[0].max(px[1]).max(px[2]);
+            // Black, negative and NaN-only pixels.
+            if n.is_nan() || n <= 0.0 {
+                px.fill(0.0);
+                continue;
+            }
+            let y = self.map(n);
+            let k = y / n;
+            // Smoothstep weight of the blend towards the neutral `y`: 0 below `d`, 1 at white.
+            let s = ((y - d) / span).clamp(0.0, 1.0);
+            let w = s * s * (3.0 - 2.0 * s);
+            for v in px.iter_mut() {
+                let t = *v * k;
+                let t = if t > 0.0 { t } else { 0.0 };
+                *v = t + w * (y - t);
+            }
+        }
+    }
+}
+
+/// The `tone-curve` stage: scene-referred to display-referred RGB.
+impl Stage for ToneCurve {
+    fn name(&self) -> &'static str {
+        "tone-curve"
+    }
+    fn signals(&self) -> (Signal, Signal) {
+        (Signal::SceneRgb, Signal::DisplayRgb)
+    }
+    fn order(&self) -> u32 {
+        700
+    }
+    fn validate(&self) -> Result<()> {
+        ToneCurve::validate(self)
+    }
+    fn plan(&self, _: &mut PlanContext<'_>, _: Option<&Proxy>) -> Result<Option<Kernel>> {
+        Ok(Some(Kernel::Point(Box::new(self.prepare()?))))
+    }
+}
+
+impl PointKernel for PreparedCurve {
+    fn apply(&self, row: &mut [f32], _: &RowAt<'_>) {
+        self.apply_row(row);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lstar(y: f64) -> f64 {
+        if y > 216.0 / 24389.0 {
+            116.0 * y.cbrt() - 16.0
+        } else {
+            y * 24389.0 / 27.0
+        }
+    }
+
+    #[test]
+    fn default_curve_puts_saturation_iso_grey_on_lstar_50_and_raw_white_on_white() {
+        let c = ToneCurve::default();
+        let p = c.prepare().expect("valid");
+        // 18 % grey exposed by ISO 12232's saturation-based speed (2.96 EV under clipping).
+        let grey = 0.18 / (0.18 * 7.8);
+        assert!((lstar(f64::from(p.map(grey as f32))) - 50.0).abs() < 0.05);
+        assert_eq!(p.map(1.0), 1.0);
+        assert_eq!(p.map(7.0), 1.0);
+        assert_eq!(p.map(0.0), 0.0);
+        let mut last = -1.0;
+        for i in 0..=2000 {
+            let v = p.map(i as f32 / 1000.0);
+            assert!(v >= last, "monotone at {i}");
+            last = v;
+        }
+    }
+
+    #[test]
+    fn table_follows_the_exact_curve() {
+        for contrast in [1.0, 1.5, 3.0] {
+            let c = ToneCurve {
+                contrast,
+                ..ToneCurve::default()
+            };
+            let p = c.prepare().expect("valid");
+            for i in 0..5000 {
+                let x = (i as f64 / 5000.0).powi(2);
+                let exact = c.exact(x).expect("solves");
+                let err = (f64::from(p.map(x as f32)) - exact).abs();
+                assert!(err < 2e-5, "contrast {contrast} at {x}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn slopes_are_the_contrast_in_the_shadows_and_gentle_at_white() {
+        let c = ToneCurve::default();
+        let log_slope = |x: f64| {
+            let (a, b) = (
+                c.exact(x * 0.99).expect("solves"),
+                c.exact(x * 1.01).expect("solves"),
+            );
+            (b / a).ln() / (1.01f64 / 0.99).ln()
+        };
+        assert!((log_slope(1e-4) - 1.5).abs() < 0.01);
+        let mid = log_slope(f64::from(SCENE_GREY));
+        assert!((1.15..1.45).contains(&mid), "{mid}");
+        let top = log_slope(0.98);
+        assert!((0.2..0.45).contains(&top), "{top}");
+    }
+
+    #[test]
+    fn clipped_highlights_of_any_hue_become_pure_white() {
+        let p = ToneCurve::default().prepare().expect("valid");
+        let mut px = [1.4, 0.6, 0.2, 0.3, 1.0, 0.9, 2.0, 2.0, 2.0];
+        p.apply_row(&mut px);
+        assert!(px.iter().all(|&v| v == 1.0), "{px:?}");
+    }
+
+    #[test]
+    fn mid_tones_keep_their_channel_ratios() {
+        let p = ToneCurve::default().prepare().expect("valid");
+        let mut px = [0.2, 0.1, 0.05];
+        p.apply_row(&mut px);
+        assert!((px[0] / px[1] - 2.0).abs() < 1e-5 && (px[1] / px[2] - 2.0).abs() < 1e-5);
+        assert!(px[0] < 0.85);
+    }
+
+    #[test]
+    fn near_white_pixels_lose_chroma_but_keep_their_hue_order() {
+        let p = ToneCurve::default().prepare().expect("valid");
+        let mut px = [0.9, 0.5, 0.3];
+        p.apply_row(&mut px);
+        let y = p.map(0.9);
+        assert_eq!(px[0], y);
+        // Closer to neutral than the ratio-kept values, same order.
+        assert!(px[1] > y * 0.5 / 0.9 && px[2] > y * 0.3 / 0.9);
+        assert!(px[0] > px[1] && px[1] > px[2]);
+    }
+
+    #[test]
+    fn black_negative_and_nan_pixels_become_zero() {
+        let p = ToneCurve::default().prepare().expect("valid");
+        let mut px = [
+            0.0,
+            0.0,
+            0.0,
+            -0.5,
+            -0.1,
+            -2.0,
+            f32::NAN,
+            0.3,
+            0.2,
+            0.4,
+            -0.2,
+            0.1,
+        ];
+        p.apply_row(&mut px);
+        assert_eq!(&px[..6], &[0.0; 6]);
+        assert!(px.iter().all(|v| v.is_finite() && *v >= 0.0), "{px:?}");
+        assert_eq!(px[10], 0.0);
+        assert!(px[9] > 0.0 && px[11] > 0.0);
+    }
+
+    #[test]
+    fn unreachable_or_out_of_range_parameters_are_errors() {
+        let bad = [
+            ToneCurve {
+                white: 0.0,
+                ..ToneCurve::default()
+            },
+            ToneCurve {
+                grey_in: 2.0,
+                ..ToneCurve::default()
+            },
+            ToneCurve {
+                contrast: 9.0,
+                ..ToneCurve::default()
+            },
+            // 0.128^0.5 = 0.36: a grey_out of 0.2 is below the curve's reach at contrast 0.5.
+            ToneCurve {
+                contrast: 0.5,
+                grey_out: 0.2,
+                ..ToneCurve::default()
+            },
+        ];
+        for c in bad {
+            assert!(c.validate().is_err(), "{c:?}");
+        }
+    }
+}
