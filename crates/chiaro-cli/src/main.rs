@@ -26,6 +26,7 @@ use chiaro::{ErrorKind, Limits};
 
 mod info;
 mod lab;
+mod looks;
 
 #[derive(Parser)]
 #[command(
@@ -51,6 +52,11 @@ enum Command {
         /// Decode camera raws in this process instead of an isolated worker process.
         #[arg(long)]
         no_isolate: bool,
+    },
+    /// Looks: list, show, export as a 3D LUT, or render a contact sheet of them.
+    Looks {
+        #[command(subcommand)]
+        command: looks::LooksCommand,
     },
     /// Image-quality lab: measure images against references.
     Lab {
@@ -97,7 +103,9 @@ struct DevelopArgs {
     /// rcd-fit (default), rcd, mlri, malvar, bilinear, markesteijn or xtrans-fast (X-Trans).
     #[arg(long)]
     demosaic: Option<String>,
-    /// A built-in look (standard, contrast, soft) or a look TOML file.
+    /// A built-in look (natural, authentic, vibrant, mono, mono-warm, soft, none; see
+    /// `chiaro looks list`), a look TOML file, or a .cube 3D LUT (applied to the output's
+    /// code values after the tone curve).
     #[arg(long)]
     look: Option<String>,
     /// A recipe TOML file (the options above override its stages).
@@ -150,6 +158,13 @@ fn main() -> ExitCode {
             Err(e) => {
                 // The library's message is complete on its own line; no cause chain.
                 eprintln!("chiaro: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Looks { command } => match looks::run(command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("chiaro: {e:#}");
                 ExitCode::from(1)
             }
         },
@@ -424,8 +439,18 @@ fn build_recipe(args: &DevelopArgs) -> anyhow::Result<Recipe> {
         if args.linear {
             bail!("--look and --linear exclude each other: a look is display-referred");
         }
-        for stage in chiaro::pipeline::recipe::look(look)? {
-            recipe.set_boxed(stage);
+        if Path::new(look)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("cube"))
+        {
+            recipe.set(chiaro::stages::look::lut::LutStage {
+                file: PathBuf::from(look),
+                strength: 1.0,
+            });
+        } else {
+            for stage in chiaro::pipeline::recipe::look(look)? {
+                recipe.set_boxed(stage);
+            }
         }
     }
     if let Some(wb) = &args.wb {

@@ -739,6 +739,178 @@ fn looks_work_built_in_and_from_a_file() {
     }
 }
 
+/// A `.cube` file of `f` (on code values), written by the test itself, red fastest.
+fn write_cube(path: &Path, size: usize, f: impl Fn([f64; 3]) -> [f64; 3]) {
+    let mut text = format!("TITLE \"test\"\nLUT_3D_SIZE {size}\n");
+    let step = 1.0 / (size - 1) as f64;
+    for b in 0..size {
+        for g in 0..size {
+            for r in 0..size {
+                let o = f([r as f64 * step, g as f64 * step, b as f64 * step]);
+                text.push_str(&format!("{:.7} {:.7} {:.7}\n", o[0], o[1], o[2]));
+            }
+        }
+    }
+    std::fs::write(path, text).expect("write cube");
+}
+
+#[test]
+fn cube_luts_apply_after_the_tone_curve() {
+    let d = tmp();
+    let base16 = develop_ok(&d.path().join("base.png"), &["--bits", "16"]);
+    let identity = d.path().join("identity.cube");
+    write_cube(&identity, 33, |c| c);
+    let same = develop_ok(
+        &d.path().join("identity.png"),
+        &["--bits", "16", "--look", identity.to_str().expect("utf-8")],
+    );
+    let worst = base16
+        .data
+        .iter()
+        .zip(&same.data)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(
+        worst <= 1.0 / 65535.0 + 1e-9,
+        "identity LUT moved a sample by {worst}"
+    );
+
+    // A non-linear, cross-channel grade: the output must be the grade of the plain output.
+    let grade = |[r, g, b]: [f64; 3]| {
+        let s = |v: f64| v * v * (3.0 - 2.0 * v);
+        [s(g), r.powf(1.6), 0.3 * r + 0.7 * s(b)]
+    };
+    let graded = d.path().join("grade.cube");
+    write_cube(&graded, 33, grade);
+    let base8 = develop_ok(&d.path().join("base8.png"), &[]);
+    let got = develop_ok(
+        &d.path().join("graded.png"),
+        &["--look", graded.to_str().expect("utf-8")],
+    );
+    let mut worst = 0.0f64;
+    for (want, got) in base8.data.chunks_exact(3).zip(got.data.chunks_exact(3)) {
+        let w = grade([want[0], want[1], want[2]]);
+        for c in 0..3 {
+            worst = worst.max((w[c] - got[c]).abs());
+        }
+    }
+    // The plain output is itself rounded to 8 bits, so the grade of it is off by up to the
+    // grade's slope (at most 1.6) times half a step, plus the table's own error.
+    assert!(
+        worst * 255.0 <= 3.0,
+        "graded output off by {:.2} of 255",
+        worst * 255.0
+    );
+
+    // A broken table is a clear per-file error naming it.
+    let broken = d.path().join("broken.cube");
+    std::fs::write(&broken, "LUT_3D_SIZE 2\n0 0 0\n").expect("write");
+    let o = chiaro([
+        OsArg::from("develop"),
+        sample().into(),
+        "-o".into(),
+        d.path().join("x.png").into(),
+        "--look".into(),
+        broken.clone().into(),
+    ]);
+    assert_code(&o, 1, "broken cube");
+    assert!(stderr(&o).contains("broken.cube"), "{}", stderr(&o));
+}
+
+#[test]
+fn looks_commands_list_show_export_and_sheet() {
+    let d = tmp();
+    let o = chiaro(["looks", "list"]);
+    assert_code(&o, 0, "looks list");
+    let names: Vec<String> = lines(&stdout(&o))
+        .iter()
+        .filter(|l| !l.starts_with('('))
+        .map(|l| l.split_whitespace().next().unwrap_or("").to_string())
+        .collect();
+    for want in ["natural", "authentic", "vibrant", "mono", "none"] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "{want} missing from {names:?}"
+        );
+    }
+    let o = chiaro(["looks", "show", "vibrant"]);
+    assert_code(&o, 0, "looks show");
+    assert!(stdout(&o).contains("stage = \"look\""), "{}", stdout(&o));
+    assert_code(
+        &chiaro(["looks", "show", "no-such-look"]),
+        1,
+        "show unknown",
+    );
+
+    // The exported table of a look, applied to the natural rendering, gives the look (up
+    // to what the table cannot hold: vignette and grain; vibrant has neither).
+    let cube = d.path().join("vibrant.cube");
+    let o = chiaro([
+        OsArg::from("looks"),
+        "export".into(),
+        "vibrant".into(),
+        cube.clone().into(),
+    ]);
+    assert_code(&o, 0, "looks export");
+    let via_cube = develop_ok(
+        &d.path().join("via_cube.png"),
+        &["--look", cube.to_str().expect("utf-8")],
+    );
+    let direct = develop_ok(&d.path().join("direct.png"), &["--look", "vibrant"]);
+    let natural = develop_ok(&d.path().join("natural.png"), &[]);
+    assert!(diff(&natural, &direct) > 0.01, "vibrant changes little");
+    assert!(
+        diff(&via_cube, &direct) < 0.25 * diff(&natural, &direct),
+        "exported table: {} from the look, the look {} from natural",
+        diff(&via_cube, &direct),
+        diff(&natural, &direct)
+    );
+    // No silent replacement; a bad size is a usage error.
+    assert_code(
+        &chiaro([
+            OsArg::from("looks"),
+            "export".into(),
+            "vibrant".into(),
+            cube.clone().into(),
+        ]),
+        1,
+        "export over an existing file",
+    );
+    assert_code(
+        &chiaro([
+            OsArg::from("looks"),
+            "export".into(),
+            "vibrant".into(),
+            d.path().join("x.cube").into(),
+            "--size".into(),
+            "40".into(),
+        ]),
+        2,
+        "bad size",
+    );
+
+    let sheet = d.path().join("sheet.jpg");
+    let o = chiaro([
+        OsArg::from("looks"),
+        "sheet".into(),
+        sample().into(),
+        "-o".into(),
+        sheet.clone().into(),
+        "--width".into(),
+        "200".into(),
+    ]);
+    assert_code(&o, 0, "looks sheet");
+    let img = decode(&sheet);
+    // Seven looks in rows of four, each 200 px wide (or a little less after whole-block
+    // shrinking) with a label strip.
+    assert!(
+        img.width > 700 && img.width <= 800,
+        "sheet width {}",
+        img.width
+    );
+    assert!(img.height > 2 * 34, "sheet height {}", img.height);
+}
+
 #[test]
 fn recipe_file_is_applied_and_options_override_it() {
     let d = tmp();

@@ -97,6 +97,9 @@ struct RecipeFile {
     version: u32,
     #[serde(default)]
     name: Option<String>,
+    /// One line for `chiaro looks list`.
+    #[serde(default)]
+    description: Option<String>,
     #[serde(default)]
     stages: Vec<toml::Table>,
 }
@@ -116,7 +119,7 @@ fn parse_file(text: &str, what: &str, registry: &Registry) -> Result<Recipe> {
     let file: RecipeFile = value
         .try_into()
         .map_err(|e: toml::de::Error| Error::parameter(format!("{what}: {}", e.message())))?;
-    let _ = file.name;
+    let _ = (file.name, file.description);
     let mut tables = file.stages;
     if file.version == 1 {
         migrate_v1(&mut tables);
@@ -251,25 +254,69 @@ impl Recipe {
     }
 }
 
-/// Built-in looks, shipped as data files.
-const LOOKS: [(&str, &str); 3] = [
-    ("standard", include_str!("../../looks/standard.toml")),
-    ("contrast", include_str!("../../looks/contrast.toml")),
+/// Built-in looks, shipped as data files, in the order `chiaro looks list` prints them.
+const LOOKS: [(&str, &str); 7] = [
+    ("natural", include_str!("../../looks/natural.toml")),
+    ("authentic", include_str!("../../looks/authentic.toml")),
+    ("vibrant", include_str!("../../looks/vibrant.toml")),
+    ("mono", include_str!("../../looks/mono.toml")),
+    ("mono-warm", include_str!("../../looks/mono-warm.toml")),
     ("soft", include_str!("../../looks/soft.toml")),
+    ("none", include_str!("../../looks/none.toml")),
 ];
+
+/// Older names of built-in looks.
+const ALIASES: [(&str, &str); 2] = [("standard", "natural"), ("contrast", "authentic")];
+
+/// A built-in look.
+#[derive(Debug, Clone, Copy)]
+pub struct BuiltinLook {
+    pub name: &'static str,
+    /// Its TOML file.
+    pub text: &'static str,
+}
+
+impl BuiltinLook {
+    /// The file's `description`.
+    pub fn description(&self) -> String {
+        toml::from_str::<toml::Table>(self.text)
+            .ok()
+            .and_then(|t| t.get("description")?.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
+/// The built-in looks, in display order (aliases not repeated).
+pub fn builtin_looks() -> impl Iterator<Item = BuiltinLook> {
+    LOOKS.iter().map(|&(name, text)| BuiltinLook { name, text })
+}
+
+/// The built-in look called `name` (or one of its aliases), case-insensitively.
+pub fn builtin_look(name: &str) -> Option<BuiltinLook> {
+    let name = ALIASES
+        .iter()
+        .find(|(a, _)| a.eq_ignore_ascii_case(name))
+        .map_or(name, |(_, n)| n);
+    builtin_looks().find(|l| l.name.eq_ignore_ascii_case(name))
+}
+
+/// Names accepted for built-in looks, aliases included, for messages.
+pub fn builtin_look_names() -> Vec<&'static str> {
+    builtin_looks()
+        .map(|l| l.name)
+        .chain(ALIASES.iter().map(|a| a.0))
+        .collect()
+}
 
 /// The stages of a built-in look (by name) or of a look TOML file (by path): a recipe
 /// fragment laid over a recipe with [`Recipe::set_boxed`].
 pub fn look(name_or_path: &str) -> Result<Vec<Box<dyn Stage>>> {
-    let text = match LOOKS
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name_or_path))
-    {
-        Some((_, t)) => (*t).to_string(),
+    let text = match builtin_look(name_or_path) {
+        Some(l) => l.text.to_string(),
         None => std::fs::read_to_string(name_or_path).map_err(|e| {
             Error::parameter(format!(
                 "look '{name_or_path}' is neither built in ({}) nor a readable file: {e}",
-                LOOKS.map(|l| l.0).join(", ")
+                builtin_look_names().join(", ")
             ))
         })?,
     };
@@ -312,7 +359,7 @@ mod tests {
 
     #[test]
     fn built_in_looks_parse_and_apply() {
-        for name in ["standard", "contrast", "soft"] {
+        for name in builtin_look_names() {
             let mut r = Recipe::default();
             for s in look(name).expect("built-in look") {
                 r.set_boxed(s);

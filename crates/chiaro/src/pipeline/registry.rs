@@ -49,6 +49,8 @@ impl Registry {
             r.register::<color::Color>();
             r.register::<exposure::Exposure>();
             r.register::<tone::curve::ToneCurve>();
+            r.register::<look::Look>();
+            r.register::<look::lut::LutStage>();
             r
         })
     }

@@ -1,7 +1,7 @@
 //! The stages of a development, one module each, in pipeline order: black/white
 //! normalisation and DNG opcodes (run by `pipeline::prepare`), defects, white balance,
 //! demosaic, highlight reconstruction, colour (camera -> output space), exposure, tone
-//! curve, orientation (fused into the executor's final store).
+//! curve, look and 3D LUT (after the transfer function), orientation (fused into the executor's final store).
 //!
 //! Every recipe stage implements [`crate::pipeline::stage::Stage`] and is registered in
 //! [`crate::pipeline::registry::Registry::builtin`].
@@ -13,6 +13,7 @@ pub mod demosaic;
 pub mod encode;
 pub mod exposure;
 pub mod highlights;
+pub mod look;
 pub mod opcodes;
 pub mod orientation;
 pub mod tone;

@@ -59,7 +59,7 @@ impl Default for ToneCurve {
             grey_in: SCENE_GREY,
             grey_out: DISPLAY_GREY,
             contrast: 1.5,
-            desaturate: 0.85,
+            desaturate: 0.95,
         }
     }
 }
@@ -163,6 +163,21 @@ impl PreparedCurve {
         let frac = f - i as f32;
         let (a, b) = (self.lut[i], self.lut[i + 1]);
         a + (b - a) * frac
+    }
+
+    /// The scene value that maps to display `y` (bisection on the monotone table): the
+    /// inverse of [`Self::map`] on 0..1 (display 1 gives the curve's white).
+    pub fn inverse(&self, y: f32) -> f32 {
+        let (mut lo, mut hi) = (0.0f32, 1.0 / self.inv_white);
+        for _ in 0..40 {
+            let mid = 0.5 * (lo + hi);
+            if self.map(mid) < y {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        0.5 * (lo + hi)
     }
 
     /// Tone-maps one row of interleaved RGB by its max-RGB norm, blending the brightest
@@ -279,6 +294,15 @@ mod tests {
         assert!((1.15..1.45).contains(&mid), "{mid}");
         let top = log_slope(0.98);
         assert!((0.2..0.45).contains(&top), "{top}");
+    }
+
+    #[test]
+    fn inverse_undoes_the_curve() {
+        let p = ToneCurve::default().prepare().expect("valid");
+        for i in 1..1000 {
+            let x = i as f32 / 1000.0;
+            assert!((p.inverse(p.map(x)) - x).abs() < 2e-4 * x.max(0.05), "{x}");
+        }
     }
 
     #[test]
