@@ -89,6 +89,10 @@ struct DevelopArgs {
     /// srgb, display-p3, rec2020, prophoto, xyz or camera.
     #[arg(long)]
     colorspace: Option<String>,
+    /// A DNG camera profile (.dcp): its matrices, HueSatMap, LookTable and tone curve
+    /// instead of the file's colour.
+    #[arg(long)]
+    profile: Option<PathBuf>,
     /// Scene-referred output: no tone curve, no look, no transfer function.
     #[arg(long)]
     linear: bool,
@@ -463,10 +467,15 @@ fn build_recipe(args: &DevelopArgs) -> anyhow::Result<Recipe> {
             method: DemosaicMethod::from_name(d)?,
         });
     }
-    if let Some(cs) = &args.colorspace {
-        recipe.set(Color {
-            space: OutputSpace::from_name(cs)?,
-        });
+    if args.colorspace.is_some() || args.profile.is_some() {
+        let mut c = recipe.get::<Color>().cloned().unwrap_or_default();
+        if let Some(cs) = &args.colorspace {
+            c.space = OutputSpace::from_name(cs)?;
+        }
+        if let Some(p) = &args.profile {
+            c.profile = Some(p.clone());
+        }
+        recipe.set(c);
     }
     if let Some((auto, ev)) = args.exposure {
         // Keep the recipe's choice about BaselineExposure; without one, display output uses

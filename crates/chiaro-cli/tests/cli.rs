@@ -818,6 +818,36 @@ fn cube_luts_apply_after_the_tone_curve() {
 }
 
 #[test]
+fn camera_profiles_change_the_colour_and_bad_ones_are_clear_errors() {
+    let d = tmp();
+    let missing = d.path().join("missing.dcp");
+    let o = chiaro([
+        OsArg::from("develop"),
+        sample().into(),
+        "-o".into(),
+        d.path().join("x.png").into(),
+        "--profile".into(),
+        missing.into(),
+    ]);
+    assert_code(&o, 1, "missing profile");
+    assert!(stderr(&o).contains("missing.dcp"), "{}", stderr(&o));
+    let data = common::require_data!();
+    // The D750 profile (RawTherapee's: matrices, HueSatMap, a 3D LookTable in the sRGB value
+    // encoding, a tone curve) on the D750 sample.
+    let dcp = data.join("calibration/dcp/NIKON D750.dcp");
+    let plain = develop_ok(&d.path().join("plain.png"), &[]);
+    let profiled = develop_ok(
+        &d.path().join("profiled.png"),
+        &["--profile", dcp.to_str().expect("utf-8")],
+    );
+    profiled.assert_sample_size();
+    assert!(
+        diff(&plain, &profiled) > 0.005,
+        "the profile changes nothing"
+    );
+}
+
+#[test]
 fn looks_commands_list_show_export_and_sheet() {
     let d = tmp();
     let o = chiaro(["looks", "list"]);

@@ -151,6 +151,7 @@ fn chart_error(
             }),
             Box::new(Color {
                 space: OutputSpace::Srgb,
+                profile: None,
             }),
         ],
     };

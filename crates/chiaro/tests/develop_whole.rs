@@ -272,6 +272,7 @@ fn defects_stage_removes_hot_pixels_from_the_d750_dump() {
     let mut recipe = Recipe::default();
     recipe.set(Color {
         space: OutputSpace::Srgb,
+        profile: None,
     });
     let plain = linear_srgb(&clean, recipe.clone()).0;
     let with_defects = linear_srgb(&bad, recipe.clone()).0;
@@ -300,6 +301,7 @@ fn auto_white_balance_beats_the_wrong_as_shot_white_on_the_canon_chart() {
     let mut recipe = Recipe::default();
     recipe.set(Color {
         space: OutputSpace::Camera,
+        profile: None,
     });
     let dev = develop(
         &raw,

@@ -492,6 +492,7 @@ fn maze_on_the_d750_rose_beside_libraw() {
         let mut recipe = Recipe::default().linear();
         recipe.set(Color {
             space: OutputSpace::Camera,
+            profile: None,
         });
         recipe.set(Demosaic { method });
         let dev = develop(&raw, &recipe, &spec, None).expect("develops");

@@ -54,6 +54,12 @@ impl ColorCalibration {
         self.color_matrix1.is_some() || self.color_matrix2.is_some()
     }
 
+    /// Interpolation weight of calibration 1 for a white of chromaticity `xy` (the weight the
+    /// matrices, and a profile's two HueSatMaps, are blended with).
+    pub fn weight1_at(&self, xy: [f64; 2]) -> f64 {
+        self.weight1(xy_to_temperature(xy).0)
+    }
+
     /// Interpolation weight of calibration 1 for a white of `temperature` kelvin (DNG 1.7
     /// chapter 6: linear in inverse temperature, clamped to the two calibrations' range).
     fn weight1(&self, temperature: f64) -> f64 {

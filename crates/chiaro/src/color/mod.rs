@@ -2,6 +2,7 @@
 
 pub mod dng;
 pub mod matrix;
+pub mod profile;
 pub mod spaces;
 pub mod temperature;
 pub mod transfer;

@@ -241,6 +241,8 @@ impl<'a> Plan<'a> {
             neutral: [1.0; 3],
             color: None,
             space: OutputSpace::default(),
+            profile_curve: None,
+            baseline_offset: 0.0,
             demosaic: None,
             warnings: frame.warnings().to_vec(),
             notes: Vec::new(),

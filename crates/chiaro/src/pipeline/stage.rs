@@ -205,6 +205,11 @@ pub struct PlanContext<'a> {
     pub color: Option<CameraColor>,
     /// The output colour space; set by the colour stage.
     pub space: OutputSpace,
+    /// A camera profile's tone curve, which the tone-curve stage uses instead of its own;
+    /// set by the colour stage.
+    pub profile_curve: Option<crate::color::profile::ProfileCurve>,
+    /// A camera profile's BaselineExposureOffset (EV), added to the file's BaselineExposure.
+    pub baseline_offset: f64,
     /// The demosaic method that runs; set by the demosaic stage.
     pub demosaic: Option<crate::stages::demosaic::DemosaicMethod>,
     /// Problems that did not stop the development.

@@ -1,21 +1,72 @@
 //! DNG camera profiles (`.dcp`, DNG 1.7 spec section 4.2): the colour tags of a DNG in a
 //! TIFF-structured file of their own, so a camera can be developed with another profile.
 //!
-//! Read today: the calibration illuminants, ColorMatrix1/2 and ForwardMatrix1/2 (the
-//! matrix part of the profile). HueSatMap, LookTable and the tone curve are not applied yet.
+//! Read: the calibration illuminants, ColorMatrix1/2 and ForwardMatrix1/2 (the matrix part),
+//! the HueSatMap of each calibration and the LookTable with their encodings, the
+//! ProfileToneCurve and BaselineExposureOffset ([`crate::color::profile`] applies them).
 
 use super::ColorCalibration;
-use super::tiff::{TiffFile, tag};
+use super::tiff::{Ifd, TiffFile, tag};
+use crate::color::profile::{HsvMap, MAX_ENTRIES, ProfileCurve};
 use crate::error::{Error, Result};
 
 const PROFILE_NAME: u16 = 50936;
+const HUE_SAT_MAP_DIMS: u16 = 50937;
+const HUE_SAT_MAP_DATA1: u16 = 50938;
+const HUE_SAT_MAP_DATA2: u16 = 50939;
+const TONE_CURVE: u16 = 50940;
+const LOOK_TABLE_DIMS: u16 = 50981;
+const LOOK_TABLE_DATA: u16 = 50982;
+const HUE_SAT_MAP_ENCODING: u16 = 51107;
+const LOOK_TABLE_ENCODING: u16 = 51108;
+const BASELINE_EXPOSURE_OFFSET: u16 = 51109;
 
-/// The matrix part of a camera profile.
+/// A camera profile.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DcpProfile {
     pub name: Option<String>,
     pub unique_camera_model: Option<String>,
     pub calibration: ColorCalibration,
+    /// The hue/saturation/value maps of calibration 1 and 2.
+    pub hue_sat_map1: Option<HsvMap>,
+    pub hue_sat_map2: Option<HsvMap>,
+    pub look_table: Option<HsvMap>,
+    pub tone_curve: Option<ProfileCurve>,
+    /// Added to the file's BaselineExposure, EV.
+    pub baseline_exposure_offset: f64,
+}
+
+/// An HSV map whose dimensions and data live in the given tags (`None` when absent);
+/// malformed maps are errors.
+fn hsv_map(
+    tiff: &TiffFile,
+    ifd: &Ifd,
+    dims: u16,
+    data: u16,
+    encoding: u16,
+) -> Result<Option<HsvMap>> {
+    let (Some(d), Some(flat)) = (
+        tiff.uints(ifd, dims)?,
+        tiff.numbers_capped(ifd, data, 3 * MAX_ENTRIES)?,
+    ) else {
+        return Ok(None);
+    };
+    let dims: [usize; 3] = match d.as_slice() {
+        [h, s, v] => [*h, *s, *v].map(|x| usize::try_from(x).unwrap_or(usize::MAX)),
+        [h, s] => [*h as usize, *s as usize, 1],
+        _ => {
+            return Err(Error::decode(format!(
+                "tag {dims}: three dimensions expected"
+            )));
+        }
+    };
+    let srgb = tiff.uint(ifd, encoding)? == Some(1);
+    HsvMap::new(dims, srgb, &flat).map(Some).ok_or_else(|| {
+        Error::decode(format!(
+            "tag {data}: a {dims:?} map does not fit its {} values",
+            flat.len()
+        ))
+    })
 }
 
 /// Parses a `.dcp` file.
@@ -46,10 +97,42 @@ pub fn parse(bytes: &[u8]) -> Result<DcpProfile> {
     if !calibration.has_matrix() {
         return Err(Error::decode("camera profile has no ColorMatrix"));
     }
+    let tone_curve = match tiff.numbers_capped(ifd, TONE_CURVE, 2 * 8192)? {
+        Some(flat) => Some(ProfileCurve::new(&flat).ok_or_else(|| {
+            Error::decode("ProfileToneCurve: not pairs from (0, 0) to (1, 1) with rising x")
+        })?),
+        None => None,
+    };
     Ok(DcpProfile {
         name: tiff.text(ifd, PROFILE_NAME),
         unique_camera_model: tiff.text(ifd, tag::UNIQUE_CAMERA_MODEL),
         calibration,
+        hue_sat_map1: hsv_map(
+            &tiff,
+            ifd,
+            HUE_SAT_MAP_DIMS,
+            HUE_SAT_MAP_DATA1,
+            HUE_SAT_MAP_ENCODING,
+        )?,
+        hue_sat_map2: hsv_map(
+            &tiff,
+            ifd,
+            HUE_SAT_MAP_DIMS,
+            HUE_SAT_MAP_DATA2,
+            HUE_SAT_MAP_ENCODING,
+        )?,
+        look_table: hsv_map(
+            &tiff,
+            ifd,
+            LOOK_TABLE_DIMS,
+            LOOK_TABLE_DATA,
+            LOOK_TABLE_ENCODING,
+        )?,
+        tone_curve,
+        baseline_exposure_offset: tiff
+            .number(ifd, BASELINE_EXPOSURE_OFFSET)?
+            .filter(|v| v.is_finite())
+            .map_or(0.0, |v| v.clamp(-10.0, 10.0)),
     })
 }
 

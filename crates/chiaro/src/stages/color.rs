@@ -1,5 +1,12 @@
 //! The `color` stage: white-balanced camera RGB to linear RGB of the output space.
 //!
+//! With a camera profile (`profile = "FILE.dcp"`), the profile's matrices replace the file's
+//! and its HueSatMap (the two calibrations' maps blended with the matrices' weight) and
+//! LookTable are applied in linear ProPhoto RGB after the matrix, as DNG 1.7 chapter 6
+//! orders them ([`crate::color::profile`]); its tone curve goes to the tone-curve stage and
+//! its BaselineExposureOffset to the exposure stage. The white balance keeps the file's
+//! as-shot neutral.
+//!
 //! # Units
 //! In: white-balanced camera RGB, linear. Out: linear RGB of `space` (D50-adapted XYZ in
 //! between), white-balanced white (1, 1, 1) -> the space's white with Y = 1. For `camera`
@@ -8,19 +15,25 @@
 //! # References
 //! DNG 1.7 spec, chapter 6, "Mapping Camera Color Space to CIE XYZ Space".
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 use crate::color::dng::CameraColor;
 use crate::color::matrix::{self, Mat3};
+use crate::color::profile::HsvMap;
 use crate::color::spaces::OutputSpace;
 use crate::color::xy::D50_XY;
 use crate::error::Result;
 use crate::pipeline::stage::{Kernel, PlanContext, PointKernel, Proxy, RowAt, Signal, Stage};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Color {
     pub space: OutputSpace,
+    /// A DNG camera profile (`.dcp`) to develop with instead of the file's own colour.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<PathBuf>,
 }
 
 impl Stage for Color {
@@ -34,7 +47,22 @@ impl Stage for Color {
         500
     }
     fn plan(&self, ctx: &mut PlanContext<'_>, _: Option<&Proxy>) -> Result<Option<Kernel>> {
-        let cal = ctx.frame.color();
+        let mut cal = ctx.frame.color().clone();
+        let profile = match &self.profile {
+            Some(path) => {
+                let bytes = std::fs::read(path).map_err(|e| {
+                    crate::Error::parameter(format!(
+                        "{}: cannot read the profile: {e}",
+                        path.display()
+                    ))
+                })?;
+                let p = crate::raw::dcp::parse(&bytes).map_err(|e| e.with_path(path))?;
+                p.apply_to(&mut cal);
+                Some(p)
+            }
+            None => None,
+        };
+        let cal = &cal;
         let color = if cal.has_matrix() {
             cal.camera_color(ctx.neutral)
         } else {
@@ -48,6 +76,34 @@ impl Stage for Color {
         };
         ctx.color = Some(color);
         ctx.space = self.space;
+        if let Some(p) = profile {
+            if self.space == OutputSpace::Camera {
+                return Err(crate::Error::parameter(
+                    "a camera profile maps to ProPhoto RGB; the camera output space has none",
+                ));
+            }
+            let w = cal.weight1_at(color.white_xy) as f32;
+            let hue_sat = match (&p.hue_sat_map1, &p.hue_sat_map2) {
+                (Some(a), Some(b)) => Some(HsvMap::blend(a, b, w).ok_or_else(|| {
+                    crate::Error::parameter("the profile's two HueSatMaps differ in size")
+                })?),
+                (a, b) => a.clone().or_else(|| b.clone()),
+            };
+            ctx.profile_curve = p.tone_curve.clone();
+            ctx.baseline_offset = p.baseline_exposure_offset;
+            let prophoto = OutputSpace::Prophoto;
+            return Ok(Some(Kernel::Point(Box::new(ProfileKernel {
+                to_prophoto: matrix::to_f32(&matrix::mul(
+                    &prophoto.from_xyz_d50(),
+                    &color.wb_camera_to_xyz_d50,
+                )),
+                maps: [hue_sat, p.look_table],
+                to_output: matrix::to_f32(&matrix::mul(
+                    &self.space.from_xyz_d50(),
+                    &prophoto.to_xyz_d50(),
+                )),
+            }))));
+        }
         let to_output: Mat3 = match self.space {
             OutputSpace::Camera => return Ok(None),
             s => matrix::mul(&s.from_xyz_d50(), &color.wb_camera_to_xyz_d50),
@@ -55,6 +111,27 @@ impl Stage for Color {
         Ok(Some(Kernel::Point(Box::new(MatrixKernel(matrix::to_f32(
             &to_output,
         ))))))
+    }
+}
+
+/// Camera RGB to ProPhoto, a profile's HueSatMap and LookTable there, then to the output.
+struct ProfileKernel {
+    to_prophoto: [[f32; 3]; 3],
+    maps: [Option<HsvMap>; 2],
+    to_output: [[f32; 3]; 3],
+}
+
+impl PointKernel for ProfileKernel {
+    fn apply(&self, row: &mut [f32], _: &RowAt<'_>) {
+        matrix_row(&self.to_prophoto, row);
+        for px in row.chunks_exact_mut(3) {
+            let mut v = [px[0], px[1], px[2]];
+            for map in self.maps.iter().flatten() {
+                v = map.apply(v);
+            }
+            px.copy_from_slice(&v);
+        }
+        matrix_row(&self.to_output, row);
     }
 }
 

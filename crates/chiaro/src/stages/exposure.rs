@@ -159,7 +159,7 @@ impl Stage for Exposure {
     }
     fn plan(&self, ctx: &mut PlanContext<'_>, proxy: Option<&Proxy>) -> Result<Option<Kernel>> {
         let baseline = if self.baseline {
-            ctx.frame.color().baseline_exposure
+            ctx.frame.color().baseline_exposure + ctx.baseline_offset
         } else {
             0.0
         };

@@ -50,6 +50,9 @@ pub struct ToneCurve {
     /// Display value of a pixel's max-RGB norm from which it blends towards white, 0.5..=1
     /// (1: no blend below white).
     pub desaturate: f32,
+    /// Use a camera profile's ProfileToneCurve, when the colour stage has one, instead of
+    /// this curve (DNG 1.7: the profile's curve replaces the default one).
+    pub profile: bool,
 }
 
 impl Default for ToneCurve {
@@ -60,6 +63,7 @@ impl Default for ToneCurve {
             grey_out: DISPLAY_GREY,
             contrast: 1.5,
             desaturate: 0.95,
+            profile: true,
         }
     }
 }
@@ -221,7 +225,18 @@ impl Stage for ToneCurve {
     fn validate(&self) -> Result<()> {
         ToneCurve::validate(self)
     }
-    fn plan(&self, _: &mut PlanContext<'_>, _: Option<&Proxy>) -> Result<Option<Kernel>> {
+    fn plan(&self, ctx: &mut PlanContext<'_>, _: Option<&Proxy>) -> Result<Option<Kernel>> {
+        if let (true, Some(curve)) = (self.profile, &ctx.profile_curve) {
+            self.validate()?;
+            let lut = (0..=LUT_SIZE)
+                .map(|i| curve.map(i as f32 / LUT_SIZE as f32))
+                .collect();
+            return Ok(Some(Kernel::Point(Box::new(PreparedCurve {
+                inv_white: 1.0 / self.white,
+                desaturate: self.desaturate,
+                lut,
+            }))));
+        }
         Ok(Some(Kernel::Point(Box::new(self.prepare()?))))
     }
 }

@@ -1,0 +1,357 @@
+//! The table part of a DNG camera profile (DNG 1.7 chapter 6, "Applying the Hue/Saturation/
+//! Value Mapping Table" and "Applying the Look Table"): hue/saturation/value maps applied in
+//! linear ProPhoto RGB after the colour matrix, and the profile's tone curve.
+//!
+//! A map has `hue x sat x val` entries of (hue shift in degrees, saturation scale, value
+//! scale), stored with value divisions outermost, then hue, then saturation. The pixel's
+//! HSV (hexcone, hue in 0..6) indexes it: hue wraps around, saturation runs from 0 to 1 over
+//! `sat - 1` steps, value likewise over `val - 1` (a single value division makes the map 2.5D);
+//! the entries are interpolated linearly along each axis. With the sRGB value encoding the
+//! value axis is indexed by the sRGB-encoded value. The shifted hue, the scaled saturation
+//! (at most 1) and the scaled value are turned back into RGB.
+//!
+//! # Units
+//! In and out: linear ProPhoto RGB (D50), scene-referred.
+
+/// One hue/saturation/value map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HsvMap {
+    pub hue_divisions: usize,
+    pub sat_divisions: usize,
+    pub val_divisions: usize,
+    /// The value axis is indexed by sRGB-encoded values (ProfileHueSatMapEncoding or
+    /// ProfileLookTableEncoding = 1).
+    pub srgb_value: bool,
+    /// (hue shift degrees, saturation scale, value scale), value outermost, then hue, then
+    /// saturation.
+    pub data: Vec<[f32; 3]>,
+}
+
+/// Largest number of entries read from a file (the profiles in the wild have at most
+/// 90 x 30 x 30).
+pub const MAX_ENTRIES: usize = 1 << 20;
+
+impl HsvMap {
+    /// A map from the flat triples of a profile; `None` when the sizes disagree.
+    pub fn new(dims: [usize; 3], srgb_value: bool, flat: &[f64]) -> Option<Self> {
+        let [h, s, v] = dims;
+        let n = h.checked_mul(s)?.checked_mul(v)?;
+        if h < 1 || s < 2 || v < 1 || n > MAX_ENTRIES || flat.len() != n * 3 {
+            return None;
+        }
+        let data: Vec<[f32; 3]> = flat
+            .chunks_exact(3)
+            .map(|c| [c[0] as f32, c[1] as f32, c[2] as f32])
+            .collect();
+        if data.iter().flatten().any(|x| !x.is_finite()) {
+            return None;
+        }
+        Some(HsvMap {
+            hue_divisions: h,
+            sat_divisions: s,
+            val_divisions: v,
+            srgb_value,
+            data,
+        })
+    }
+
+    /// The map `w * a + (1 - w) * b`, entry by entry (the two calibrations' maps blended
+    /// with the matrices' weight); `None` when their sizes differ.
+    pub fn blend(a: &HsvMap, b: &HsvMap, w: f32) -> Option<HsvMap> {
+        let same = (a.hue_divisions, a.sat_divisions, a.val_divisions)
+            == (b.hue_divisions, b.sat_divisions, b.val_divisions);
+        same.then(|| HsvMap {
+            data: a
+                .data
+                .iter()
+                .zip(&b.data)
+                .map(|(x, y)| std::array::from_fn(|i| w * x[i] + (1.0 - w) * y[i]))
+                .collect(),
+            ..a.clone()
+        })
+    }
+
+    fn entry(&self, v: usize, h: usize, s: usize) -> [f32; 3] {
+        self.data[(v * self.hue_divisions + h) * self.sat_divisions + s]
+    }
+
+    /// The map applied to one linear ProPhoto pixel.
+    pub fn apply(&self, rgb: [f32; 3]) -> [f32; 3] {
+        let (h, s, v) = rgb_to_hsv(rgb);
+        // Black, and NaN (which fails every comparison), pass unchanged.
+        if v.is_nan() || v <= 0.0 {
+            return rgb;
+        }
+        // Hue: 0..6 -> 0..hue_divisions, wrapping.
+        let hf = h * self.hue_divisions as f32 / 6.0;
+        let h0 = (hf.floor() as usize).min(self.hue_divisions - 1);
+        let h1 = (h0 + 1) % self.hue_divisions;
+        let th = (hf - h0 as f32).clamp(0.0, 1.0);
+        let sf = s.clamp(0.0, 1.0) * (self.sat_divisions - 1) as f32;
+        let s0 = (sf as usize).min(self.sat_divisions - 2);
+        let ts = sf - s0 as f32;
+        let (v0, v1, tv) = if self.val_divisions > 1 {
+            let vi = if self.srgb_value {
+                srgb_encode(v.min(1.0))
+            } else {
+                v.min(1.0)
+            };
+            let vf = vi * (self.val_divisions - 1) as f32;
+            let v0 = (vf as usize).min(self.val_divisions - 2);
+            (v0, v0 + 1, vf - v0 as f32)
+        } else {
+            (0, 0, 0.0)
+        };
+        let lerp = |a: [f32; 3], b: [f32; 3], t: f32| -> [f32; 3] {
+            std::array::from_fn(|i| a[i] + t * (b[i] - a[i]))
+        };
+        let at_v = |vv: usize| {
+            let low = lerp(self.entry(vv, h0, s0), self.entry(vv, h0, s0 + 1), ts);
+            let high = lerp(self.entry(vv, h1, s0), self.entry(vv, h1, s0 + 1), ts);
+            lerp(low, high, th)
+        };
+        let [shift, sat_scale, val_scale] = lerp(at_v(v0), at_v(v1), tv);
+        let h = (h + shift * 6.0 / 360.0).rem_euclid(6.0);
+        let s = (s * sat_scale).clamp(0.0, 1.0);
+        hsv_to_rgb(h, s, v * val_scale)
+    }
+}
+
+/// Hexcone HSV of RGB, hue in 0..6 (0 = red, 2 = green, 4 = blue).
+pub fn rgb_to_hsv([r, g, b]: [f32; 3]) -> (f32, f32, f32) {
+    let max = r.max(g).max(b);
+    let min = r.min(g).min(b);
+    let d = max - min;
+    if max.is_nan() || max <= 0.0 || d.is_nan() || d <= 0.0 {
+        return (0.0, 0.0, max.max(0.0));
+    }
+    let h = if max == r {
+        ((g - b) / d).rem_euclid(6.0)
+    } else if max == g {
+        (b - r) / d + 2.0
+    } else {
+        (r - g) / d + 4.0
+    };
+    (h, d / max, max)
+}
+
+/// RGB of a hexcone HSV (hue in 0..6).
+pub fn hsv_to_rgb(h: f32, s: f32, v: f32) -> [f32; 3] {
+    let h = h.rem_euclid(6.0);
+    let i = (h.floor() as usize).min(5);
+    let f = h - i as f32;
+    let (p, q, t) = (v * (1.0 - s), v * (1.0 - s * f), v * (1.0 - s * (1.0 - f)));
+    match i {
+        0 => [v, t, p],
+        1 => [q, v, p],
+        2 => [p, v, t],
+        3 => [p, q, v],
+        4 => [t, p, v],
+        _ => [v, p, q],
+    }
+}
+
+fn srgb_encode(x: f32) -> f32 {
+    if x <= 0.003_130_8 {
+        12.92 * x
+    } else {
+        1.055 * x.powf(1.0 / 2.4) - 0.055
+    }
+}
+
+/// A profile tone curve: (x, y) pairs in 0..1 from (0, 0) to (1, 1), x increasing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileCurve {
+    points: Vec<(f32, f32)>,
+}
+
+impl ProfileCurve {
+    /// From the flat pairs of ProfileToneCurve; `None` unless they start at (0, 0), end at
+    /// (1, 1) and rise in x.
+    pub fn new(flat: &[f64]) -> Option<Self> {
+        if flat.len() < 4 || flat.len() % 2 != 0 || flat.len() > 2 * 8192 {
+            return None;
+        }
+        let points: Vec<(f32, f32)> = flat
+            .chunks_exact(2)
+            .map(|p| (p[0] as f32, p[1] as f32))
+            .collect();
+        let ok = points.windows(2).all(|w| w[1].0 > w[0].0)
+            && points.iter().all(|p| p.0.is_finite() && p.1.is_finite())
+            && points[0].0.abs() < 1e-6
+            && (points[points.len() - 1].0 - 1.0).abs() < 1e-6;
+        ok.then_some(ProfileCurve { points })
+    }
+
+    /// The curve at `x` (linear interpolation; clamped to 0..1).
+    pub fn map(&self, x: f32) -> f32 {
+        let x = x.clamp(0.0, 1.0);
+        let i = self
+            .points
+            .partition_point(|p| p.0 <= x)
+            .clamp(1, self.points.len() - 1);
+        let ((x0, y0), (x1, y1)) = (self.points[i - 1], self.points[i]);
+        y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hsv_round_trips() {
+        for rgb in [
+            [0.2f32, 0.5, 0.1],
+            [0.9, 0.1, 0.4],
+            [0.3, 0.3, 0.3],
+            [0.0, 0.2, 0.9],
+        ] {
+            let (h, s, v) = rgb_to_hsv(rgb);
+            let back = hsv_to_rgb(h, s, v);
+            assert!(
+                rgb.iter().zip(back).all(|(a, b)| (a - b).abs() < 1e-6),
+                "{rgb:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn identity_map_changes_nothing() {
+        let flat: Vec<f64> = (0..6 * 3 * 2).flat_map(|_| [0.0, 1.0, 1.0]).collect();
+        let m = HsvMap::new([6, 3, 2], false, &flat).expect("map");
+        for rgb in [[0.2f32, 0.5, 0.1], [0.9, 0.1, 0.4], [0.3; 3]] {
+            let o = m.apply(rgb);
+            assert!(
+                rgb.iter().zip(o).all(|(a, b)| (a - b).abs() < 1e-5),
+                "{rgb:?} -> {o:?}"
+            );
+        }
+    }
+
+    /// The spec's mapping written out independently: HSV from the largest and smallest
+    /// channel with the hue in degrees, the eight corners of the cell around (hue, sat, val)
+    /// weighted by the products of their linear weights, the hue axis wrapping.
+    fn reference(map: &HsvMap, rgb: [f32; 3]) -> [f32; 3] {
+        let [r, g, b] = rgb.map(f64::from);
+        let (max, min) = (r.max(g).max(b), r.min(g).min(b));
+        let chroma = max - min;
+        let hue_deg = if chroma <= 0.0 {
+            0.0
+        } else if max == r {
+            60.0 * ((g - b) / chroma)
+        } else if max == g {
+            60.0 * ((b - r) / chroma + 2.0)
+        } else {
+            60.0 * ((r - g) / chroma + 4.0)
+        };
+        let hue_deg = hue_deg.rem_euclid(360.0);
+        let sat = if max > 0.0 { chroma / max } else { 0.0 };
+        let (hn, sn, vn) = (
+            map.hue_divisions as f64,
+            map.sat_divisions as f64,
+            map.val_divisions as f64,
+        );
+        let hx = hue_deg / 360.0 * hn;
+        let sx = (sat * (sn - 1.0)).min(sn - 1.0 - 1e-9);
+        let value_axis = if map.srgb_value {
+            let v = max.min(1.0);
+            if v <= 0.0031308 {
+                12.92 * v
+            } else {
+                1.055 * v.powf(1.0 / 2.4) - 0.055
+            }
+        } else {
+            max.min(1.0)
+        };
+        let vx = if map.val_divisions > 1 {
+            (value_axis * (vn - 1.0)).min(vn - 1.0 - 1e-9)
+        } else {
+            0.0
+        };
+        let (h0, s0, v0) = (hx.floor(), sx.floor(), vx.floor());
+        let (th, ts, tv) = (hx - h0, sx - s0, vx - v0);
+        let mut acc = [0.0f64; 3];
+        for (dh, wh) in [(0usize, 1.0 - th), (1, th)] {
+            for (ds, ws) in [(0usize, 1.0 - ts), (1, ts)] {
+                for (dv, wv) in [(0usize, 1.0 - tv), (1, tv)] {
+                    let w = wh * ws * wv;
+                    if w == 0.0 {
+                        continue;
+                    }
+                    let hi = (h0 as usize + dh) % map.hue_divisions;
+                    let si = s0 as usize + ds;
+                    let vi = (v0 as usize + dv).min(map.val_divisions - 1);
+                    let e = map.data
+                        [vi * map.hue_divisions * map.sat_divisions + hi * map.sat_divisions + si];
+                    for k in 0..3 {
+                        acc[k] += w * f64::from(e[k]);
+                    }
+                }
+            }
+        }
+        let new_hue = (hue_deg + acc[0]).rem_euclid(360.0);
+        let new_sat = (sat * acc[1]).clamp(0.0, 1.0);
+        let new_val = max * acc[2];
+        // HSV back to RGB through the sector and the position within it.
+        let sector = new_hue / 60.0;
+        let c = new_val * new_sat;
+        let x = c * (1.0 - ((sector % 2.0) - 1.0).abs());
+        let m = new_val - c;
+        let (r1, g1, b1) = match sector as usize {
+            0 => (c, x, 0.0),
+            1 => (x, c, 0.0),
+            2 => (0.0, c, x),
+            3 => (0.0, x, c),
+            4 => (x, 0.0, c),
+            _ => (c, 0.0, x),
+        };
+        [r1 + m, g1 + m, b1 + m].map(|v| v as f32)
+    }
+
+    #[test]
+    fn maps_match_a_reference_written_from_the_spec() {
+        // Three maps: 2.5D linear, 3D linear, 3D with the sRGB value encoding; their entries
+        // vary with every index (a hash), hue shifts up to +-20 degrees.
+        let entry = |i: usize| {
+            let f = |k: f64| ((i as f64 + 1.0) * k).fract();
+            [
+                40.0 * f(0.618) - 20.0,
+                0.6 + 0.8 * f(0.755),
+                0.7 + 0.6 * f(0.570),
+            ]
+        };
+        for (dims, srgb) in [([12, 5, 1], false), ([9, 4, 5], false), ([7, 6, 4], true)] {
+            let n = dims[0] * dims[1] * dims[2];
+            let flat: Vec<f64> = (0..n).flat_map(entry).collect();
+            let map = HsvMap::new(dims, srgb, &flat).expect("map");
+            // A synthetic chart: colours of every hue, saturation and value, and greys.
+            for i in 0..600 {
+                let f = |k: f32| (i as f32 * k).fract();
+                let rgb = if i % 20 == 0 {
+                    [f(0.37); 3]
+                } else {
+                    [f(0.618), f(0.755), f(0.570)]
+                };
+                let (got, want) = (map.apply(rgb), reference(&map, rgb));
+                for c in 0..3 {
+                    assert!(
+                        (got[c] - want[c]).abs() < 2e-5,
+                        "{dims:?} {srgb}: {rgb:?} -> {got:?}, spec {want:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_maps_and_curves_are_refused() {
+        assert!(HsvMap::new([6, 1, 1], false, &[0.0; 18]).is_none());
+        assert!(HsvMap::new([6, 2, 1], false, &[0.0; 5]).is_none());
+        assert!(HsvMap::new([usize::MAX, 2, 2], false, &[]).is_none());
+        assert!(ProfileCurve::new(&[0.0, 0.0, 0.5, 0.2]).is_none());
+        assert!(ProfileCurve::new(&[0.0, 0.0, 1.0, 1.0, 0.5, 0.5]).is_none());
+        let c = ProfileCurve::new(&[0.0, 0.0, 0.5, 0.7, 1.0, 1.0]).expect("curve");
+        assert!((c.map(0.25) - 0.35).abs() < 1e-6 && c.map(2.0) == 1.0);
+    }
+}
