@@ -103,6 +103,11 @@ fn export(name: &str, output: &Path, size: usize, overwrite: bool) -> anyhow::Re
         Some(l) => Some(Lut3d::read_cube(&l.file)?),
         None => None,
     };
+    if find("exposure").is_some() {
+        eprintln!(
+            "chiaro: note: the look's exposure stage acts on scene light and is not in the table"
+        );
+    }
     let title = format!("chiaro look {name}");
     let lut = chiaro::stages::look::display_table(tone, edits, cube.as_ref(), size, Some(title))?;
     chiaro::io::write_atomic(
@@ -170,7 +175,10 @@ fn sheet(
             let src = &tile.rgb[y * tw * 3..(y + 1) * tw * 3];
             px[((y0 + y) * w + x0) * 3..][..tw * 3].copy_from_slice(src);
         }
-        font::draw(&mut px, w, x0 + 8, y0 + th + 6, 3, &l.name.to_uppercase());
+        // The label at the largest scale (at most 3) that fits the tile.
+        let label = l.name.to_uppercase();
+        let scale = ((tw.saturating_sub(16)) / (6 * label.len().max(1))).clamp(1, 3);
+        font::draw(&mut px, w, x0 + 8, y0 + th + 6, scale, &label);
     }
     let img = OutputImage {
         width: w,

@@ -95,6 +95,22 @@ pub fn try_vec_par<T: Copy + Default + Send>(n: usize, limits: &Limits) -> Resul
     Ok(v)
 }
 
+/// Reads a side file (a profile, a LUT) of at most `max_bytes`, whatever its metadata says
+/// (a FIFO or a device reports no size): more is an error naming the limit.
+pub fn read_side_file(path: &std::path::Path, max_bytes: usize) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(max_bytes as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() > max_bytes {
+        return Err(Error::limits(format!(
+            "the file is larger than the {max_bytes} byte limit for it"
+        )));
+    }
+    Ok(bytes)
+}
+
 /// Reads a whole file into memory after checking its size against the limits, with a
 /// fallible allocation (a 100 GB "raw" is an error, not an abort or an hour of reading).
 pub fn read_file_bounded(path: &std::path::Path, limits: &Limits) -> Result<Vec<u8>> {

@@ -5,20 +5,11 @@
 
 mod common;
 
-use common::colorimetry::{Tables, mul_vec, xy_to_xyz, xyz_to_lab};
+use common::colorimetry::{Tables, mul_vec, srgb_to_linear, xy_to_xyz, xyz_to_lab};
 
 use chiaro::io::Pixels;
 use chiaro::pipeline::recipe::look;
 use chiaro::pipeline::{OutputSpec, Recipe, Rendering, prepare};
-
-/// sRGB decoding, IEC 61966-2-1.
-fn srgb_to_linear(v: f64) -> f64 {
-    if v <= 0.04045 {
-        v / 12.92
-    } else {
-        ((v + 0.055) / 1.055).powf(2.4)
-    }
-}
 
 /// CIELAB (D50) of the 24 patches rendered in `look_name`.
 fn chart_in(

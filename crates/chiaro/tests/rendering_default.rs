@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::colorimetry::{Tables, mul_vec, xy_to_xyz, xyz_to_lab};
+use common::colorimetry::{Tables, mul_vec, srgb_to_linear, xy_to_xyz, xyz_to_lab};
 
 use chiaro::io::Pixels;
 use chiaro::pipeline::{OutputSpec, Recipe, develop};
@@ -20,15 +20,6 @@ struct Output {
     rgb: Vec<f64>,
     width: usize,
     height: usize,
-}
-
-/// sRGB decoding, IEC 61966-2-1.
-fn srgb_to_linear(v: f64) -> f64 {
-    if v <= 0.04045 {
-        v / 12.92
-    } else {
-        ((v + 0.055) / 1.055).powf(2.4)
-    }
 }
 
 fn develop_8bit(path: &std::path::Path, recipe: &Recipe) -> Output {

@@ -6,25 +6,30 @@
 //! scale), stored with value divisions outermost, then hue, then saturation. The pixel's
 //! HSV (hexcone, hue in 0..6) indexes it: hue wraps around, saturation runs from 0 to 1 over
 //! `sat - 1` steps, value likewise over `val - 1` (a single value division makes the map 2.5D);
-//! the entries are interpolated linearly along each axis. With the sRGB value encoding the
-//! value axis is indexed by the sRGB-encoded value. The shifted hue, the scaled saturation
-//! (at most 1) and the scaled value are turned back into RGB.
+//! the entries are interpolated linearly along each axis. With the sRGB value encoding (3D
+//! maps) the value axis is indexed by the sRGB-encoded value and the value scale multiplies
+//! the encoded value, as the DNG SDK's reference does (the result decoded again; above 1,
+//! scene-referred values keep the ratio the scale gives at 1). The shifted hue, the scaled
+//! saturation (at most 1) and the scaled value are turned back into RGB. Pixels with a
+//! negative channel (outside ProPhoto) pass unchanged.
 //!
 //! # Units
 //! In and out: linear ProPhoto RGB (D50), scene-referred.
 
-/// One hue/saturation/value map.
+use super::transfer::Transfer;
+
+/// One hue/saturation/value map; built only by [`HsvMap::new`], which checks its sizes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HsvMap {
-    pub hue_divisions: usize,
-    pub sat_divisions: usize,
-    pub val_divisions: usize,
+    hue_divisions: usize,
+    sat_divisions: usize,
+    val_divisions: usize,
     /// The value axis is indexed by sRGB-encoded values (ProfileHueSatMapEncoding or
     /// ProfileLookTableEncoding = 1).
-    pub srgb_value: bool,
+    srgb_value: bool,
     /// (hue shift degrees, saturation scale, value scale), value outermost, then hue, then
     /// saturation.
-    pub data: Vec<[f32; 3]>,
+    data: Vec<[f32; 3]>,
 }
 
 /// Largest number of entries read from a file (the profiles in the wild have at most
@@ -71,6 +76,11 @@ impl HsvMap {
         })
     }
 
+    /// Hue, saturation and value divisions.
+    pub fn dims(&self) -> [usize; 3] {
+        [self.hue_divisions, self.sat_divisions, self.val_divisions]
+    }
+
     fn entry(&self, v: usize, h: usize, s: usize) -> [f32; 3] {
         self.data[(v * self.hue_divisions + h) * self.sat_divisions + s]
     }
@@ -78,10 +88,11 @@ impl HsvMap {
     /// The map applied to one linear ProPhoto pixel.
     pub fn apply(&self, rgb: [f32; 3]) -> [f32; 3] {
         let (h, s, v) = rgb_to_hsv(rgb);
-        // Black, and NaN (which fails every comparison), pass unchanged.
-        if v.is_nan() || v <= 0.0 {
+        // Black, NaN (which fails every comparison) and colours outside ProPhoto pass.
+        if v.is_nan() || v <= 0.0 || rgb.iter().any(|&c| c < 0.0) {
             return rgb;
         }
+        let encoded = self.srgb_value && self.val_divisions > 1;
         // Hue: 0..6 -> 0..hue_divisions, wrapping.
         let hf = h * self.hue_divisions as f32 / 6.0;
         let h0 = (hf.floor() as usize).min(self.hue_divisions - 1);
@@ -91,8 +102,8 @@ impl HsvMap {
         let s0 = (sf as usize).min(self.sat_divisions - 2);
         let ts = sf - s0 as f32;
         let (v0, v1, tv) = if self.val_divisions > 1 {
-            let vi = if self.srgb_value {
-                srgb_encode(v.min(1.0))
+            let vi = if encoded {
+                SRGB.encode(v.min(1.0))
             } else {
                 v.min(1.0)
             };
@@ -113,7 +124,39 @@ impl HsvMap {
         let [shift, sat_scale, val_scale] = lerp(at_v(v0), at_v(v1), tv);
         let h = (h + shift * 6.0 / 360.0).rem_euclid(6.0);
         let s = (s * sat_scale).clamp(0.0, 1.0);
-        hsv_to_rgb(h, s, v * val_scale)
+        let v = if encoded {
+            let at = v.min(1.0);
+            let scaled = SRGB.decode((SRGB.encode(at) * val_scale).clamp(0.0, 1.0));
+            v * scaled / at
+        } else {
+            v * val_scale
+        };
+        hsv_to_rgb(h, s, v)
+    }
+}
+
+/// Maps applied in linear ProPhoto to pixels of another space: into ProPhoto by `to`, the
+/// maps in order, back by `from`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProPhotoMaps {
+    pub to: [[f32; 3]; 3],
+    pub maps: Vec<HsvMap>,
+    pub from: [[f32; 3]; 3],
+}
+
+impl ProPhotoMaps {
+    /// Applies the maps to a row of interleaved RGB.
+    pub fn apply_row(&self, row: &mut [f32]) {
+        let mul = |m: &[[f32; 3]; 3], v: [f32; 3]| -> [f32; 3] {
+            std::array::from_fn(|r| m[r][0] * v[0] + m[r][1] * v[1] + m[r][2] * v[2])
+        };
+        for px in row.chunks_exact_mut(3) {
+            let mut v = mul(&self.to, [px[0], px[1], px[2]]);
+            for map in &self.maps {
+                v = map.apply(v);
+            }
+            px.copy_from_slice(&mul(&self.from, v));
+        }
     }
 }
 
@@ -151,13 +194,7 @@ pub fn hsv_to_rgb(h: f32, s: f32, v: f32) -> [f32; 3] {
     }
 }
 
-fn srgb_encode(x: f32) -> f32 {
-    if x <= 0.003_130_8 {
-        12.92 * x
-    } else {
-        1.055 * x.powf(1.0 / 2.4) - 0.055
-    }
-}
+const SRGB: Transfer = Transfer::Srgb;
 
 /// A profile tone curve: (x, y) pairs in 0..1 from (0, 0) to (1, 1), x increasing.
 #[derive(Debug, Clone, PartialEq)]
@@ -176,10 +213,13 @@ impl ProfileCurve {
             .chunks_exact(2)
             .map(|p| (p[0] as f32, p[1] as f32))
             .collect();
+        let (first, last) = (points[0], points[points.len() - 1]);
         let ok = points.windows(2).all(|w| w[1].0 > w[0].0)
             && points.iter().all(|p| p.0.is_finite() && p.1.is_finite())
-            && points[0].0.abs() < 1e-6
-            && (points[points.len() - 1].0 - 1.0).abs() < 1e-6;
+            && first.0.abs() < 1e-6
+            && first.1.abs() < 1e-6
+            && (last.0 - 1.0).abs() < 1e-6
+            && (last.1 - 1.0).abs() < 1e-6;
         ok.then_some(ProfileCurve { points })
     }
 
@@ -217,6 +257,13 @@ mod tests {
     }
 
     #[test]
+    fn colours_outside_prophoto_pass_unchanged() {
+        let flat: Vec<f64> = (0..6 * 3).flat_map(|_| [10.0, 1.5, 1.2]).collect();
+        let m = HsvMap::new([6, 3, 1], false, &flat).expect("map");
+        assert_eq!(m.apply([0.5, -0.1, 0.2]), [0.5, -0.1, 0.2]);
+    }
+
+    #[test]
     fn identity_map_changes_nothing() {
         let flat: Vec<f64> = (0..6 * 3 * 2).flat_map(|_| [0.0, 1.0, 1.0]).collect();
         let m = HsvMap::new([6, 3, 2], false, &flat).expect("map");
@@ -235,6 +282,9 @@ mod tests {
     fn reference(map: &HsvMap, rgb: [f32; 3]) -> [f32; 3] {
         let [r, g, b] = rgb.map(f64::from);
         let (max, min) = (r.max(g).max(b), r.min(g).min(b));
+        if max <= 0.0 {
+            return rgb;
+        }
         let chroma = max - min;
         let hue_deg = if chroma <= 0.0 {
             0.0
@@ -292,7 +342,18 @@ mod tests {
         }
         let new_hue = (hue_deg + acc[0]).rem_euclid(360.0);
         let new_sat = (sat * acc[1]).clamp(0.0, 1.0);
-        let new_val = max * acc[2];
+        // With the sRGB encoding (3D maps) the scale multiplies the encoded value.
+        let new_val = if map.srgb_value && map.val_divisions > 1 {
+            let enc = (value_axis * acc[2]).clamp(0.0, 1.0);
+            let dec = if enc <= 0.04045 {
+                enc / 12.92
+            } else {
+                ((enc + 0.055) / 1.055).powf(2.4)
+            };
+            max * dec / max.min(1.0)
+        } else {
+            max * acc[2]
+        };
         // HSV back to RGB through the sector and the position within it.
         let sector = new_hue / 60.0;
         let c = new_val * new_sat;
@@ -351,6 +412,7 @@ mod tests {
         assert!(HsvMap::new([usize::MAX, 2, 2], false, &[]).is_none());
         assert!(ProfileCurve::new(&[0.0, 0.0, 0.5, 0.2]).is_none());
         assert!(ProfileCurve::new(&[0.0, 0.0, 1.0, 1.0, 0.5, 0.5]).is_none());
+        assert!(ProfileCurve::new(&[0.0, 0.1, 1.0, 1.0]).is_none());
         let c = ProfileCurve::new(&[0.0, 0.0, 0.5, 0.7, 1.0, 1.0]).expect("curve");
         assert!((c.map(0.25) - 0.35).abs() < 1e-6 && c.map(2.0) == 1.0);
     }

@@ -242,6 +242,7 @@ impl<'a> Plan<'a> {
             color: None,
             space: OutputSpace::default(),
             profile_curve: None,
+            profile_look: None,
             baseline_offset: 0.0,
             demosaic: None,
             warnings: frame.warnings().to_vec(),

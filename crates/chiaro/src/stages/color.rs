@@ -1,11 +1,11 @@
 //! The `color` stage: white-balanced camera RGB to linear RGB of the output space.
 //!
 //! With a camera profile (`profile = "FILE.dcp"`), the profile's matrices replace the file's
-//! and its HueSatMap (the two calibrations' maps blended with the matrices' weight) and
-//! LookTable are applied in linear ProPhoto RGB after the matrix, as DNG 1.7 chapter 6
-//! orders them ([`crate::color::profile`]); its tone curve goes to the tone-curve stage and
-//! its BaselineExposureOffset to the exposure stage. The white balance keeps the file's
-//! as-shot neutral.
+//! and its HueSatMap (the two calibrations' maps blended with the matrices' weight) is
+//! applied in linear ProPhoto RGB after the matrix ([`crate::color::profile`]). Its LookTable
+//! and tone curve go to the tone-curve stage (the DNG SDK's order: HueSatMap, exposure,
+//! LookTable, tone curve), its BaselineExposureOffset to the exposure stage. The white
+//! balance keeps the file's as-shot neutral.
 //!
 //! # Units
 //! In: white-balanced camera RGB, linear. Out: linear RGB of `space` (D50-adapted XYZ in
@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::color::dng::CameraColor;
 use crate::color::matrix::{self, Mat3};
-use crate::color::profile::HsvMap;
+use crate::color::profile::{HsvMap, ProPhotoMaps};
 use crate::color::spaces::OutputSpace;
 use crate::color::xy::D50_XY;
 use crate::error::Result;
@@ -92,17 +92,23 @@ impl Stage for Color {
             ctx.profile_curve = p.tone_curve.clone();
             ctx.baseline_offset = p.baseline_exposure_offset;
             let prophoto = OutputSpace::Prophoto;
-            return Ok(Some(Kernel::Point(Box::new(ProfileKernel {
-                to_prophoto: matrix::to_f32(&matrix::mul(
+            let output_to_prophoto =
+                matrix::mul(&prophoto.from_xyz_d50(), &self.space.to_xyz_d50());
+            let prophoto_to_output =
+                matrix::mul(&self.space.from_xyz_d50(), &prophoto.to_xyz_d50());
+            ctx.profile_look = p.look_table.map(|look| ProPhotoMaps {
+                to: matrix::to_f32(&output_to_prophoto),
+                maps: vec![look],
+                from: matrix::to_f32(&prophoto_to_output),
+            });
+            return Ok(Some(Kernel::Point(Box::new(ProfileKernel(ProPhotoMaps {
+                to: matrix::to_f32(&matrix::mul(
                     &prophoto.from_xyz_d50(),
                     &color.wb_camera_to_xyz_d50,
                 )),
-                maps: [hue_sat, p.look_table],
-                to_output: matrix::to_f32(&matrix::mul(
-                    &self.space.from_xyz_d50(),
-                    &prophoto.to_xyz_d50(),
-                )),
-            }))));
+                maps: hue_sat.into_iter().collect(),
+                from: matrix::to_f32(&prophoto_to_output),
+            })))));
         }
         let to_output: Mat3 = match self.space {
             OutputSpace::Camera => return Ok(None),
@@ -114,24 +120,12 @@ impl Stage for Color {
     }
 }
 
-/// Camera RGB to ProPhoto, a profile's HueSatMap and LookTable there, then to the output.
-struct ProfileKernel {
-    to_prophoto: [[f32; 3]; 3],
-    maps: [Option<HsvMap>; 2],
-    to_output: [[f32; 3]; 3],
-}
+/// Camera RGB to ProPhoto, a profile's HueSatMap there, then to the output.
+struct ProfileKernel(ProPhotoMaps);
 
 impl PointKernel for ProfileKernel {
     fn apply(&self, row: &mut [f32], _: &RowAt<'_>) {
-        matrix_row(&self.to_prophoto, row);
-        for px in row.chunks_exact_mut(3) {
-            let mut v = [px[0], px[1], px[2]];
-            for map in self.maps.iter().flatten() {
-                v = map.apply(v);
-            }
-            px.copy_from_slice(&v);
-        }
-        matrix_row(&self.to_output, row);
+        self.0.apply_row(row);
     }
 }
 

@@ -242,6 +242,15 @@ pub fn rgb_to_xyz(primaries: [[f64; 2]; 3], white: [f64; 2]) -> M3 {
     mul(&m, &diag(&s))
 }
 
+/// sRGB decoding (IEC 61966-2-1): a code value 0..1 to linear light.
+pub fn srgb_to_linear(v: f64) -> f64 {
+    if v <= 0.04045 {
+        v / 12.92
+    } else {
+        ((v + 0.055) / 1.055).powf(2.4)
+    }
+}
+
 /// CIELAB (CIE 15) of XYZ relative to the white `white` (its XYZ, Y = 1).
 pub fn xyz_to_lab(xyz: V3, white: V3) -> V3 {
     let (e, k) = (216.0 / 24389.0, 24389.0 / 27.0);

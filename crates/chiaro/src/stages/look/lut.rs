@@ -24,19 +24,24 @@ use crate::pipeline::stage::{Kernel, PlanContext, PointKernel, Proxy, RowAt, Sig
 /// Largest `LUT_3D_SIZE` read (256^3 triples, 200 MB of text, is the format's limit).
 pub const MAX_SIZE: usize = 256;
 
-/// A 3D table: `size`^3 RGB triples over `min..max` per channel, red index fastest.
+/// Largest `.cube` file read, bytes (a 256^3 table in text is about 500 MB).
+pub const MAX_FILE_BYTES: usize = 600 << 20;
+
+/// A 3D table: `size`^3 RGB triples over `min..max` per channel, red index fastest. Built
+/// only by [`Lut3d::from_fn`] and [`Lut3d::parse_cube`], so `size >= 2` and the data fit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lut3d {
-    pub size: usize,
+    size: usize,
     pub min: [f32; 3],
     pub max: [f32; 3],
     pub title: Option<String>,
-    pub data: Vec<[f32; 3]>,
+    data: Vec<[f32; 3]>,
 }
 
 impl Lut3d {
-    /// Samples `f` on a `size`^3 grid over 0..1.
+    /// Samples `f` on a `size`^3 grid over 0..1 (`size` at least 2).
     pub fn from_fn(size: usize, title: Option<String>, f: impl Fn([f32; 3]) -> [f32; 3]) -> Self {
+        let size = size.clamp(2, MAX_SIZE);
         let step = 1.0 / (size - 1) as f32;
         let mut data = Vec::with_capacity(size * size * size);
         for b in 0..size {
@@ -82,6 +87,9 @@ impl Lut3d {
                     title = Some(l["TITLE".len()..].trim().trim_matches('"').to_string());
                 }
                 "LUT_3D_SIZE" => {
+                    if size.is_some() {
+                        return Err(bad(line, "a second LUT_3D_SIZE".into()));
+                    }
                     let n = words
                         .get(1)
                         .and_then(|w| w.parse::<usize>().ok())
@@ -97,9 +105,22 @@ impl Lut3d {
                 }
                 "DOMAIN_MIN" => min = triple(&words[1..], line)?,
                 "DOMAIN_MAX" => max = triple(&words[1..], line)?,
-                w if w.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '.') => {
+                // Resolve's form of the domain: one range for all three channels.
+                "LUT_3D_INPUT_RANGE" => {
+                    let [lo, hi] = [1, 2].map(|i| {
+                        words
+                            .get(i)
+                            .and_then(|w| w.parse::<f32>().ok())
+                            .filter(|v| v.is_finite())
+                    });
+                    let (Some(lo), Some(hi)) = (lo, hi) else {
+                        return Err(bad(line, "LUT_3D_INPUT_RANGE needs two numbers".into()));
+                    };
+                    (min, max) = ([lo; 3], [hi; 3]);
+                }
+                w if w.starts_with(|c: char| c.is_ascii_digit() || "+-.".contains(c)) => {
                     let n = size.ok_or_else(|| bad(line, "data before LUT_3D_SIZE".into()))?;
-                    if data.len() == n * n * n {
+                    if data.len() >= n * n * n {
                         return Err(bad(line, format!("more than {n}^3 entries")));
                     }
                     data.push(triple(&words, line)?);
@@ -129,20 +150,19 @@ impl Lut3d {
         })
     }
 
-    /// Reads a `.cube` file.
+    /// Reads a `.cube` file (at most [`MAX_FILE_BYTES`]).
     pub fn read_cube(path: &Path) -> Result<Self> {
         let what = path.display().to_string();
-        let meta = std::fs::metadata(path)
+        let bytes = crate::limits::read_side_file(path, MAX_FILE_BYTES)
             .map_err(|e| Error::parameter(format!("{what}: cannot read the LUT: {e}")))?;
-        // 256^3 lines of three numbers stay well below 1 GB.
-        if meta.len() > 1 << 30 {
-            return Err(Error::parameter(format!(
-                "{what}: too large for a .cube file"
-            )));
-        }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::parameter(format!("{what}: cannot read the LUT: {e}")))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::parameter(format!("{what}: not a text file")))?;
         Self::parse_cube(&text, &what)
+    }
+
+    /// Grid points per axis.
+    pub fn size(&self) -> usize {
+        self.size
     }
 
     /// The table as `.cube` text.
@@ -347,7 +367,7 @@ mod tests {
     fn cube_text_round_trips_and_honours_the_domain() {
         let mut lut = Lut3d::from_fn(5, Some("t".into()), |[r, g, b]| [g, b, r]);
         let back = Lut3d::parse_cube(&lut.to_cube(), "mem").expect("parses");
-        assert_eq!(back.size, 5);
+        assert_eq!(back.size(), 5);
         assert_eq!(back.title.as_deref(), Some("t"));
         assert!(
             back.data
@@ -377,6 +397,10 @@ mod tests {
             ),
             ("LUT_3D_SIZE 2\nBOGUS\n", "unknown keyword"),
             ("LUT_3D_SIZE 2\n0 0 nan\n", "three numbers"),
+            (
+                "LUT_3D_SIZE 3\n0 0 0\nLUT_3D_SIZE 2\n",
+                "second LUT_3D_SIZE",
+            ),
         ] {
             let mut t = text.to_string();
             if want == "DOMAIN_MAX" {

@@ -38,7 +38,8 @@ pub const TABLE_SIZE: usize = 33;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Vignette {
-    /// Exposure change at the corners in EV, -2..=2 (negative darkens).
+    /// Exposure change in EV, -2..=2 (negative darkens), reached in full from `midpoint +
+    /// feather / 2` outwards (at the corners for the defaults).
     pub amount: f32,
     /// Distance from the centre, as a fraction of the half-diagonal, where half the change is
     /// reached, 0.1..=1.
@@ -485,13 +486,6 @@ mod tests {
             None,
         )
         .expect("table");
-        for p in &lut.data {
-            let n = p[0].max(p[1]).max(p[2]);
-            // Below the highlight blend the default curve undone and redone changes nothing.
-            if n < 0.9 {
-                assert!(p.iter().all(|v| v.is_finite()));
-            }
-        }
         for i in 0..500 {
             let f = |k: f32| (i as f32 * k).fract() * 0.85;
             let e = [f(0.618_034), f(0.754_878), f(0.569_840)];

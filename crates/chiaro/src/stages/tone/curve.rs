@@ -25,6 +25,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::color::profile::ProPhotoMaps;
 use crate::error::{Error, Result};
 use crate::pipeline::stage::{Kernel, PlanContext, PointKernel, Proxy, RowAt, Signal, Stage};
 
@@ -140,14 +141,18 @@ impl ToneCurve {
     pub fn prepare(&self) -> Result<PreparedCurve> {
         self.validate()?;
         let k = self.solve_k()?;
-        let lut = (0..=LUT_SIZE)
-            .map(|i| self.g(k, i as f64 / LUT_SIZE as f64) as f32)
-            .collect();
-        Ok(PreparedCurve {
+        Ok(self.tabulate(|t| self.g(k, t)))
+    }
+
+    /// A prepared curve with this white and highlight blend whose shape is `g` on 0..1.
+    fn tabulate(&self, g: impl Fn(f64) -> f64) -> PreparedCurve {
+        PreparedCurve {
             inv_white: 1.0 / self.white,
             desaturate: self.desaturate,
-            lut,
-        })
+            lut: (0..=LUT_SIZE)
+                .map(|i| g(i as f64 / LUT_SIZE as f64) as f32)
+                .collect(),
+        }
     }
 
     /// The curve at scene value `x`, exactly (f64), for tests and reports.
@@ -162,7 +167,8 @@ impl PreparedCurve {
     #[inline(always)]
     pub fn map(&self, x: f32) -> f32 {
         let f = (x * self.inv_white).clamp(0.0, 1.0) * LUT_SIZE as f32;
-        // `f` is finite and in 0..=LUT_SIZE here (NaN clamps to NaN and casts to 0).
+        // `f` is in 0..=LUT_SIZE, or NaN for a NaN `x` (it casts to index 0 and the result
+        // is NaN; `apply_row` never passes one).
         let i = (f as usize).min(LUT_SIZE - 1);
         let frac = f - i as f32;
         let (a, b) = (self.lut[i], self.lut[i + 1]);
@@ -199,8 +205,13 @@ impl PreparedCurve {
             }
             let y = self.map(n);
             let k = y / n;
-            // Smoothstep weight of the blend towards the neutral `y`: 0 below `d`, 1 at white.
-            let s = ((y - d) / span).clamp(0.0, 1.0);
+            // Smoothstep weight of the blend towards the neutral `y`: 0 below `d`, 1 at white
+            // (also when `d` is 1).
+            let s = if y >= 1.0 {
+                1.0
+            } else {
+                ((y - d) / span).clamp(0.0, 1.0)
+            };
             let w = s * s * (3.0 - 2.0 * s);
             for v in px.iter_mut() {
                 let t = *v * k;
@@ -226,24 +237,32 @@ impl Stage for ToneCurve {
         ToneCurve::validate(self)
     }
     fn plan(&self, ctx: &mut PlanContext<'_>, _: Option<&Proxy>) -> Result<Option<Kernel>> {
-        if let (true, Some(curve)) = (self.profile, &ctx.profile_curve) {
-            self.validate()?;
-            let lut = (0..=LUT_SIZE)
-                .map(|i| curve.map(i as f32 / LUT_SIZE as f32))
-                .collect();
-            return Ok(Some(Kernel::Point(Box::new(PreparedCurve {
-                inv_white: 1.0 / self.white,
-                desaturate: self.desaturate,
-                lut,
-            }))));
-        }
-        Ok(Some(Kernel::Point(Box::new(self.prepare()?))))
+        let curve = match (self.profile, &ctx.profile_curve) {
+            (true, Some(c)) => {
+                self.validate()?;
+                self.tabulate(|t| f64::from(c.map(t as f32)))
+            }
+            _ => self.prepare()?,
+        };
+        Ok(Some(Kernel::Point(Box::new(CurveKernel {
+            look: ctx.profile_look.take(),
+            curve,
+        }))))
     }
 }
 
-impl PointKernel for PreparedCurve {
+/// The planned stage: a camera profile's LookTable, if any, then the curve.
+struct CurveKernel {
+    look: Option<ProPhotoMaps>,
+    curve: PreparedCurve,
+}
+
+impl PointKernel for CurveKernel {
     fn apply(&self, row: &mut [f32], _: &RowAt<'_>) {
-        self.apply_row(row);
+        if let Some(l) = &self.look {
+            l.apply_row(row);
+        }
+        self.curve.apply_row(row);
     }
 }
 
@@ -322,10 +341,17 @@ mod tests {
 
     #[test]
     fn clipped_highlights_of_any_hue_become_pure_white() {
-        let p = ToneCurve::default().prepare().expect("valid");
-        let mut px = [1.4, 0.6, 0.2, 0.3, 1.0, 0.9, 2.0, 2.0, 2.0];
-        p.apply_row(&mut px);
-        assert!(px.iter().all(|&v| v == 1.0), "{px:?}");
+        for desaturate in [0.8, 0.95, 1.0] {
+            let p = ToneCurve {
+                desaturate,
+                ..ToneCurve::default()
+            }
+            .prepare()
+            .expect("valid");
+            let mut px = [1.4, 0.6, 0.2, 0.3, 1.0, 0.9, 2.0, 2.0, 2.0];
+            p.apply_row(&mut px);
+            assert!(px.iter().all(|&v| v == 1.0), "{desaturate}: {px:?}");
+        }
     }
 
     #[test]
