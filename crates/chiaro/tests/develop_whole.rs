@@ -350,3 +350,63 @@ fn auto_white_balance_beats_the_wrong_as_shot_white_on_the_canon_chart() {
         "auto {e_auto:.2} deg vs as-shot {e_shot:.2} deg"
     );
 }
+
+/// A profile embedded in a DNG (its IFD0 tables) develops the file exactly as the same
+/// profile given as a `.dcp`, and its tables change the picture.
+#[test]
+fn embedded_profile_equals_the_same_profile_from_a_dcp_file() {
+    let data = common::require_data!();
+    let dcp_path = data.join("calibration/dcp/NIKON D750.dcp");
+    let dcp = chiaro::raw::dcp::parse(&std::fs::read(&dcp_path).expect("dcp")).expect("parses");
+    assert!(
+        dcp.calibration.profile.look_table.is_some(),
+        "the D750 profile has a LookTable"
+    );
+    // A colourful scene: a Kodak image, mosaicked.
+    let (rgb, w, h) = kodak_linear(&data, "kodim23.png");
+    let cfa = CfaPattern::bayer("RGGB").expect("pattern");
+    let values: Vec<f32> = mosaic(&rgb, w, h, &cfa).iter().map(|v| v * 0.8).collect();
+    let neutral = Some([0.5, 1.0, 0.7]);
+    let mut embedded = dcp.calibration.clone();
+    embedded.as_shot_neutral = neutral;
+    let mut plain = embedded.clone();
+    plain.profile = Default::default();
+    let render = |raw: &RawImage, recipe: &Recipe| {
+        let dev = develop(
+            raw,
+            recipe,
+            &OutputSpec {
+                bits: 16,
+                linear: false,
+            },
+            None,
+        )
+        .expect("develops");
+        let Pixels::U16(px) = dev.image.pixels else {
+            panic!("16-bit output expected")
+        };
+        px
+    };
+    let with_tables = dng(w, h, cfa, &values, embedded, 1);
+    assert_eq!(
+        with_tables.color().profile,
+        dcp.calibration.profile,
+        "tables read back"
+    );
+    let without = dng(w, h, cfa, &values, plain, 1);
+    let a = render(&with_tables, &Recipe::default());
+    let mut by_file = Recipe::default();
+    by_file.set(Color {
+        space: OutputSpace::Srgb,
+        profile: Some(dcp_path),
+    });
+    let b = render(&without, &by_file);
+    let c = render(&without, &Recipe::default());
+    assert_eq!(a, b, "embedded and external profiles differ");
+    let moved = a.iter().zip(&c).filter(|(x, y)| x != y).count();
+    assert!(
+        moved > a.len() / 2,
+        "the tables change only {moved} of {} samples",
+        a.len()
+    );
+}

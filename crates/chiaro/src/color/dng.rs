@@ -33,6 +33,8 @@ pub struct ColorCalibration {
     pub as_shot_white_xy: Option<[f64; 2]>,
     /// BaselineExposure in EV.
     pub baseline_exposure: f64,
+    /// The profile's tables (HueSatMap, LookTable, tone curve), when the file has them.
+    pub profile: super::profile::ProfileTables,
 }
 
 /// Everything the colour stages need for one development.

@@ -32,6 +32,18 @@ pub struct HsvMap {
     data: Vec<[f32; 3]>,
 }
 
+/// The table part of a profile, as a DNG's IFD0 or a `.dcp` carries it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProfileTables {
+    /// The hue/saturation/value maps of calibration 1 and 2.
+    pub hue_sat_map1: Option<HsvMap>,
+    pub hue_sat_map2: Option<HsvMap>,
+    pub look_table: Option<HsvMap>,
+    pub tone_curve: Option<ProfileCurve>,
+    /// Added to the file's BaselineExposure, EV.
+    pub baseline_exposure_offset: f64,
+}
+
 /// Largest number of entries read from a file (the profiles in the wild have at most
 /// 90 x 30 x 30).
 pub const MAX_ENTRIES: usize = 1 << 20;
@@ -79,6 +91,16 @@ impl HsvMap {
     /// Hue, saturation and value divisions.
     pub fn dims(&self) -> [usize; 3] {
         [self.hue_divisions, self.sat_divisions, self.val_divisions]
+    }
+
+    /// The entries, in file order.
+    pub fn entries(&self) -> &[[f32; 3]] {
+        &self.data
+    }
+
+    /// True when the value axis is sRGB-encoded.
+    pub fn srgb_value(&self) -> bool {
+        self.srgb_value
     }
 
     fn entry(&self, v: usize, h: usize, s: usize) -> [f32; 3] {
@@ -221,6 +243,11 @@ impl ProfileCurve {
             && (last.0 - 1.0).abs() < 1e-6
             && (last.1 - 1.0).abs() < 1e-6;
         ok.then_some(ProfileCurve { points })
+    }
+
+    /// The (x, y) points.
+    pub fn points(&self) -> &[(f32, f32)] {
+        &self.points
     }
 
     /// The curve at `x` (linear interpolation; clamped to 0..1).

@@ -61,11 +61,17 @@ enum Value {
     Rational(Vec<(u32, u32)>),
     SRational(Vec<(i32, i32)>),
     Undefined(Vec<u8>),
+    Float(Vec<f32>),
 }
 
 impl Value {
     fn encode(&self) -> (u16, u32, Vec<u8>) {
         match self {
+            Value::Float(v) => (
+                11,
+                v.len() as u32,
+                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            ),
             Value::Byte(v) => (1, v.len() as u32, v.clone()),
             Value::Ascii(s) => {
                 let mut b = s.as_bytes().to_vec();
@@ -114,6 +120,34 @@ fn mat_value(m: &Mat3) -> Value {
 }
 
 /// Serialises a DNG file.
+/// The embedded profile's tags (HueSatMap, LookTable, tone curve) of `p`.
+fn profile_tags(p: &crate::color::profile::ProfileTables, tags: &mut Vec<(u16, Value)>) {
+    use crate::color::profile::HsvMap;
+    use crate::raw::dcp as d;
+    let dims = |m: &HsvMap| Value::Long(m.dims().map(|v| v as u32).to_vec());
+    let data = |m: &HsvMap| Value::Float(m.entries().iter().flatten().copied().collect());
+    let encoding = |m: &HsvMap| Value::Long(vec![u32::from(m.srgb_value())]);
+    if let Some(m) = p.hue_sat_map1.as_ref().or(p.hue_sat_map2.as_ref()) {
+        tags.push((d::HUE_SAT_MAP_DIMS, dims(m)));
+        tags.push((d::HUE_SAT_MAP_ENCODING, encoding(m)));
+    }
+    if let Some(m) = &p.hue_sat_map1 {
+        tags.push((d::HUE_SAT_MAP_DATA1, data(m)));
+    }
+    if let Some(m) = &p.hue_sat_map2 {
+        tags.push((d::HUE_SAT_MAP_DATA2, data(m)));
+    }
+    if let Some(m) = &p.look_table {
+        tags.push((d::LOOK_TABLE_DIMS, dims(m)));
+        tags.push((d::LOOK_TABLE_DATA, data(m)));
+        tags.push((d::LOOK_TABLE_ENCODING, encoding(m)));
+    }
+    if let Some(c) = &p.tone_curve {
+        let flat = c.points().iter().flat_map(|&(x, y)| [x, y]).collect();
+        tags.push((d::TONE_CURVE, Value::Float(flat)));
+    }
+}
+
 pub fn write_dng(s: &SynthDng) -> Result<Vec<u8>> {
     use crate::raw::tiff::tag as t;
     let (pw, ph) = (s.cfa.width(), s.cfa.height());
@@ -246,6 +280,7 @@ pub fn write_dng(s: &SynthDng) -> Result<Vec<u8>> {
             Value::Rational(ab.iter().map(|&v| urational(v)).collect()),
         ));
     }
+    profile_tags(&c.profile, &mut tags);
     if let Some(list) = &s.opcode_list2 {
         tags.push((t::OPCODE_LIST2, Value::Undefined(list.clone())));
     }

@@ -7,33 +7,64 @@
 
 use super::ColorCalibration;
 use super::tiff::{Ifd, TiffFile, tag};
-use crate::color::profile::{HsvMap, MAX_ENTRIES, ProfileCurve};
+use crate::color::profile::{HsvMap, MAX_ENTRIES, ProfileCurve, ProfileTables};
 use crate::error::{Error, Result};
 
 const PROFILE_NAME: u16 = 50936;
-const HUE_SAT_MAP_DIMS: u16 = 50937;
-const HUE_SAT_MAP_DATA1: u16 = 50938;
-const HUE_SAT_MAP_DATA2: u16 = 50939;
-const TONE_CURVE: u16 = 50940;
-const LOOK_TABLE_DIMS: u16 = 50981;
-const LOOK_TABLE_DATA: u16 = 50982;
-const HUE_SAT_MAP_ENCODING: u16 = 51107;
-const LOOK_TABLE_ENCODING: u16 = 51108;
-const BASELINE_EXPOSURE_OFFSET: u16 = 51109;
+pub(crate) const HUE_SAT_MAP_DIMS: u16 = 50937;
+pub(crate) const HUE_SAT_MAP_DATA1: u16 = 50938;
+pub(crate) const HUE_SAT_MAP_DATA2: u16 = 50939;
+pub(crate) const TONE_CURVE: u16 = 50940;
+pub(crate) const LOOK_TABLE_DIMS: u16 = 50981;
+pub(crate) const LOOK_TABLE_DATA: u16 = 50982;
+pub(crate) const HUE_SAT_MAP_ENCODING: u16 = 51107;
+pub(crate) const LOOK_TABLE_ENCODING: u16 = 51108;
+pub(crate) const BASELINE_EXPOSURE_OFFSET: u16 = 51109;
 
-/// A camera profile.
+/// A camera profile: its matrices and tables in `calibration` (`calibration.profile`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DcpProfile {
     pub name: Option<String>,
     pub unique_camera_model: Option<String>,
     pub calibration: ColorCalibration,
-    /// The hue/saturation/value maps of calibration 1 and 2.
-    pub hue_sat_map1: Option<HsvMap>,
-    pub hue_sat_map2: Option<HsvMap>,
-    pub look_table: Option<HsvMap>,
-    pub tone_curve: Option<ProfileCurve>,
-    /// Added to the file's BaselineExposure, EV.
-    pub baseline_exposure_offset: f64,
+}
+
+/// The profile tables of an IFD (a `.dcp`'s, or a DNG's IFD0 for its embedded profile).
+pub(crate) fn read_tables(tiff: &TiffFile, ifd: &Ifd) -> Result<ProfileTables> {
+    let tone_curve = match tiff.numbers_capped(ifd, TONE_CURVE, 2 * 8192)? {
+        Some(flat) => Some(ProfileCurve::new(&flat).ok_or_else(|| {
+            Error::decode("ProfileToneCurve: not pairs from (0, 0) to (1, 1) with rising x")
+        })?),
+        None => None,
+    };
+    Ok(ProfileTables {
+        hue_sat_map1: hsv_map(
+            tiff,
+            ifd,
+            HUE_SAT_MAP_DIMS,
+            HUE_SAT_MAP_DATA1,
+            HUE_SAT_MAP_ENCODING,
+        )?,
+        hue_sat_map2: hsv_map(
+            tiff,
+            ifd,
+            HUE_SAT_MAP_DIMS,
+            HUE_SAT_MAP_DATA2,
+            HUE_SAT_MAP_ENCODING,
+        )?,
+        look_table: hsv_map(
+            tiff,
+            ifd,
+            LOOK_TABLE_DIMS,
+            LOOK_TABLE_DATA,
+            LOOK_TABLE_ENCODING,
+        )?,
+        tone_curve,
+        baseline_exposure_offset: tiff
+            .number(ifd, BASELINE_EXPOSURE_OFFSET)?
+            .filter(|v| v.is_finite())
+            .map_or(0.0, |v| v.clamp(-10.0, 10.0)),
+    })
 }
 
 /// An HSV map whose dimensions and data live in the given tags (`None` when absent);
@@ -97,42 +128,12 @@ pub fn parse(bytes: &[u8]) -> Result<DcpProfile> {
     if !calibration.has_matrix() {
         return Err(Error::decode("camera profile has no ColorMatrix"));
     }
-    let tone_curve = match tiff.numbers_capped(ifd, TONE_CURVE, 2 * 8192)? {
-        Some(flat) => Some(ProfileCurve::new(&flat).ok_or_else(|| {
-            Error::decode("ProfileToneCurve: not pairs from (0, 0) to (1, 1) with rising x")
-        })?),
-        None => None,
-    };
+    let mut calibration = calibration;
+    calibration.profile = read_tables(&tiff, ifd)?;
     Ok(DcpProfile {
         name: tiff.text(ifd, PROFILE_NAME),
         unique_camera_model: tiff.text(ifd, tag::UNIQUE_CAMERA_MODEL),
         calibration,
-        hue_sat_map1: hsv_map(
-            &tiff,
-            ifd,
-            HUE_SAT_MAP_DIMS,
-            HUE_SAT_MAP_DATA1,
-            HUE_SAT_MAP_ENCODING,
-        )?,
-        hue_sat_map2: hsv_map(
-            &tiff,
-            ifd,
-            HUE_SAT_MAP_DIMS,
-            HUE_SAT_MAP_DATA2,
-            HUE_SAT_MAP_ENCODING,
-        )?,
-        look_table: hsv_map(
-            &tiff,
-            ifd,
-            LOOK_TABLE_DIMS,
-            LOOK_TABLE_DATA,
-            LOOK_TABLE_ENCODING,
-        )?,
-        tone_curve,
-        baseline_exposure_offset: tiff
-            .number(ifd, BASELINE_EXPOSURE_OFFSET)?
-            .filter(|v| v.is_finite())
-            .map_or(0.0, |v| v.clamp(-10.0, 10.0)),
     })
 }
 
@@ -149,6 +150,7 @@ impl DcpProfile {
         cal.illuminant2 = p.illuminant2;
         cal.camera_calibration1 = None;
         cal.camera_calibration2 = None;
+        cal.profile = p.profile.clone();
     }
 }
 

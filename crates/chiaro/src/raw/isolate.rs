@@ -745,6 +745,8 @@ fn get_image(r: &mut Reader, limits: &Limits) -> Result<RawImage> {
         as_shot_neutral: three(r.opt_f64s(3)?),
         as_shot_white_xy: r.opt_f64s(2)?.map(|v| [v[0], v[1]]),
         baseline_exposure: r.f64()?,
+        // Camera raws through rawler carry no profile tables.
+        profile: Default::default(),
     };
     let mut list = || -> Result<Vec<opcodes::Opcode>> {
         let n = r.len(1, usize::MAX)?;

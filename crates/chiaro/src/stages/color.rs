@@ -1,7 +1,7 @@
 //! The `color` stage: white-balanced camera RGB to linear RGB of the output space.
 //!
-//! With a camera profile (`profile = "FILE.dcp"`), the profile's matrices replace the file's
-//! and its HueSatMap (the two calibrations' maps blended with the matrices' weight) is
+//! With a camera profile (`profile = "FILE.dcp"`), the profile's matrices replace the file's;
+//! a profile's tables (this one's, or those a DNG embeds in IFD0) apply: its HueSatMap (the two calibrations' maps blended with the matrices' weight) is
 //! applied in linear ProPhoto RGB after the matrix ([`crate::color::profile`]). Its LookTable
 //! and tone curve go to the tone-curve stage (the DNG SDK's order: HueSatMap, exposure,
 //! LookTable, tone curve), its BaselineExposureOffset to the exposure stage. The white
@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::color::dng::CameraColor;
 use crate::color::matrix::{self, Mat3};
-use crate::color::profile::{HsvMap, ProPhotoMaps};
+use crate::color::profile::{HsvMap, ProPhotoMaps, ProfileTables};
 use crate::color::spaces::OutputSpace;
 use crate::color::xy::D50_XY;
 use crate::error::Result;
@@ -48,20 +48,14 @@ impl Stage for Color {
     }
     fn plan(&self, ctx: &mut PlanContext<'_>, _: Option<&Proxy>) -> Result<Option<Kernel>> {
         let mut cal = ctx.frame.color().clone();
-        let profile = match &self.profile {
-            Some(path) => {
-                let bytes = std::fs::read(path).map_err(|e| {
-                    crate::Error::parameter(format!(
-                        "{}: cannot read the profile: {e}",
-                        path.display()
-                    ))
-                })?;
-                let p = crate::raw::dcp::parse(&bytes).map_err(|e| e.with_path(path))?;
-                p.apply_to(&mut cal);
-                Some(p)
-            }
-            None => None,
-        };
+        if let Some(path) = &self.profile {
+            // Real profiles are a few hundred kB; 64 MB holds the largest tables read.
+            let bytes = crate::limits::read_side_file(path, 64 << 20).map_err(|e| {
+                crate::Error::parameter(format!("{}: cannot read the profile: {e}", path.display()))
+            })?;
+            let p = crate::raw::dcp::parse(&bytes).map_err(|e| e.with_path(path))?;
+            p.apply_to(&mut cal);
+        }
         let cal = &cal;
         let color = if cal.has_matrix() {
             cal.camera_color(ctx.neutral)
@@ -76,7 +70,9 @@ impl Stage for Color {
         };
         ctx.color = Some(color);
         ctx.space = self.space;
-        if let Some(p) = profile {
+        // The profile's tables: the external profile's, else the ones embedded in the file.
+        let p = &cal.profile;
+        if *p != ProfileTables::default() {
             if self.space == OutputSpace::Camera {
                 return Err(crate::Error::parameter(
                     "a camera profile maps to ProPhoto RGB; the camera output space has none",
@@ -96,7 +92,7 @@ impl Stage for Color {
                 matrix::mul(&prophoto.from_xyz_d50(), &self.space.to_xyz_d50());
             let prophoto_to_output =
                 matrix::mul(&self.space.from_xyz_d50(), &prophoto.to_xyz_d50());
-            ctx.profile_look = p.look_table.map(|look| ProPhotoMaps {
+            ctx.profile_look = p.look_table.clone().map(|look| ProPhotoMaps {
                 to: matrix::to_f32(&output_to_prophoto),
                 maps: vec![look],
                 from: matrix::to_f32(&prophoto_to_output),

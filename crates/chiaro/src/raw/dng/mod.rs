@@ -108,7 +108,13 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<RawImage> {
         .uint(ifd0, tag::ORIENTATION)?
         .filter(|o| (1..=8).contains(o))
         .unwrap_or(1) as u16;
-    let color = read_color(&tiff, ifd0, raw)?;
+    let mut color = read_color(&tiff, ifd0, raw)?;
+    // The embedded profile's tables are optional: damaged ones are left out with a warning
+    // (the matrices still develop the file).
+    match crate::raw::dcp::read_tables(&tiff, ifd0) {
+        Ok(t) => color.profile = t,
+        Err(e) => warnings.push(format!("embedded camera profile tables ignored: {e}")),
+    }
     let opcodes = OpcodeLists {
         list1: read_opcodes(&tiff, raw, tag::OPCODE_LIST1, limits, &mut warnings)?,
         list2: read_opcodes(&tiff, raw, tag::OPCODE_LIST2, limits, &mut warnings)?,
@@ -611,6 +617,7 @@ fn read_color(tiff: &TiffFile, ifd0: &Ifd, raw: &Ifd) -> Result<ColorCalibration
             .filter(|v| v.is_finite())
             // A hostile value would turn every pixel to infinity: keep it within +-10 EV.
             .map_or(0.0, |v| v.clamp(-10.0, 10.0)),
+        profile: Default::default(),
     })
 }
 
