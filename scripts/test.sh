@@ -41,20 +41,29 @@ make_venv() {
     "sudo apt-get install python3-venv or $versioned) and run again; the LibRaw comparison tests will fail" >&2
   return 1
 }
-if $have_data && ! "$CHIARO_PYTHON" -c "import rawpy, numpy, colour_demosaicing" 2>/dev/null; then
+if $have_data && ! "$CHIARO_PYTHON" -c "import rawpy, numpy, colour_demosaicing, PIL" 2>/dev/null; then
   ok=true
   if ! "$CHIARO_PYTHON" -m pip --version >/dev/null 2>&1; then
     echo "creating the Python virtual environment $venv for the LibRaw peer..."
     make_venv || ok=false
   fi
   if $ok; then
-    echo "installing rawpy and numpy into $venv (pip)..."
-    "$CHIARO_PYTHON" -m pip install --quiet --disable-pip-version-check "rawpy>=0.21" "numpy" \
+    echo "installing rawpy, numpy and Pillow into $venv (pip)..."
+    "$CHIARO_PYTHON" -m pip install --quiet --disable-pip-version-check "rawpy>=0.21" "numpy" "pillow" \
       || echo "warning: could not install rawpy; the LibRaw comparison tests will fail" >&2
     echo "installing colour-demosaicing into $venv (pip; the demosaicing benchmark's peer)..."
     "$CHIARO_PYTHON" -m pip install --quiet --disable-pip-version-check "colour-demosaicing" \
       || echo "warning: could not install colour-demosaicing; the peer test will fail" >&2
   fi
+fi
+
+# exiftool reads the Ultra HDR test's MPF index and gain-map XMP (an independent reader);
+# without it that part of the test says it was left out.
+if $have_data && ! command -v exiftool >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing exiftool (apt-get libimage-exiftool-perl) for the Ultra HDR test..."
+  apt-get install -y -qq libimage-exiftool-perl >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq libimage-exiftool-perl >/dev/null 2>&1; } \
+    || echo "warning: could not install exiftool; the Ultra HDR test checks without it" >&2
 fi
 
 # Licence guard: no GPL/AGPL crate in the default build (deny.toml).

@@ -93,6 +93,10 @@ struct DevelopArgs {
     /// instead of the file's colour.
     #[arg(long)]
     profile: Option<PathBuf>,
+    /// An Ultra HDR JPEG: the SDR picture plus a gain map with highlights up to 2 stops
+    /// above SDR white, which HDR displays show and other viewers ignore.
+    #[arg(long)]
+    hdr: bool,
     /// Scene-referred output: no tone curve, no look, no transfer function.
     #[arg(long)]
     linear: bool,
@@ -221,6 +225,8 @@ struct Job {
     place: Placement,
     limits: Limits,
     reader: RawReader,
+    /// Ultra HDR JPEG (SDR + gain map).
+    hdr: bool,
 }
 
 fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
@@ -248,7 +254,11 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
         bail!("{} cannot hold {bits}-bit samples", format.extension());
     }
     let recipe = build_recipe(&args)?;
+    if args.hdr && (format != Format::Jpeg || bits != 8 || args.linear) {
+        bail!("--hdr writes an Ultra HDR JPEG: it takes JPEG output at 8 bits, without --linear");
+    }
     let job = Job {
+        hdr: args.hdr,
         recipe,
         spec: OutputSpec {
             bits,
@@ -380,6 +390,23 @@ fn develop_one(
         let raw = job.reader.read(input, &job.limits)?;
         chiaro::pipeline::prepare(&raw, &job.limits).map_err(|e| e.with_path(input))?
     };
+    if job.hdr {
+        let (dev, map) =
+            chiaro::pipeline::hdr::ultra_hdr(&frame, &job.recipe, &job.limits, Some(cancel))
+                .map_err(|e| e.with_path(input))?;
+        let opts = EncodeOptions {
+            format: Format::Jpeg,
+            quality: job.quality,
+            icc_profile: chiaro::io::icc::for_output(&dev.info.profile)
+                .map_err(|e| e.with_path(output))?,
+            exif: frame.exif().clone(),
+            software: format!("chiaro {}", env!("CARGO_PKG_VERSION")),
+        };
+        let bytes = chiaro::io::ultrahdr::encode(&dev.image, &opts, &map)
+            .map_err(|e| e.with_path(output))?;
+        chiaro::io::write_atomic(output, &bytes, job.place).map_err(|e| e.with_path(output))?;
+        return Ok(dev.info.notes);
+    }
     let rendering =
         chiaro::pipeline::Rendering::new(&frame, &job.recipe, &job.spec, &job.limits, Some(cancel))
             .map_err(|e| e.with_path(input))?;

@@ -847,6 +847,111 @@ fn camera_profiles_change_the_colour_and_bad_ones_are_clear_errors() {
     );
 }
 
+/// Reads an Ultra HDR JPEG the way an HDR viewer would, with tools that are not chiaro's:
+/// Pillow finds the MPF index and decodes the primary and the gain map, the script rebuilds
+/// the HDR rendition by the format's formula and reports how much light it restores where
+/// the SDR picture is at white.
+const ULTRA_HDR_CHECK: &str = r#"
+import io, json, re, sys
+import numpy as np
+from PIL import Image
+path = sys.argv[1]
+data = open(path, 'rb').read()
+im = Image.open(path)
+mp = im._getmp()
+entries = mp[0xB002]
+start = im.info['mpoffset'] + entries[1]['DataOffset']
+gain_bytes = data[start:start + entries[1]['Size']]
+assert gain_bytes[:2] == bytes([0xFF, 0xD8]), 'the MPF index does not point at a JPEG'
+gm = Image.open(io.BytesIO(gain_bytes))
+xmp = gain_bytes[:4096].decode('latin-1')
+num = lambda k: float(re.search(k + r'="([-0-9.e]+)"', xmp).group(1))
+lo, hi, off_s, off_h = num('hdrgm:GainMapMin'), num('hdrgm:GainMapMax'), num('hdrgm:OffsetSDR'), num('hdrgm:OffsetHDR')
+sdr = np.asarray(im.convert('RGB'), dtype=np.float64) / 255.0
+lin = np.where(sdr <= 0.04045, sdr / 12.92, ((sdr + 0.055) / 1.055) ** 2.4)
+r = np.asarray(gm.convert('L'), dtype=np.float64) / 255.0
+r = np.kron(r, np.ones((4, 4)))[:lin.shape[0], :lin.shape[1]]
+boost = 2.0 ** (lo * (1 - r) + hi * r)
+hdr = (lin + off_s) * boost[..., None] - off_h
+y = lambda v: v @ [0.2126, 0.7152, 0.0722]
+white = sdr.max(axis=2) >= 254 / 255
+print(json.dumps({
+    'primary_size': im.size, 'gain_map_size': gm.size, 'gain_map_mode': gm.mode,
+    'max_log2': hi, 'white_share': float(white.mean()),
+    'hdr_over_sdr_at_white': float(np.median(y(hdr[white]) / y(lin[white]))) if white.any() else 0.0,
+    'mid_grey_ratio': float(np.median((y(hdr) / np.maximum(y(lin), 1e-6))[(y(lin) > 0.1) & (y(lin) < 0.3)])),
+}))
+"#;
+
+#[test]
+fn ultra_hdr_jpeg_restores_the_highlights_sdr_clips() {
+    let d = tmp();
+    let out = d.path().join("hdr.jpg");
+    let o = chiaro([
+        OsArg::from("develop"),
+        sample().into(),
+        "-o".into(),
+        out.clone().into(),
+        "--hdr".into(),
+    ]);
+    assert_code(&o, 0, "--hdr");
+    // A plain decoder sees the SDR picture.
+    let sdr = decode(&out);
+    sdr.assert_sample_size();
+    // --hdr outside JPEG is a usage error.
+    let o = chiaro([
+        OsArg::from("develop"),
+        sample().into(),
+        "-o".into(),
+        d.path().join("x.png").into(),
+        "--hdr".into(),
+    ]);
+    assert_code(&o, 2, "--hdr with PNG");
+    // The peers (Pillow, numpy) are installed with the shared data.
+    let _data = common::require_data!();
+    let python = std::env::var_os("CHIARO_PYTHON").unwrap_or_else(|| "python3".into());
+    let o = std::process::Command::new(python)
+        .args(["-c", ULTRA_HDR_CHECK])
+        .arg(&out)
+        .output()
+        .expect("python runs");
+    assert!(
+        o.status.success(),
+        "reader failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["primary_size"], serde_json::json!([W, H]));
+    assert_eq!(v["gain_map_size"], serde_json::json!([W / 4, H / 4]));
+    assert_eq!(v["gain_map_mode"], "L");
+    let at_white = v["hdr_over_sdr_at_white"].as_f64().expect("ratio");
+    assert!(v["white_share"].as_f64().expect("share") > 0.001, "{v}");
+    assert!(
+        at_white > 1.5,
+        "HDR restores only {at_white}x at SDR white: {v}"
+    );
+    let mid = v["mid_grey_ratio"].as_f64().expect("ratio");
+    assert!((0.95..1.15).contains(&mid), "mid-tones move {mid}x: {v}");
+    // exiftool, a second independent reader, when installed.
+    match std::process::Command::new("exiftool")
+        .args(["-j", "-a", "-G1", "-ee"])
+        .arg(&out)
+        .output()
+    {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            assert!(text.contains("\"MPF0:NumberOfImages\": 2"), "{text}");
+            assert!(
+                text.contains("HDRGainMapVersion") || text.contains("hdrgm"),
+                "{text}"
+            );
+        }
+        _ => {
+            println!("note: exiftool is not installed; the MPF/XMP check by exiftool was left out")
+        }
+    }
+}
+
 #[test]
 fn looks_commands_list_show_export_and_sheet() {
     let d = tmp();

@@ -10,6 +10,7 @@ pub mod icc;
 mod jpeg_out;
 mod png_out;
 mod tiff_out;
+pub mod ultrahdr;
 
 use std::io::Write;
 use std::path::Path;

@@ -6,6 +6,7 @@
 
 pub mod develop;
 pub mod frame;
+pub mod hdr;
 pub mod recipe;
 pub mod registry;
 pub mod render;
