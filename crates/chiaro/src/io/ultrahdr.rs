@@ -247,7 +247,10 @@ mod tests {
         assert_eq!(&p[..8], b"MPF\0II*\0");
         // Second entry: size and offset (from the TIFF header at 30) of the gain map.
         let entry2 = &p[4 + 50 + 16..];
-        assert_eq!(u32::from_le_bytes(entry2[4..8].try_into().expect("four bytes")), 2_000);
+        assert_eq!(
+            u32::from_le_bytes(entry2[4..8].try_into().expect("four bytes")),
+            2_000
+        );
         assert_eq!(
             u32::from_le_bytes(entry2[8..12].try_into().expect("four bytes")),
             10_000 - 30
