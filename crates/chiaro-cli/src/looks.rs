@@ -161,7 +161,7 @@ fn sheet(
                 recipe.set_boxed(s);
             }
             let dev = Rendering::new(&frame, &recipe, &spec, &limits, None)?.image()?;
-            Ok(shrink(&dev.image, width))
+            shrink(&dev.image, width)
         })
         .collect::<chiaro::Result<Vec<_>>>()
         .map_err(|e| e.with_path(raw))?;
@@ -220,9 +220,9 @@ struct Tile {
 
 /// Shrinks an 8-bit rendering to `width` pixels across by averaging whole blocks (code
 /// values averaged: a preview, not a measurement).
-fn shrink(img: &OutputImage, width: usize) -> Tile {
+fn shrink(img: &OutputImage, width: usize) -> chiaro::Result<Tile> {
     let Pixels::U8(src) = &img.pixels else {
-        unreachable!("the sheet renders 8-bit images")
+        return Err(chiaro::Error::encode("the sheet takes 8-bit renderings"));
     };
     let f = img.width.div_ceil(width).max(1);
     let (w, h) = (img.width / f, img.height / f);
@@ -240,9 +240,9 @@ fn shrink(img: &OutputImage, width: usize) -> Tile {
             }
         }
     }
-    Tile {
+    Ok(Tile {
         width: w,
         height: h,
         rgb,
-    }
+    })
 }

@@ -93,6 +93,19 @@ fn linear_srgb(raw: &RawImage, recipe: Recipe) -> (Vec<f32>, usize, usize) {
     (rgb, dev.image.width, dev.image.height)
 }
 
+/// The 16-bit display development of `raw` by `recipe`.
+fn render16(raw: &RawImage, recipe: &Recipe) -> Vec<u16> {
+    let spec = OutputSpec {
+        bits: 16,
+        linear: false,
+    };
+    let dev = develop(raw, recipe, &spec, None).expect("develops");
+    let Pixels::U16(px) = dev.image.pixels else {
+        panic!("16-bit output expected")
+    };
+    px
+}
+
 fn crop(rgb: &[f32], w: usize, h: usize, border: usize) -> Vec<f32> {
     (border..h - border)
         .flat_map(|y| rgb[(y * w + border) * 3..(y * w + w - border) * 3].to_vec())
@@ -192,19 +205,7 @@ fn clipped_highlights_develop_to_neutral_white() {
         srgb_camera([0.5, 1.0, 0.7]),
         1,
     );
-    let dev = develop(
-        &raw,
-        &Recipe::default(),
-        &OutputSpec {
-            bits: 16,
-            linear: false,
-        },
-        None,
-    )
-    .expect("develops");
-    let Pixels::U16(px) = dev.image.pixels else {
-        panic!("16-bit output expected")
-    };
+    let px = render16(&raw, &Recipe::default());
     let (r, g, b) = (px[3 * 500], px[3 * 500 + 1], px[3 * 500 + 2]);
     assert!(g > 60000, "{r} {g} {b}");
     assert!(
@@ -371,22 +372,6 @@ fn embedded_profile_equals_the_same_profile_from_a_dcp_file() {
     embedded.as_shot_neutral = neutral;
     let mut plain = embedded.clone();
     plain.profile = Default::default();
-    let render = |raw: &RawImage, recipe: &Recipe| {
-        let dev = develop(
-            raw,
-            recipe,
-            &OutputSpec {
-                bits: 16,
-                linear: false,
-            },
-            None,
-        )
-        .expect("develops");
-        let Pixels::U16(px) = dev.image.pixels else {
-            panic!("16-bit output expected")
-        };
-        px
-    };
     let with_tables = dng(w, h, cfa, &values, embedded, 1);
     assert_eq!(
         with_tables.color().profile,
@@ -394,14 +379,14 @@ fn embedded_profile_equals_the_same_profile_from_a_dcp_file() {
         "tables read back"
     );
     let without = dng(w, h, cfa, &values, plain, 1);
-    let a = render(&with_tables, &Recipe::default());
+    let a = render16(&with_tables, &Recipe::default());
     let mut by_file = Recipe::default();
     by_file.set(Color {
         space: OutputSpace::Srgb,
         profile: Some(dcp_path),
     });
-    let b = render(&without, &by_file);
-    let c = render(&without, &Recipe::default());
+    let b = render16(&without, &by_file);
+    let c = render16(&without, &Recipe::default());
     assert_eq!(a, b, "embedded and external profiles differ");
     let moved = a.iter().zip(&c).filter(|(x, y)| x != y).count();
     assert!(

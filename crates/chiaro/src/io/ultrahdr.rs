@@ -203,10 +203,10 @@ pub fn encode(sdr: &OutputImage, opts: &EncodeOptions, gain: &GainMap) -> Result
         .map_err(err)?;
     let base = super::encode(sdr, opts)?;
     let xmp = primary_xmp(map.len());
-    // First with a placeholder index, then the real one in its place (same length, so
-    // nothing moves): the index holds the primary's length.
-    let placeholder = vec![0u8; MPF_LEN];
-    let (primary, at) = insert_segments(&base, &[(0xE1, &xmp), (0xE2, &placeholder)])?;
+    // The MPF index holds the primary's own length, known only once the index is in it:
+    // the segment is reserved at its fixed length, then filled (nothing moves).
+    let reserved = vec![0u8; MPF_LEN];
+    let (primary, at) = insert_segments(&base, &[(0xE1, &xmp), (0xE2, &reserved)])?;
     // The MPF payload follows the XMP segment and its own marker and length.
     let mpf_at = at + 4 + xmp.len() + 4;
     let index = mpf(primary.len(), mpf_at + 4, map.len())?;

@@ -20,6 +20,7 @@ use crate::error::Result;
 use crate::io::Pixels;
 use crate::io::ultrahdr::GainMap;
 use crate::limits::Limits;
+use crate::stages::smoothstep;
 use crate::stages::tone::curve::ToneCurve;
 
 /// Peak of the HDR rendition in multiples of SDR white (2 stops).
@@ -36,8 +37,7 @@ pub const MAP_SCALE: usize = 4;
 /// curve's white.
 pub fn highlight_gain(n: f32, knee: f32, white: f32) -> f32 {
     let top = HDR_WHITE * white;
-    let t = ((n - knee) / (top - knee)).clamp(0.0, 1.0);
-    1.0 + (HEADROOM - 1.0) * t * t * (3.0 - 2.0 * t)
+    1.0 + (HEADROOM - 1.0) * smoothstep((n - knee) / (top - knee))
 }
 
 /// The 8-bit SDR development of `frame` by `recipe` and its gain map.
@@ -75,7 +75,9 @@ pub fn ultra_hdr(
     .image()?;
     let knee = tone.prepare()?.inverse(0.5);
     let (Pixels::U8(codes), Pixels::F32(light)) = (&sdr.image.pixels, &lit.image.pixels) else {
-        unreachable!("8-bit and float renderings")
+        return Err(crate::Error::encode(
+            "Ultra HDR: the renditions are not 8-bit and float as asked",
+        ));
     };
     let t = sdr.info.space.transfer();
     let y = sdr.info.profile.rgb_to_xyz_d50[1].map(|v| v as f32);

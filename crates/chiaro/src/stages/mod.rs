@@ -18,3 +18,11 @@ pub mod opcodes;
 pub mod orientation;
 pub mod tone;
 pub mod white_balance;
+
+/// Hermite smoothstep of `t` clamped to 0..1: 0 below 0, 1 above 1, with zero slope at both
+/// ends (the soft transitions of the tone curve's highlight blend, looks and HDR gain).
+#[inline(always)]
+pub fn smoothstep(t: f32) -> f32 {
+    let t = t.clamp(0.0, 1.0);
+    t * t * (3.0 - 2.0 * t)
+}

@@ -16,6 +16,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::color::matrix::{self, Mat3};
+use crate::stages::smoothstep as smooth;
 
 /// Names of the hue bands, in hue order.
 pub const BANDS: [&str; 8] = [
@@ -163,12 +164,6 @@ pub fn band_weights(h: f32) -> [f32; 8] {
         }
     }
     w
-}
-
-/// Smoothstep of `t` over 0..1.
-fn smooth(t: f32) -> f32 {
-    let t = t.clamp(0.0, 1.0);
-    t * t * (3.0 - 2.0 * t)
 }
 
 /// How much of the skin-tone protection applies at hue `h` and chroma `c`: 1 on skin hues

@@ -29,6 +29,7 @@ use crate::color::spaces::OutputSpace;
 use crate::color::transfer::Transfer;
 use crate::error::{Error, Result};
 use crate::pipeline::stage::{Kernel, PlanContext, PointKernel, Proxy, RowAt, Signal, Stage};
+use crate::stages::smoothstep;
 use crate::stages::tone::curve::ToneCurve;
 
 /// Grid points per axis of the baked colour table.
@@ -389,8 +390,7 @@ impl PointKernel for LookKernel {
 
 /// Gain of the encoded values at radius `r` (fraction of the half-diagonal).
 pub fn vignette_gain(v: &Vignette, r: f32) -> f32 {
-    let t = ((r - v.midpoint) / v.feather + 0.5).clamp(0.0, 1.0);
-    let s = t * t * (3.0 - 2.0 * t);
+    let s = smoothstep((r - v.midpoint) / v.feather + 0.5);
     (v.amount * s / 2.2).exp2()
 }
 
@@ -415,15 +415,15 @@ pub fn grain_noise(x: f32, y: f32, size: f32) -> f32 {
     let (u, v) = (x / size, y / size);
     let (i, j) = (u.floor(), v.floor());
     let (fu, fv) = (u - i, v - j);
-    let (su, sv) = (fu * fu * (3.0 - 2.0 * fu), fv * fv * (3.0 - 2.0 * fv));
+    let (su, sv) = (smoothstep(fu), smoothstep(fv));
     let (i, j) = (i as i32, j as i32);
     let top = lattice(i, j) + su * (lattice(i + 1, j) - lattice(i, j));
     let bottom = lattice(i, j + 1) + su * (lattice(i + 1, j + 1) - lattice(i, j + 1));
     let clump = top + sv * (bottom - top);
     let fine = lattice(x as i32 ^ 0x5bd1, y as i32 ^ 0x1b87);
-    // Value noise of uniform lattice values has a standard deviation of about 0.42; a
-    // uniform value 0.58.
-    (0.8 * clump / 0.42 + 0.6 * fine / 0.58) / 1.0_f32.hypot(0.75)
+    // Value noise of uniform lattice values has a standard deviation of about 0.42, a
+    // uniform value 0.58; the two, made unit and independent, mix as 0.8^2 + 0.6^2 = 1.
+    0.8 * clump / 0.42 + 0.6 * fine / 0.58
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::color::profile::ProPhotoMaps;
 use crate::error::{Error, Result};
 use crate::pipeline::stage::{Kernel, PlanContext, PointKernel, Proxy, RowAt, Signal, Stage};
+use crate::stages::smoothstep;
 
 /// Scene value of 18 % grey as a saturation-based ISO exposes it: 10/78 of the exposure that
 /// saturates (ISO 12232), 2.96 EV below raw white.
@@ -207,12 +208,11 @@ impl PreparedCurve {
             let k = y / n_safe;
             // Smoothstep weight of the blend towards the neutral `y`: 0 below `d`, 1 at white
             // (also when `d` is 1).
-            let s = if y >= 1.0 {
+            let w = if y >= 1.0 {
                 1.0
             } else {
-                ((y - d) / span).clamp(0.0, 1.0)
+                smoothstep((y - d) / span)
             };
-            let w = s * s * (3.0 - 2.0 * s);
             for v in px.iter_mut() {
                 let t = *v * k;
                 let t = if t > 0.0 { t } else { 0.0 };
