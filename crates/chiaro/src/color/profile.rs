@@ -56,9 +56,15 @@ impl HsvMap {
         if h < 1 || s < 2 || v < 1 || n > MAX_ENTRIES || flat.len() != n * 3 {
             return None;
         }
+        // Grey has no hue to scale its value by: entries at zero saturation keep the value
+        // (scale 1), as the DNG SDK enforces (`dng_hue_sat_map::SetDelta`).
         let data: Vec<[f32; 3]> = flat
             .chunks_exact(3)
-            .map(|c| [c[0] as f32, c[1] as f32, c[2] as f32])
+            .enumerate()
+            .map(|(i, c)| {
+                let val_scale = if i % s == 0 { 1.0 } else { c[2] as f32 };
+                [c[0] as f32, c[1] as f32, val_scale]
+            })
             .collect();
         if data.iter().flatten().any(|x| !x.is_finite()) {
             return None;
@@ -169,6 +175,11 @@ pub struct ProPhotoMaps {
 impl ProPhotoMaps {
     /// Applies the maps to a row of interleaved RGB.
     pub fn apply_row(&self, row: &mut [f32]) {
+        self.apply_row_then(row, |v| v);
+    }
+
+    /// Applies the maps, then `then` (still in linear ProPhoto), to a row of interleaved RGB.
+    pub fn apply_row_then(&self, row: &mut [f32], then: impl Fn([f32; 3]) -> [f32; 3]) {
         let mul = |m: &[[f32; 3]; 3], v: [f32; 3]| -> [f32; 3] {
             std::array::from_fn(|r| m[r][0] * v[0] + m[r][1] * v[1] + m[r][2] * v[2])
         };
@@ -177,7 +188,7 @@ impl ProPhotoMaps {
             for map in &self.maps {
                 v = map.apply(v);
             }
-            px.copy_from_slice(&mul(&self.from, v));
+            px.copy_from_slice(&mul(&self.from, then(v)));
         }
     }
 }
@@ -218,10 +229,15 @@ pub fn hsv_to_rgb(h: f32, s: f32, v: f32) -> [f32; 3] {
 
 const SRGB: Transfer = Transfer::Srgb;
 
-/// A profile tone curve: (x, y) pairs in 0..1 from (0, 0) to (1, 1), x increasing.
+/// A profile tone curve: (x, y) pairs in 0..1 from (0, 0) to (1, 1), x increasing,
+/// interpolated by the natural cubic spline through them (DNG 1.7, ProfileToneCurve: "the
+/// curve is interpolated using a cubic spline"; the DNG SDK's spline is C2 with zero second
+/// derivative at both ends, which is the natural spline).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProfileCurve {
     points: Vec<(f32, f32)>,
+    /// The spline's second derivative at each point (0 at both ends).
+    second: Vec<f64>,
 }
 
 impl ProfileCurve {
@@ -242,7 +258,10 @@ impl ProfileCurve {
             && first.1.abs() < 1e-6
             && (last.0 - 1.0).abs() < 1e-6
             && (last.1 - 1.0).abs() < 1e-6;
-        ok.then_some(ProfileCurve { points })
+        ok.then(|| ProfileCurve {
+            second: natural_second_derivatives(&points),
+            points,
+        })
     }
 
     /// The (x, y) points.
@@ -250,16 +269,52 @@ impl ProfileCurve {
         &self.points
     }
 
-    /// The curve at `x` (linear interpolation; clamped to 0..1).
+    /// The curve at `x` (clamped to 0..1).
     pub fn map(&self, x: f32) -> f32 {
-        let x = x.clamp(0.0, 1.0);
+        let x = f64::from(x.clamp(0.0, 1.0));
         let i = self
             .points
-            .partition_point(|p| p.0 <= x)
+            .partition_point(|p| f64::from(p.0) <= x)
             .clamp(1, self.points.len() - 1);
         let ((x0, y0), (x1, y1)) = (self.points[i - 1], self.points[i]);
-        y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+        let (x0, y0, x1, y1) = (f64::from(x0), f64::from(y0), f64::from(x1), f64::from(y1));
+        let h = x1 - x0;
+        let (a, b) = ((x1 - x) / h, (x - x0) / h);
+        let bend =
+            ((a * a * a - a) * self.second[i - 1] + (b * b * b - b) * self.second[i]) * h * h / 6.0;
+        (a * y0 + b * y1 + bend) as f32
     }
+}
+
+/// Second derivatives of the natural cubic spline through `points`: the tridiagonal system
+/// `h[i-1] M[i-1] + 2 (h[i-1] + h[i]) M[i] + h[i] M[i+1] = 6 (d[i] - d[i-1])` (`h` the
+/// intervals, `d` the chords' slopes) with `M` 0 at both ends, solved by elimination.
+fn natural_second_derivatives(points: &[(f32, f32)]) -> Vec<f64> {
+    let n = points.len();
+    let mut m = vec![0.0; n];
+    if n < 3 {
+        return m;
+    }
+    let x = |i: usize| f64::from(points[i].0);
+    let y = |i: usize| f64::from(points[i].1);
+    let h = |i: usize| x(i + 1) - x(i);
+    let d = |i: usize| (y(i + 1) - y(i)) / h(i);
+    // Forward sweep over the interior unknowns 1..n-1: diagonal `diag`, right side `rhs`.
+    let mut diag = vec![0.0; n];
+    let mut rhs = vec![0.0; n];
+    for i in 1..n - 1 {
+        diag[i] = 2.0 * (h(i - 1) + h(i));
+        rhs[i] = 6.0 * (d(i) - d(i - 1));
+        if i > 1 {
+            let f = h(i - 1) / diag[i - 1];
+            diag[i] -= f * h(i - 1);
+            rhs[i] -= f * rhs[i - 1];
+        }
+    }
+    for i in (1..n - 1).rev() {
+        m[i] = (rhs[i] - h(i) * m[i + 1]) / diag[i];
+    }
+    m
 }
 
 #[cfg(test)]
@@ -440,7 +495,81 @@ mod tests {
         assert!(ProfileCurve::new(&[0.0, 0.0, 0.5, 0.2]).is_none());
         assert!(ProfileCurve::new(&[0.0, 0.0, 1.0, 1.0, 0.5, 0.5]).is_none());
         assert!(ProfileCurve::new(&[0.0, 0.1, 1.0, 1.0]).is_none());
-        let c = ProfileCurve::new(&[0.0, 0.0, 0.5, 0.7, 1.0, 1.0]).expect("curve");
-        assert!((c.map(0.25) - 0.35).abs() < 1e-6 && c.map(2.0) == 1.0);
+        let c = ProfileCurve::new(&[0.0, 0.0, 1.0, 1.0]).expect("curve");
+        assert!((c.map(0.25) - 0.25).abs() < 1e-6 && c.map(2.0) == 1.0);
+    }
+
+    /// The natural spline written the other way: its slopes `s` from the C2 conditions
+    /// `h[i] s[i-1] + 2 (h[i-1] + h[i]) s[i] + h[i-1] s[i+1] = 3 (h[i] d[i-1] + h[i-1] d[i])`
+    /// and `2 s[0] + s[1] = 3 d[0]` (zero curvature) at the ends, solved densely, then
+    /// Hermite segments.
+    fn hermite_reference(p: &[(f64, f64)], x: f64) -> f64 {
+        let n = p.len();
+        let h: Vec<f64> = (0..n - 1).map(|i| p[i + 1].0 - p[i].0).collect();
+        let d: Vec<f64> = (0..n - 1).map(|i| (p[i + 1].1 - p[i].1) / h[i]).collect();
+        let mut a = vec![vec![0.0; n + 1]; n];
+        a[0][0] = 2.0;
+        a[0][1] = 1.0;
+        a[0][n] = 3.0 * d[0];
+        a[n - 1][n - 2] = 1.0;
+        a[n - 1][n - 1] = 2.0;
+        a[n - 1][n] = 3.0 * d[n - 2];
+        for i in 1..n - 1 {
+            a[i][i - 1] = h[i];
+            a[i][i] = 2.0 * (h[i - 1] + h[i]);
+            a[i][i + 1] = h[i - 1];
+            a[i][n] = 3.0 * (h[i] * d[i - 1] + h[i - 1] * d[i]);
+        }
+        // Gauss-Jordan with partial pivoting.
+        for c in 0..n {
+            let piv = (c..n)
+                .max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs()))
+                .expect("rows");
+            a.swap(c, piv);
+            let pivot = a[c].clone();
+            for (r, row) in a.iter_mut().enumerate() {
+                if r != c {
+                    let f = row[c] / pivot[c];
+                    for (v, p) in row.iter_mut().zip(&pivot).skip(c) {
+                        *v -= f * p;
+                    }
+                }
+            }
+        }
+        let s: Vec<f64> = (0..n).map(|i| a[i][n] / a[i][i]).collect();
+        let i = (1..n).find(|&i| x <= p[i].0).unwrap_or(n - 1);
+        let t = (x - p[i - 1].0) / h[i - 1];
+        let (h00, h10) = (
+            2.0 * t.powi(3) - 3.0 * t * t + 1.0,
+            t.powi(3) - 2.0 * t * t + t,
+        );
+        let (h01, h11) = (-2.0 * t.powi(3) + 3.0 * t * t, t.powi(3) - t * t);
+        h00 * p[i - 1].1 + h10 * h[i - 1] * s[i - 1] + h01 * p[i].1 + h11 * h[i - 1] * s[i]
+    }
+
+    #[test]
+    fn tone_curve_is_the_natural_cubic_spline_through_its_points() {
+        let pts = [
+            (0.0, 0.0),
+            (0.05, 0.09),
+            (0.2, 0.35),
+            (0.3, 0.46),
+            (0.6, 0.8),
+            (0.85, 0.95),
+            (1.0, 1.0),
+        ];
+        let flat: Vec<f64> = pts.iter().flat_map(|&(x, y)| [x, y]).collect();
+        let c = ProfileCurve::new(&flat).expect("curve");
+        for i in 0..=1000 {
+            let x = f64::from(i) / 1000.0;
+            let (got, want) = (f64::from(c.map(x as f32)), hermite_reference(&pts, x));
+            assert!((got - want).abs() < 2e-6, "{x}: {got} vs {want}");
+        }
+        for (x, y) in pts {
+            assert!(
+                (f64::from(c.map(x as f32)) - y).abs() < 1e-6,
+                "passes ({x}, {y})"
+            );
+        }
     }
 }

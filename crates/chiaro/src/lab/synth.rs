@@ -119,8 +119,9 @@ fn mat_value(m: &Mat3) -> Value {
     Value::SRational(m.iter().flatten().map(|&v| srational(v)).collect())
 }
 
-/// Serialises a DNG file.
-/// The embedded profile's tags (HueSatMap, LookTable, tone curve) of `p`.
+/// The embedded profile's tags (HueSatMap, LookTable, tone curve) of `p`; with any table,
+/// DefaultBlackRender "none" too: chiaro adds no black of its own when it renders, so a
+/// reader such as the DNG SDK should not either.
 fn profile_tags(p: &crate::color::profile::ProfileTables, tags: &mut Vec<(u16, Value)>) {
     use crate::color::profile::HsvMap;
     use crate::raw::dcp as d;
@@ -146,8 +147,15 @@ fn profile_tags(p: &crate::color::profile::ProfileTables, tags: &mut Vec<(u16, V
         let flat = c.points().iter().flat_map(|&(x, y)| [x, y]).collect();
         tags.push((d::TONE_CURVE, Value::Float(flat)));
     }
+    if *p != crate::color::profile::ProfileTables::default() {
+        tags.push((DEFAULT_BLACK_RENDER, Value::Long(vec![1])));
+    }
 }
 
+/// DefaultBlackRender (DNG 1.4): 0 auto, 1 none.
+const DEFAULT_BLACK_RENDER: u16 = 51110;
+
+/// Serialises a DNG file.
 pub fn write_dng(s: &SynthDng) -> Result<Vec<u8>> {
     use crate::raw::tiff::tag as t;
     let (pw, ph) = (s.cfa.width(), s.cfa.height());

@@ -208,8 +208,9 @@ pub struct PlanContext<'a> {
     /// A camera profile's tone curve, which the tone-curve stage uses instead of its own;
     /// set by the colour stage.
     pub profile_curve: Option<crate::color::profile::ProfileCurve>,
-    /// A camera profile's LookTable, which the tone-curve stage applies first (DNG order:
-    /// after the exposure, before the tone curve); set by the colour stage.
+    /// A camera profile's way into linear ProPhoto RGB and back, with its LookTable if it has
+    /// one (DNG order: after the exposure, before the tone curve), for the tone-curve stage;
+    /// set by the colour stage when a profile has tables.
     pub profile_look: Option<crate::color::profile::ProPhotoMaps>,
     /// A camera profile's BaselineExposureOffset (EV), added to the file's BaselineExposure.
     pub baseline_offset: f64,

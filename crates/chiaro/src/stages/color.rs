@@ -3,8 +3,9 @@
 //! With a camera profile (`profile = "FILE.dcp"`), the profile's matrices replace the file's;
 //! a profile's tables (this one's, or those a DNG embeds in IFD0) apply: its HueSatMap (the two calibrations' maps blended with the matrices' weight) is
 //! applied in linear ProPhoto RGB after the matrix ([`crate::color::profile`]). Its LookTable
-//! and tone curve go to the tone-curve stage (the DNG SDK's order: HueSatMap, exposure,
-//! LookTable, tone curve), its BaselineExposureOffset to the exposure stage. The white
+//! and tone curve go to the tone-curve stage with the way into and out of ProPhoto (the DNG
+//! SDK's order: HueSatMap, exposure, LookTable, tone curve), its BaselineExposureOffset to
+//! the exposure stage. The white
 //! balance keeps the file's as-shot neutral.
 //!
 //! # Units
@@ -92,9 +93,9 @@ impl Stage for Color {
                 matrix::mul(&prophoto.from_xyz_d50(), &self.space.to_xyz_d50());
             let prophoto_to_output =
                 matrix::mul(&self.space.from_xyz_d50(), &prophoto.to_xyz_d50());
-            ctx.profile_look = p.look_table.clone().map(|look| ProPhotoMaps {
+            ctx.profile_look = Some(ProPhotoMaps {
                 to: matrix::to_f32(&output_to_prophoto),
-                maps: vec![look],
+                maps: p.look_table.iter().cloned().collect(),
                 from: matrix::to_f32(&prophoto_to_output),
             });
             return Ok(Some(Kernel::Point(Box::new(ProfileKernel(ProPhotoMaps {

@@ -53,7 +53,9 @@ pub struct ToneCurve {
     /// (1: no blend below white).
     pub desaturate: f32,
     /// Use a camera profile's ProfileToneCurve, when the colour stage has one, instead of
-    /// this curve (DNG 1.7: the profile's curve replaces the default one).
+    /// this curve (DNG 1.7: the profile's curve replaces the default one). It is applied as
+    /// the DNG SDK applies it, per channel in linear ProPhoto RGB (see
+    /// `ProfileCurveKernel`); `white` still scales its input, `desaturate` is not used.
     pub profile: bool,
 }
 
@@ -244,21 +246,25 @@ impl Stage for ToneCurve {
         ToneCurve::validate(self)
     }
     fn plan(&self, ctx: &mut PlanContext<'_>, _: Option<&Proxy>) -> Result<Option<Kernel>> {
-        let curve = match (self.profile, &ctx.profile_curve) {
-            (true, Some(c)) => {
+        let prophoto = ctx.profile_look.take();
+        let kernel: Box<dyn PointKernel> = match (self.profile, &ctx.profile_curve, prophoto) {
+            (true, Some(c), Some(prophoto)) => {
                 self.validate()?;
-                self.tabulate(|t| f64::from(c.map(t as f32)))
+                Box::new(ProfileCurveKernel {
+                    prophoto,
+                    curve: self.tabulate(|t| f64::from(c.map(t as f32))),
+                })
             }
-            _ => self.prepare()?,
+            (_, _, prophoto) => Box::new(CurveKernel {
+                look: prophoto.filter(|p| !p.maps.is_empty()),
+                curve: self.prepare()?,
+            }),
         };
-        Ok(Some(Kernel::Point(Box::new(CurveKernel {
-            look: ctx.profile_look.take(),
-            curve,
-        }))))
+        Ok(Some(Kernel::Point(kernel)))
     }
 }
 
-/// The planned stage: a camera profile's LookTable, if any, then the curve.
+/// The planned stage: a camera profile's LookTable, if any, then this curve.
 struct CurveKernel {
     look: Option<ProPhotoMaps>,
     curve: PreparedCurve,
@@ -273,6 +279,36 @@ impl PointKernel for CurveKernel {
     }
 }
 
+/// The planned stage with a camera profile's tone curve, applied as the DNG SDK renders
+/// one: in linear ProPhoto RGB after the LookTable, each channel pinned to 0..1 (the scene's
+/// `white`), the curve applied to the largest and the smallest channel and the middle one
+/// placed between them in the same proportion as before (`RefBaselineRGBTone`), which
+/// keeps the hexcone hue.
+struct ProfileCurveKernel {
+    prophoto: ProPhotoMaps,
+    curve: PreparedCurve,
+}
+
+impl PointKernel for ProfileCurveKernel {
+    fn apply(&self, row: &mut [f32], _: &RowAt<'_>) {
+        self.prophoto
+            .apply_row_then(row, |rgb| rgb_tone(&self.curve, rgb));
+    }
+}
+
+/// `RefBaselineRGBTone` on one pixel: channels pinned to 0..`white` (NaN to 0), the curve
+/// on the largest and the smallest, the middle one interpolated between them.
+fn rgb_tone(curve: &PreparedCurve, rgb: [f32; 3]) -> [f32; 3] {
+    let white = 1.0 / curve.inv_white;
+    let v = rgb.map(|c| if c > 0.0 { c.min(white) } else { 0.0 });
+    let (hi, lo) = (v[0].max(v[1]).max(v[2]), v[0].min(v[1]).min(v[2]));
+    let (thi, tlo) = (curve.map(hi), curve.map(lo));
+    if hi <= lo {
+        return [thi; 3];
+    }
+    v.map(|c| tlo + (thi - tlo) * (c - lo) / (hi - lo))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,6 +319,36 @@ mod tests {
         } else {
             y * 24389.0 / 27.0
         }
+    }
+
+    #[test]
+    fn profile_curve_maps_the_extreme_channels_and_keeps_the_hexcone_hue() {
+        use crate::color::profile::{ProfileCurve, rgb_to_hsv};
+        let shape = ProfileCurve::new(&[0.0, 0.0, 0.25, 0.5, 1.0, 1.0]).expect("curve");
+        let c = ToneCurve::default().tabulate(|t| f64::from(shape.map(t as f32)));
+        for rgb in [
+            [0.6f32, 0.3, 0.1],
+            [0.05, 0.2, 0.4],
+            [0.3, 0.8, 0.3],
+            [0.9, 0.1, 0.5],
+        ] {
+            let out = rgb_tone(&c, rgb);
+            let (hi, lo) = (
+                rgb[0].max(rgb[1]).max(rgb[2]),
+                rgb[0].min(rgb[1]).min(rgb[2]),
+            );
+            let (ohi, olo) = (
+                out[0].max(out[1]).max(out[2]),
+                out[0].min(out[1]).min(out[2]),
+            );
+            assert!((ohi - shape.map(hi)).abs() < 1e-4 && (olo - shape.map(lo)).abs() < 1e-4);
+            let (h0, h1) = (rgb_to_hsv(rgb).0, rgb_to_hsv(out).0);
+            assert!((h0 - h1).abs() < 1e-4, "{rgb:?} -> {out:?}");
+        }
+        // Greys follow the curve; channels above white are pinned there, below 0 to 0.
+        let g = rgb_tone(&c, [0.25; 3]);
+        assert!(g.iter().all(|&v| (v - 0.5).abs() < 1e-4));
+        assert_eq!(rgb_tone(&c, [3.0, 1.0, -0.5]), [1.0, 1.0, 0.0]);
     }
 
     #[test]
