@@ -52,6 +52,19 @@ fn dng(
     color: ColorCalibration,
     orientation: u16,
 ) -> RawImage {
+    let bytes = dng_bytes(width, height, cfa, cfa_values, color, orientation);
+    chiaro::raw::dng::decode(&bytes, &chiaro::Limits::default()).expect("decodes")
+}
+
+/// The DNG file [`dng`] decodes.
+fn dng_bytes(
+    width: usize,
+    height: usize,
+    cfa: CfaPattern,
+    cfa_values: &[f32],
+    color: ColorCalibration,
+    orientation: u16,
+) -> Vec<u8> {
     let (black, white) = (256u16, 16383u16);
     let samples = cfa_values
         .iter()
@@ -72,8 +85,7 @@ fn dng(
         model: "synthetic".into(),
         storage: Storage::LosslessJpeg { tile: 128 },
     };
-    chiaro::raw::dng::decode(&write_dng(&s).expect("writes"), &chiaro::Limits::default())
-        .expect("decodes")
+    write_dng(&s).expect("writes")
 }
 
 fn linear_srgb(raw: &RawImage, recipe: Recipe) -> (Vec<f32>, usize, usize) {
@@ -393,5 +405,110 @@ fn embedded_profile_equals_the_same_profile_from_a_dcp_file() {
         moved > a.len() / 2,
         "the tables change only {moved} of {} samples",
         a.len()
+    );
+}
+
+/// A real camera profile (the D750's, with its 3D sRGB-encoded LookTable and tone curve)
+/// embedded in a DNG renders as Adobe's DNG SDK renders it (`dng_validate`, linear ProPhoto
+/// with the profile's tone curve): compared over 16x16 blocks flat enough that the two
+/// demosaicers cannot differ. The scene is dim enough that no white-balanced channel passes
+/// white, where the SDK clips and chiaro keeps the light for highlight reconstruction.
+#[test]
+fn embedded_real_profile_renders_as_the_dng_sdk_does() {
+    let data = common::require_data!();
+    let sdk = data.join("../tools/dng_validate");
+    if !sdk.is_file() {
+        common::record_skip("embedded_real_profile_renders_as_the_dng_sdk_does (no dng_validate)");
+        return;
+    }
+    let dcp_path = data.join("calibration/dcp/NIKON D750.dcp");
+    let dcp = chiaro::raw::dcp::parse(&std::fs::read(&dcp_path).expect("dcp")).expect("parses");
+    let (rgb, w, h) = kodak_linear(&data, "kodim23.png");
+    let cfa = CfaPattern::bayer("RGGB").expect("pattern");
+    let values: Vec<f32> = mosaic(&rgb, w, h, &cfa).iter().map(|v| v * 0.4).collect();
+    let mut color = dcp.calibration.clone();
+    color.as_shot_neutral = Some([0.5, 1.0, 0.7]);
+    let bytes = dng_bytes(w, h, cfa, &values, color, 1);
+    let raw = chiaro::raw::dng::decode(&bytes, &chiaro::Limits::default()).expect("decodes");
+    let mut recipe = Recipe::default();
+    recipe.set(Color {
+        space: OutputSpace::Prophoto,
+        profile: None,
+    });
+    recipe.set(chiaro::stages::exposure::Exposure {
+        ev: 0.0,
+        baseline: false,
+        auto: false,
+    });
+    let dev = develop(
+        &raw,
+        &recipe,
+        &OutputSpec {
+            bits: 32,
+            linear: true,
+        },
+        None,
+    )
+    .expect("develops");
+    let Pixels::F32(ours) = dev.image.pixels else {
+        panic!("float output expected")
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (file, out) = (dir.path().join("kodim23.dng"), dir.path().join("sdk"));
+    std::fs::write(&file, &bytes).expect("writes");
+    let run = std::process::Command::new(&sdk)
+        .args(["-16", "-cs8", "-noBaseline", "-tif"])
+        .arg(&out)
+        .arg(&file)
+        .current_dir(dir.path())
+        .output()
+        .expect("runs dng_validate");
+    assert!(run.status.success(), "dng_validate: {run:?}");
+    let tif = std::fs::File::open(out.with_extension("tif")).expect("SDK output");
+    let mut decoder = tiff::decoder::Decoder::new(tif).expect("TIFF");
+    let tiff::decoder::DecodingResult::U16(theirs) = decoder.read_image().expect("reads") else {
+        panic!("16-bit output expected")
+    };
+    assert_eq!(theirs.len(), ours.len(), "same size");
+    // 16x16 blocks, 8 px in from the border; the flat ones (every channel's spread < 0.01).
+    let (b, border) = (16, 8);
+    let (mut diffs, mut flat) = (Vec::new(), 0);
+    for by in 0..(h - 2 * border) / b {
+        for bx in 0..(w - 2 * border) / b {
+            let (mut sum, mut sq, mut peer) = ([0.0f64; 3], [0.0f64; 3], [0.0f64; 3]);
+            for y in border + by * b..border + (by + 1) * b {
+                for x in border + bx * b..border + (bx + 1) * b {
+                    for c in 0..3 {
+                        let i = (y * w + x) * 3 + c;
+                        let v = f64::from(ours[i]);
+                        sum[c] += v;
+                        sq[c] += v * v;
+                        peer[c] += f64::from(theirs[i]) / 65535.0;
+                    }
+                }
+            }
+            let n = (b * b) as f64;
+            let spread = (0..3)
+                .map(|c| (sq[c] / n - (sum[c] / n).powi(2)).max(0.0).sqrt())
+                .fold(0.0, f64::max);
+            if spread < 0.01 {
+                flat += 1;
+                diffs.push(
+                    (0..3)
+                        .map(|c| (sum[c] - peer[c]).abs() / n)
+                        .fold(0.0, f64::max),
+                );
+            }
+        }
+    }
+    let mean = diffs.iter().sum::<f64>() / diffs.len().max(1) as f64;
+    let worst = diffs.iter().copied().fold(0.0, f64::max);
+    println!(
+        "D750 profile beside the DNG SDK: {flat} flat blocks, mean {mean:.5}, worst {worst:.5}"
+    );
+    assert!(flat > 100, "only {flat} flat blocks");
+    assert!(
+        mean < 1e-3 && worst < 3e-3,
+        "mean {mean:.5}, worst {worst:.5}"
     );
 }

@@ -175,16 +175,22 @@ pub struct ProPhotoMaps {
 impl ProPhotoMaps {
     /// Applies the maps to a row of interleaved RGB.
     pub fn apply_row(&self, row: &mut [f32]) {
-        self.apply_row_then(row, |v| v);
+        self.apply_row_between(row, |v| v, |v| v);
     }
 
-    /// Applies the maps, then `then` (still in linear ProPhoto), to a row of interleaved RGB.
-    pub fn apply_row_then(&self, row: &mut [f32], then: impl Fn([f32; 3]) -> [f32; 3]) {
+    /// Applies `first`, the maps, then `then` (all in linear ProPhoto) to a row of
+    /// interleaved RGB.
+    pub fn apply_row_between(
+        &self,
+        row: &mut [f32],
+        first: impl Fn([f32; 3]) -> [f32; 3],
+        then: impl Fn([f32; 3]) -> [f32; 3],
+    ) {
         let mul = |m: &[[f32; 3]; 3], v: [f32; 3]| -> [f32; 3] {
             std::array::from_fn(|r| m[r][0] * v[0] + m[r][1] * v[1] + m[r][2] * v[2])
         };
         for px in row.chunks_exact_mut(3) {
-            let mut v = mul(&self.to, [px[0], px[1], px[2]]);
+            let mut v = first(mul(&self.to, [px[0], px[1], px[2]]));
             for map in &self.maps {
                 v = map.apply(v);
             }

@@ -280,10 +280,10 @@ impl PointKernel for CurveKernel {
 }
 
 /// The planned stage with a camera profile's tone curve, applied as the DNG SDK renders
-/// one: in linear ProPhoto RGB after the LookTable, each channel pinned to 0..1 (the scene's
-/// `white`), the curve applied to the largest and the smallest channel and the middle one
-/// placed between them in the same proportion as before (`RefBaselineRGBTone`), which
-/// keeps the hexcone hue.
+/// one: in linear ProPhoto RGB each channel pinned to 0..`white` (the SDK pins before its
+/// exposure ramp and LookTable), the LookTable, then the curve on the largest and the
+/// smallest channel with the middle one placed between them in the same proportion as
+/// before (`RefBaselineRGBTone`), which keeps the hexcone hue.
 struct ProfileCurveKernel {
     prophoto: ProPhotoMaps,
     curve: PreparedCurve,
@@ -291,8 +291,10 @@ struct ProfileCurveKernel {
 
 impl PointKernel for ProfileCurveKernel {
     fn apply(&self, row: &mut [f32], _: &RowAt<'_>) {
+        let white = 1.0 / self.curve.inv_white;
+        let pin = |rgb: [f32; 3]| rgb.map(|c| if c > 0.0 { c.min(white) } else { 0.0 });
         self.prophoto
-            .apply_row_then(row, |rgb| rgb_tone(&self.curve, rgb));
+            .apply_row_between(row, pin, |rgb| rgb_tone(&self.curve, rgb));
     }
 }
 
