@@ -848,9 +848,9 @@ fn camera_profiles_change_the_colour_and_bad_ones_are_clear_errors() {
 }
 
 /// Reads an Ultra HDR JPEG the way an HDR viewer would, with tools that are not chiaro's:
-/// Pillow finds the MPF index and decodes the primary and the gain map, the script rebuilds
-/// the HDR rendition by the format's formula and reports how much light it restores where
-/// the SDR picture is at white.
+/// Pillow finds the MPF index and decodes the primary and the gain map, the script reads the
+/// ISO 21496-1 metadata (checking it agrees with the XMP), rebuilds the HDR rendition by the
+/// format's formula and reports how much light it restores where the SDR picture is at white.
 const ULTRA_HDR_CHECK: &str = r#"
 import io, json, re, sys
 import numpy as np
@@ -867,6 +867,32 @@ gm = Image.open(io.BytesIO(gain_bytes))
 xmp = gain_bytes[:4096].decode('latin-1')
 num = lambda k: float(re.search(k + r'="([-0-9.e]+)"', xmp).group(1))
 lo, hi, off_s, off_h = num('hdrgm:GainMapMin'), num('hdrgm:GainMapMax'), num('hdrgm:OffsetSDR'), num('hdrgm:OffsetHDR')
+# ISO 21496-1 metadata: an APP2 segment opened by its URN. In the gain map: version (two
+# u16), flags (u8: bit 7 three channels, bit 6 base colour space), base and alternate HDR
+# headroom (u32/u32), then per channel min, max (s32/u32), gamma (u32/u32), base and
+# alternate offsets (s32/u32), big-endian. In the primary: the version only.
+import struct
+URN = b'urn:iso:std:iso:ts:21496:-1\x00'
+def app2(jpeg):
+    out, at = [], 2
+    while at + 4 <= len(jpeg) and jpeg[at] == 0xFF and 0xE0 <= jpeg[at + 1] <= 0xEF:
+        n = struct.unpack('>H', jpeg[at + 2:at + 4])[0]
+        if jpeg[at + 1] == 0xE2 and jpeg[at + 4:at + 4 + len(URN)] == URN:
+            out.append(jpeg[at + 4 + len(URN):at + 2 + n])
+        at += 2 + n
+    return out
+(iso,) = app2(gain_bytes)
+(version,) = app2(data[:start])
+assert version == bytes(4), version
+flags = iso[4]
+assert flags & 0x80 == 0, 'one channel expected'
+def fractions(b, signs):
+    return [struct.unpack('>' + ('i' if s else 'I') + 'I', b[8 * i:8 * i + 8]) for i, s in enumerate(signs)]
+f = [n / d for n, d in fractions(iso[5:], [0, 0, 1, 1, 0, 1, 1])]
+base_headroom, alt_headroom, iso_lo, iso_hi, gamma, iso_off_s, iso_off_h = f
+assert base_headroom == 0 and abs(alt_headroom - max(hi, 0)) < 1e-5 and gamma == 1, f
+assert max(abs(iso_lo - lo), abs(iso_hi - hi), abs(iso_off_s - off_s), abs(iso_off_h - off_h)) < 1e-5, (f, lo, hi)
+lo, hi, off_s, off_h = iso_lo, iso_hi, iso_off_s, iso_off_h
 sdr = np.asarray(im.convert('RGB'), dtype=np.float64) / 255.0
 lin = np.where(sdr <= 0.04045, sdr / 12.92, ((sdr + 0.055) / 1.055) ** 2.4)
 r = np.asarray(gm.convert('L'), dtype=np.float64) / 255.0

@@ -10,7 +10,8 @@
 //! (gamma 1), `min` and `max` (log2) in `GainMapMin`/`GainMapMax`. A display with headroom
 //! `H` (log2) shows `(Y_sdr + k) * 2^(log2 G * w) - k`, `w = clamp((H - HDRCapacityMin) /
 //! (HDRCapacityMax - HDRCapacityMin))`, per channel with the one luminance gain.
-//! The binary ISO 21496-1 metadata segment is not written (Ultra HDR 1.0 readers use the XMP).
+//! The same parameters go into the binary ISO 21496-1 metadata (Ultra HDR 1.1): an APP2
+//! segment in the gain map with the whole metadata, one in the primary with its version only.
 
 use jpeg_encoder::{ColorType, Encoder};
 
@@ -101,6 +102,49 @@ fn gain_map_xmp(g: &GainMap) -> Vec<u8> {
         g.max_log2,
         g.max_log2.max(0.0)
     ))
+}
+
+/// Identifier that opens an APP2 segment of ISO 21496-1 gain map metadata.
+const ISO_NAMESPACE: &[u8] = b"urn:iso:std:iso:ts:21496:-1\0";
+
+/// ISO 21496-1 version fields: the lowest reader version that understands the metadata,
+/// then the writer's version (both 0).
+const ISO_VERSION: [u8; 4] = [0, 0, 0, 0];
+
+/// Denominator of the metadata's fractions: 2^20 keeps 6 digits and numerators of values
+/// up to 2047 within 32 bits.
+const ISO_DENOMINATOR: u32 = 1 << 20;
+
+/// The primary's ISO 21496-1 segment: the version only, which says a gain map follows.
+fn iso_version_segment() -> Vec<u8> {
+    [ISO_NAMESPACE, &ISO_VERSION].concat()
+}
+
+/// The gain map's ISO 21496-1 segment, big-endian: version, flags (one channel, gain
+/// applied in the base image's colour space), base and alternate HDR headroom (log2; the
+/// base is SDR, headroom 0), then the channel's gain map min and max (log2), gamma, base
+/// and alternate offsets, each a numerator over a denominator.
+fn iso_metadata_segment(g: &GainMap) -> Vec<u8> {
+    const USE_BASE_COLOUR_SPACE: u8 = 1 << 6;
+    let mut p = [ISO_NAMESPACE, &ISO_VERSION, &[USE_BASE_COLOUR_SPACE]].concat();
+    let mut fraction = |v: f32, signed: bool| {
+        let n = (f64::from(v) * f64::from(ISO_DENOMINATOR)).round();
+        let n = if signed {
+            (n as i32).to_be_bytes()
+        } else {
+            (n.max(0.0) as u32).to_be_bytes()
+        };
+        p.extend_from_slice(&n);
+        p.extend_from_slice(&ISO_DENOMINATOR.to_be_bytes());
+    };
+    fraction(0.0, false);
+    fraction(g.max_log2.max(0.0), false);
+    fraction(g.min_log2, true);
+    fraction(g.max_log2, true);
+    fraction(1.0, false);
+    fraction(OFFSET, true);
+    fraction(OFFSET, true);
+    p
 }
 
 /// The primary's XMP: the container directory of the two images.
@@ -199,6 +243,8 @@ pub fn encode(sdr: &OutputImage, opts: &EncodeOptions, gain: &GainMap) -> Result
     let mut map = Vec::new();
     let mut enc = Encoder::new(&mut map, 90);
     enc.add_app_segment(1, gain_map_xmp(gain)).map_err(err)?;
+    enc.add_app_segment(2, iso_metadata_segment(gain))
+        .map_err(err)?;
     enc.encode(&gain.values, gw, gh, ColorType::Luma)
         .map_err(err)?;
     let base = super::encode(sdr, opts)?;
@@ -206,9 +252,10 @@ pub fn encode(sdr: &OutputImage, opts: &EncodeOptions, gain: &GainMap) -> Result
     // The MPF index holds the primary's own length, known only once the index is in it:
     // the segment is reserved at its fixed length, then filled (nothing moves).
     let reserved = vec![0u8; MPF_LEN];
-    let (primary, at) = insert_segments(&base, &[(0xE1, &xmp), (0xE2, &reserved)])?;
-    // The MPF payload follows the XMP segment and its own marker and length.
-    let mpf_at = at + 4 + xmp.len() + 4;
+    let iso = iso_version_segment();
+    let (primary, at) = insert_segments(&base, &[(0xE1, &xmp), (0xE2, &iso), (0xE2, &reserved)])?;
+    // The MPF payload follows the XMP and ISO segments and its own marker and length.
+    let mpf_at = at + 4 + xmp.len() + 4 + iso.len() + 4;
     let index = mpf(primary.len(), mpf_at + 4, map.len())?;
     let mut out = primary;
     out[mpf_at..mpf_at + MPF_LEN].copy_from_slice(&index);
@@ -238,6 +285,32 @@ mod tests {
         let boost = (g.min_log2 * (1.0 - r) + g.max_log2 * r).exp2();
         assert!(((1.0 + OFFSET) * boost - OFFSET - 2.0).abs() < 1e-3);
         assert_eq!(g.values[0], 0);
+    }
+
+    #[test]
+    fn iso_metadata_lays_out_one_channel_of_fractions() {
+        let g = GainMap {
+            width: 1,
+            height: 1,
+            values: vec![0],
+            min_log2: -0.25,
+            max_log2: 1.5,
+        };
+        let p = iso_metadata_segment(&g);
+        let n = ISO_NAMESPACE.len();
+        // Namespace, two versions, flags, two headrooms and five per-channel fractions.
+        assert_eq!(p.len(), n + 4 + 1 + 7 * 8);
+        assert_eq!(p[n + 4], 0x40, "one channel, base colour space");
+        let at = |i: usize| {
+            let o = n + 5 + 8 * i;
+            let num = i32::from_be_bytes(p[o..o + 4].try_into().expect("4"));
+            let den = u32::from_be_bytes(p[o + 4..o + 8].try_into().expect("4"));
+            f64::from(num) / f64::from(den)
+        };
+        let want = [0.0, 1.5, -0.25, 1.5, 1.0, 1.0 / 64.0, 1.0 / 64.0];
+        for (i, w) in want.iter().enumerate() {
+            assert!((at(i) - w).abs() < 1e-6, "field {i}: {} vs {w}", at(i));
+        }
     }
 
     #[test]
