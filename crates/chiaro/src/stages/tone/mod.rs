@@ -1,3 +1,4 @@
 //! Global tone mapping from scene-referred to display-referred light.
 
 pub mod curve;
+pub mod fastmath;
