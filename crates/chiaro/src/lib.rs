@@ -14,6 +14,7 @@
 
 pub mod color;
 pub mod error;
+pub mod fastmath;
 pub mod image;
 pub mod io;
 pub mod lab;

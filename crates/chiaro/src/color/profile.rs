@@ -16,8 +16,6 @@
 //! # Units
 //! In and out: linear ProPhoto RGB (D50), scene-referred.
 
-use super::transfer::Transfer;
-
 /// One hue/saturation/value map; built only by [`HsvMap::new`], which checks its sizes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HsvMap {
@@ -123,24 +121,13 @@ impl HsvMap {
         let encoded = self.srgb_value && self.val_divisions > 1;
         // Hue: 0..6 -> 0..hue_divisions, wrapping.
         let hf = h * self.hue_divisions as f32 / 6.0;
-        let h0 = (hf.floor() as usize).min(self.hue_divisions - 1);
+        // `hf` is at least 0: truncation is the floor.
+        let h0 = (hf as usize).min(self.hue_divisions - 1);
         let h1 = (h0 + 1) % self.hue_divisions;
         let th = (hf - h0 as f32).clamp(0.0, 1.0);
         let sf = s.clamp(0.0, 1.0) * (self.sat_divisions - 1) as f32;
         let s0 = (sf as usize).min(self.sat_divisions - 2);
         let ts = sf - s0 as f32;
-        let (v0, v1, tv) = if self.val_divisions > 1 {
-            let vi = if encoded {
-                SRGB.encode(v.min(1.0))
-            } else {
-                v.min(1.0)
-            };
-            let vf = vi * (self.val_divisions - 1) as f32;
-            let v0 = (vf as usize).min(self.val_divisions - 2);
-            (v0, v0 + 1, vf - v0 as f32)
-        } else {
-            (0, 0, 0.0)
-        };
         let lerp = |a: [f32; 3], b: [f32; 3], t: f32| -> [f32; 3] {
             std::array::from_fn(|i| a[i] + t * (b[i] - a[i]))
         };
@@ -149,13 +136,20 @@ impl HsvMap {
             let high = lerp(self.entry(vv, h1, s0), self.entry(vv, h1, s0 + 1), ts);
             lerp(low, high, th)
         };
-        let [shift, sat_scale, val_scale] = lerp(at_v(v0), at_v(v1), tv);
-        let h = (h + shift * 6.0 / 360.0).rem_euclid(6.0);
+        // The value axis (indexed by the encoded value with the sRGB encoding).
+        let at = v.min(1.0);
+        let vi = if encoded { srgb_encode(at) } else { at };
+        let [shift, sat_scale, val_scale] = if self.val_divisions > 1 {
+            let vf = vi * (self.val_divisions - 1) as f32;
+            let v0 = (vf as usize).min(self.val_divisions - 2);
+            lerp(at_v(v0), at_v(v0 + 1), vf - v0 as f32)
+        } else {
+            at_v(0)
+        };
+        let h = wrap_hue(h + shift * (6.0 / 360.0));
         let s = (s * sat_scale).clamp(0.0, 1.0);
         let v = if encoded {
-            let at = v.min(1.0);
-            let scaled = SRGB.decode((SRGB.encode(at) * val_scale).clamp(0.0, 1.0));
-            v * scaled / at
+            v * srgb_decode((vi * val_scale).clamp(0.0, 1.0)) / at
         } else {
             v * val_scale
         };
@@ -208,7 +202,7 @@ pub fn rgb_to_hsv([r, g, b]: [f32; 3]) -> (f32, f32, f32) {
         return (0.0, 0.0, max.max(0.0));
     }
     let h = if max == r {
-        ((g - b) / d).rem_euclid(6.0)
+        wrap_hue((g - b) / d)
     } else if max == g {
         (b - r) / d + 2.0
     } else {
@@ -219,8 +213,8 @@ pub fn rgb_to_hsv([r, g, b]: [f32; 3]) -> (f32, f32, f32) {
 
 /// RGB of a hexcone HSV (hue in 0..6).
 pub fn hsv_to_rgb(h: f32, s: f32, v: f32) -> [f32; 3] {
-    let h = h.rem_euclid(6.0);
-    let i = (h.floor() as usize).min(5);
+    let h = wrap_hue(h);
+    let i = (h as usize).min(5);
     let f = h - i as f32;
     let (p, q, t) = (v * (1.0 - s), v * (1.0 - s * f), v * (1.0 - s * (1.0 - f)));
     match i {
@@ -233,7 +227,44 @@ pub fn hsv_to_rgb(h: f32, s: f32, v: f32) -> [f32; 3] {
     }
 }
 
-const SRGB: Transfer = Transfer::Srgb;
+/// A hexcone hue brought into 0..6 (one turn added or taken in the common case, without
+/// the division of `rem_euclid`).
+#[inline(always)]
+fn wrap_hue(h: f32) -> f32 {
+    let h = if h < 0.0 {
+        h + 6.0
+    } else if h >= 6.0 {
+        h - 6.0
+    } else {
+        h
+    };
+    if (0.0..6.0).contains(&h) {
+        h
+    } else {
+        h.rem_euclid(6.0)
+    }
+}
+
+/// The sRGB encoding of linear `v` in 0..1 (IEC 61966-2-1); `powf`, which is faster than
+/// [`crate::fastmath`] in scalar code.
+#[inline(always)]
+fn srgb_encode(v: f32) -> f32 {
+    if v <= 0.003_130_8 {
+        12.92 * v
+    } else {
+        1.055 * v.powf(1.0 / 2.4) - 0.055
+    }
+}
+
+/// The sRGB decoding of `e` in 0..1.
+#[inline(always)]
+fn srgb_decode(e: f32) -> f32 {
+    if e <= 0.040_45 {
+        e / 12.92
+    } else {
+        ((e + 0.055) / 1.055).powf(2.4)
+    }
+}
 
 /// A profile tone curve: (x, y) pairs in 0..1 from (0, 0) to (1, 1), x increasing,
 /// interpolated by the natural cubic spline through them (DNG 1.7, ProfileToneCurve: "the

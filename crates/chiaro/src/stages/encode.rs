@@ -2,19 +2,19 @@
 //! executor places before the first stage that takes encoded values, or at the end.
 //!
 //! The power laws are evaluated as `exp2(p * log2(x))` with short polynomials on the float's
-//! exponent and mantissa, branch-free, so the per-row loop vectorises (a table lookup per
-//! sample cannot). Accuracy: within 2e-6 of [`Transfer::encode`], a seventh of a 16-bit step.
+//! exponent and mantissa ([`crate::fastmath`]), branch-free, so the per-row loop vectorises
+//! (a table lookup per sample cannot). Accuracy: within 2e-6 of [`Transfer::encode`], a
+//! seventh of a 16-bit step.
 //!
 //! # Units
 //! In: display-referred linear RGB (0..1; values outside are clamped). Out: encoded code
 //! values 0..1 (sRGB, Rec.709, gamma).
 //!
 //! # References
-//! IEC 61966-2-1 (sRGB), ITU-R BT.709-6 (the OETF); the polynomials are truncated series:
-//! `log2(m) = 2/ln 2 * atanh((m - 1)/(m + 1))` for m in [0.707, 1.414), and `2^f` by its
-//! Taylor series for f in [-0.5, 0.5], each cut at the first term that keeps the bound.
+//! IEC 61966-2-1 (sRGB), ITU-R BT.709-6 (the OETF).
 
 use crate::color::transfer::Transfer;
+use crate::fastmath;
 use crate::pipeline::stage::{PointKernel, RowAt};
 
 /// Encodes linear light by one transfer function: `scale * x^power - offset` above `toe`,
@@ -50,54 +50,10 @@ impl Encoder {
     pub fn encode(&self, v: f32) -> f32 {
         let x = v.clamp(0.0, 1.0);
         // Keep log2 on normal floats; 0 itself is handled below.
-        let p = self.scale * pow(x.max(f32::MIN_POSITIVE), self.power) - self.offset;
+        let p = self.scale * fastmath::pow(x.max(f32::MIN_POSITIVE), self.power) - self.offset;
         let encoded = if x <= self.toe { self.slope * x } else { p };
         if x > 0.0 { encoded } else { 0.0 }
     }
-}
-
-/// `x^p` for normal positive `x`, relative error below 1e-6.
-#[inline(always)]
-fn pow(x: f32, p: f32) -> f32 {
-    exp2(p * log2(x))
-}
-
-/// log2 of a normal positive float.
-#[inline(always)]
-fn log2(x: f32) -> f32 {
-    let bits = x.to_bits();
-    // Split x = m * 2^e with m in [sqrt(1/2), sqrt(2)).
-    let mut e = ((bits >> 23) & 0xff) as i32 - 127;
-    let mut m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
-    let big = m > std::f32::consts::SQRT_2;
-    m = if big { m * 0.5 } else { m };
-    e += i32::from(big);
-    let t = (m - 1.0) / (m + 1.0);
-    let t2 = t * t;
-    // 2/ln2 * (t + t^3/3 + t^5/5): |t| <= 0.172, so the next term is below 2e-6 / 2.9 and
-    // moves x^p by under 8e-7 (p <= 0.56).
-    let series = t * (1.0 + t2 * (1.0 / 3.0 + t2 * 0.2));
-    e as f32 + series * (2.0 * std::f32::consts::LOG2_E)
-}
-
-/// 2^y for y in about -126..127.
-#[inline(always)]
-fn exp2(y: f32) -> f32 {
-    let y = y.clamp(-126.0, 127.0);
-    // Round to nearest by the 1.5 * 2^23 trick: after the add, the integer sits in the low
-    // mantissa bits, so neither `round` (a library call without SSE4.1) nor a saturating
-    // float-to-int conversion is needed, and the loop vectorises on any x86-64.
-    const MAGIC: f32 = 12_582_912.0;
-    let shifted = y + MAGIC;
-    let i = shifted - MAGIC;
-    let int_bits = shifted.to_bits().wrapping_sub(MAGIC.to_bits());
-    let f = (y - i) * std::f32::consts::LN_2;
-    // e^f, |f| <= ln2 / 2, Taylor to f^6 (relative remainder below 2e-7).
-    let poly = 1.0
-        + f * (1.0
-            + f * (0.5
-                + f * (1.0 / 6.0 + f * (1.0 / 24.0 + f * (1.0 / 120.0 + f * (1.0 / 720.0))))));
-    poly * f32::from_bits(int_bits.wrapping_add(127) << 23)
 }
 
 impl PointKernel for Encoder {

@@ -25,9 +25,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::fastmath;
 use crate::color::profile::ProPhotoMaps;
 use crate::error::{Error, Result};
+use crate::fastmath;
 use crate::pipeline::stage::{Kernel, PlanContext, PointKernel, Proxy, RowAt, Signal, Stage};
 use crate::stages::smoothstep;
 
@@ -88,7 +88,7 @@ pub struct PreparedCurve {
 #[derive(Debug, Clone)]
 enum Shape {
     /// The Naka-Rushton curve rewritten as `g(t) = (1 + a) / (1 + a t^-c)`, `a = k^-c`,
-    /// evaluated directly with vectorisable `log2`/`exp2` ([`super::fastmath`]).
+    /// evaluated directly with vectorisable `log2`/`exp2` ([`crate::fastmath`]).
     NakaRushton { a: f32, c: f32 },
     /// Any other shape (a camera profile's): `g` at `t = i / LUT_SIZE`, `i = 0..=LUT_SIZE`,
     /// interpolated linearly.

@@ -1,4 +1,3 @@
 //! Global tone mapping from scene-referred to display-referred light.
 
 pub mod curve;
-pub mod fastmath;

@@ -5,8 +5,8 @@
 //! `log2`: `x = m 2^e` with the mantissa `m` in `[sqrt(1/2), sqrt(2))`, then
 //! `log2 m = (2 / ln 2) atanh(z)`, `z = (m - 1) / (m + 1)`, `|z| < 0.172`, by its odd series
 //! to `z^9` (the next term is below 4e-10). `exp2`: `x = i + f` with `i` the nearest integer
-//! and `|f| <= 1/2` (found by [`ROUNDER`]), `2^f` by its Taylor series to the 7th power (remainder below 1e-8),
-//! `2^i` written into the exponent bits.
+//! and `|f| <= 1/2` (found by [`ROUNDER`]), `2^f` by its Taylor series to the 7th power
+//! (remainder below 1e-8), `2^i` written into the exponent bits.
 
 /// `log2(x)` for a normal, positive, finite `x` (other inputs give meaningless values).
 #[inline(always)]
@@ -47,6 +47,13 @@ pub fn exp2(x: f32) -> f32 {
                 + f * (1.0 / 6.0
                     + f * (1.0 / 24.0 + f * (1.0 / 120.0 + f * (1.0 / 720.0 + f / 5040.0))))));
     p * f32::from_bits(biased << 23)
+}
+
+/// `x^p` for a normal, positive `x`, relative error about 1e-7 (for `|p log2 x|` up to a few
+/// tens).
+#[inline(always)]
+pub fn pow(x: f32, p: f32) -> f32 {
+    exp2(p * log2(x))
 }
 
 #[cfg(test)]
