@@ -339,6 +339,7 @@ fn synthesise_24mp(data: &Path) -> Res<Vec<u8>> {
         white,
         color: cal,
         opcode_list2: None,
+        opcode_list3: None,
         orientation: 1,
         make: "NIKON CORPORATION".into(),
         model: "NIKON D750 (chiaro-bench synthetic)".into(),

@@ -134,6 +134,7 @@ fn chart_dng(t: &Tables, cal: &ColorCalibration, temperature: f64, chart: &[V3])
             ..cal.clone()
         },
         opcode_list2: None,
+        opcode_list3: None,
         orientation: 1,
         make: "chiaro".into(),
         model: "synthetic chart".into(),

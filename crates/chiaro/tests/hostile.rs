@@ -393,6 +393,7 @@ fn synth_dng(
             ..Default::default()
         },
         opcode_list2,
+        opcode_list3: None,
         orientation,
         make: "Hostile".into(),
         model: "Synth".into(),
@@ -1927,9 +1928,17 @@ fn hostile_opcodes_never_panic() {
             (
                 "required unsupported warp",
                 Opcode::Unsupported {
-                    id: opcodes::id::WARP_RECTILINEAR,
+                    id: opcodes::id::WARP_FISHEYE,
                     optional: false,
                 },
+            ),
+            (
+                "rectilinear warp far outside the image",
+                Opcode::WarpRectilinear(opcodes::WarpRectilinear {
+                    planes: vec![[1e9, -1e12, 3e15, f64::MAX, 1e300, -1e300]],
+                    cx: 1.0,
+                    cy: 0.0,
+                }),
             ),
             (
                 "optional unknown opcode",

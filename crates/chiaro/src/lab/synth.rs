@@ -46,6 +46,8 @@ pub struct SynthDng {
     pub color: ColorCalibration,
     /// Raw bytes of OpcodeList2 (big-endian opcode list), if any.
     pub opcode_list2: Option<Vec<u8>>,
+    /// Raw bytes of OpcodeList3 (applied to demosaiced camera RGB), if any.
+    pub opcode_list3: Option<Vec<u8>>,
     pub orientation: u16,
     pub make: String,
     pub model: String,
@@ -291,6 +293,9 @@ pub fn write_dng(s: &SynthDng) -> Result<Vec<u8>> {
     profile_tags(&c.profile, &mut tags);
     if let Some(list) = &s.opcode_list2 {
         tags.push((t::OPCODE_LIST2, Value::Undefined(list.clone())));
+    }
+    if let Some(list) = &s.opcode_list3 {
+        tags.push((t::OPCODE_LIST3, Value::Undefined(list.clone())));
     }
     tags.sort_by_key(|(tag, _)| *tag);
 

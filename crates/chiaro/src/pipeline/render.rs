@@ -37,6 +37,7 @@ use crate::io::{OutputImage, PixelRows, Pixels};
 use crate::limits::{Limits, try_vec, try_vec_par};
 use crate::raw::CfaPattern;
 use crate::stages::encode::Encoder;
+use crate::stages::lens::warp::Warp;
 use crate::stages::opcodes::{self, Opcode};
 use crate::stages::orientation;
 
@@ -284,18 +285,30 @@ impl<'a> Plan<'a> {
                     )));
                 }
                 let list = frame.rgb_opcodes();
-                if !list.is_empty() {
-                    ctx.warnings.extend(
-                        opcodes::unsupported_in_rgb(list)
-                            .into_iter()
-                            .map(|o| format!("OpcodeList3: {o} not applied")),
-                    );
-                    steps.push(Kernel::Point(Box::new(RgbOpcodes {
-                        list: list.to_vec(),
-                        neutral: ctx.neutral.map(|n| n as f32),
-                        frame: (frame.width(), frame.height()),
-                    })));
-                    names.push("opcodes");
+                ctx.warnings.extend(
+                    opcodes::unsupported_in_rgb(list)
+                        .into_iter()
+                        .map(|o| format!("OpcodeList3: {o} not applied")),
+                );
+                // In list order: runs of per-pixel opcodes fused, each warp a kernel of its own.
+                for run in list.split_inclusive(|op| matches!(op, Opcode::WarpRectilinear(_))) {
+                    let (pointwise, warp) = match run.split_last() {
+                        Some((Opcode::WarpRectilinear(w), rest)) => (rest, Some(w)),
+                        _ => (run, None),
+                    };
+                    if pointwise.iter().any(Opcode::is_pointwise) {
+                        steps.push(Kernel::Point(Box::new(RgbOpcodes {
+                            list: pointwise.to_vec(),
+                            neutral: ctx.neutral.map(|n| n as f32),
+                            frame: (frame.width(), frame.height()),
+                        })));
+                        names.push("opcodes");
+                    }
+                    if let Some(w) = warp {
+                        let warp = Warp::new(w, frame.width(), frame.height());
+                        steps.push(Kernel::Area(Box::new(warp)));
+                        names.push("opcodes");
+                    }
                 }
             }
         }

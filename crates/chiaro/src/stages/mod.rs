@@ -13,6 +13,7 @@ pub mod demosaic;
 pub mod encode;
 pub mod exposure;
 pub mod highlights;
+pub mod lens;
 pub mod look;
 pub mod opcodes;
 pub mod orientation;

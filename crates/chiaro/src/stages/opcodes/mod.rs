@@ -26,7 +26,7 @@ use crate::image::{Plane, Rect};
 use crate::raw::CfaPattern;
 
 pub use crate::raw::dng::opcodes::{
-    AreaSpec, GainMap, Opcode, describe, id, name, parse_list, serialize_list,
+    AreaSpec, GainMap, Opcode, WarpRectilinear, describe, id, name, parse_list, serialize_list,
 };
 
 impl AreaSpec {
@@ -226,6 +226,7 @@ fn apply_pointwise(op: &Opcode, g: &Geometry, seg: &mut RowSeg, col_table: Optio
         Opcode::FixBadPixelsConstant { .. }
         | Opcode::FixBadPixelsList { .. }
         | Opcode::TrimBounds { .. }
+        | Opcode::WarpRectilinear(_)
         | Opcode::Unsupported { .. } => {}
     }
 }
@@ -379,6 +380,10 @@ pub fn apply_to_plane(
             }
             Opcode::TrimBounds { .. } => warnings
                 .push("TrimBounds opcode not applied (the crop comes from DefaultCrop)".into()),
+            Opcode::WarpRectilinear(_) => warnings.push(
+                "WarpRectilinear on the mosaic not applied (chiaro warps demosaiced RGB,                  OpcodeList3)"
+                    .into(),
+            ),
             Opcode::Unsupported { id, optional } => warnings.push(format!(
                 "{} opcode (id {id}{}) not supported; skipped",
                 name(*id),
@@ -431,11 +436,12 @@ pub fn apply_to_rgb_tile(
     }
 }
 
-/// Names of the opcodes in `list` that [`apply_to_rgb_tile`] cannot do (warps, bad pixels,
-/// TrimBounds, unknown ids), for warnings.
+/// Names of the opcodes in `list` that camera RGB cannot take (bad pixels, TrimBounds,
+/// warps other than WarpRectilinear, unknown ids), for warnings: [`apply_to_rgb_tile`] does
+/// the per-pixel ones, `stages::lens::warp` WarpRectilinear.
 pub fn unsupported_in_rgb(list: &[Opcode]) -> Vec<String> {
     list.iter()
-        .filter(|op| !op.is_pointwise())
+        .filter(|op| !op.is_pointwise() && !matches!(op, Opcode::WarpRectilinear(_)))
         .map(|op| match op {
             Opcode::Unsupported { id, optional: true } => {
                 format!("{} (id {id}, optional)", name(*id))

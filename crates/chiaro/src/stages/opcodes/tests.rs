@@ -438,7 +438,7 @@ fn per_row_and_per_column_deltas_and_scales_follow_the_pitch() {
 fn unsupported_opcodes_only_warn() {
     let list = [
         Opcode::Unsupported {
-            id: 1,
+            id: 2,
             optional: true,
         },
         Opcode::Unsupported {
@@ -457,7 +457,7 @@ fn unsupported_opcodes_only_warn() {
     let w = apply(&list, PlaneValues::Stored, &mut p);
     assert_eq!(p, before);
     assert_eq!(w.len(), 3);
-    assert!(w[0].contains("WarpRectilinear"));
+    assert!(w[0].contains("WarpFisheye"));
     let names = unsupported_in_rgb(&list);
     assert_eq!(names.len(), 3);
     assert!(names[1].contains("77"));
@@ -505,7 +505,7 @@ fn rgb_list(w: usize, h: usize) -> Vec<Opcode> {
             table: (0..=65535u32).map(|i| (i / 2 + 1000) as u16).collect(),
         },
         Opcode::Unsupported {
-            id: 1,
+            id: 2,
             optional: true,
         },
     ]
@@ -590,6 +590,11 @@ fn all_kinds() -> Vec<Opcode> {
             area: area(2, 0, 9, 9, 3, 1),
             scales: vec![1.5, 2.5, 3.5],
         },
+        Opcode::WarpRectilinear(crate::raw::dng::opcodes::WarpRectilinear {
+            planes: vec![[1.0, -0.02, 0.001, 0.0, 1e-4, -2e-4]; 3],
+            cx: 0.5,
+            cy: 0.45,
+        }),
         Opcode::Unsupported {
             id: 2,
             optional: false,

@@ -133,7 +133,11 @@ pub enum Opcode {
     ScalePerRow { area: AreaSpec, scales: Vec<f32> },
     /// One factor per selected column, multiplied.
     ScalePerColumn { area: AreaSpec, scales: Vec<f32> },
-    /// An opcode chiaro does not implement (warps, unknown ids). `optional` is bit 0 of the
+    /// Lens distortion and lateral chromatic aberration as a warp (DNG 1.7, 7.3.1): each
+    /// output pixel takes the input at the position the plane's radial and tangential
+    /// polynomials give. One plane's coefficients apply to every plane.
+    WarpRectilinear(WarpRectilinear),
+    /// An opcode chiaro does not implement (other warps, unknown ids). `optional` is bit 0 of the
     /// opcode's flags: the writer allows readers to skip it.
     Unsupported { id: u32, optional: bool },
 }
@@ -153,6 +157,7 @@ impl Opcode {
             Opcode::DeltaPerColumn { .. } => id::DELTA_PER_COLUMN,
             Opcode::ScalePerRow { .. } => id::SCALE_PER_ROW,
             Opcode::ScalePerColumn { .. } => id::SCALE_PER_COLUMN,
+            Opcode::WarpRectilinear(_) => id::WARP_RECTILINEAR,
             Opcode::Unsupported { id, .. } => *id,
         }
     }
@@ -165,9 +170,25 @@ impl Opcode {
             Opcode::FixBadPixelsConstant { .. }
                 | Opcode::FixBadPixelsList { .. }
                 | Opcode::TrimBounds { .. }
+                | Opcode::WarpRectilinear(_)
                 | Opcode::Unsupported { .. }
         )
     }
+}
+
+/// WarpRectilinear's parameters. For an output pixel at `(x, y)` (pixel indices), with the
+/// optical centre `(xc, yc) = (cx * width, cy * height)` and `m` its distance to the farthest
+/// image corner, `dx = (x - xc) / m`, `dy = (y - yc) / m`, `r^2 = min(dx^2 + dy^2, 1)`:
+/// `f = kr0 + kr1 r^2 + kr2 r^4 + kr3 r^6`, and the input is read at
+/// `xc + m (f dx + kt0 2 dx dy + kt1 (r^2 + 2 dx^2))`,
+/// `yc + m (f dy + kt1 2 dx dy + kt0 (r^2 + 2 dy^2))`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WarpRectilinear {
+    /// Per plane (1 or 3): `[kr0, kr1, kr2, kr3, kt0, kt1]`.
+    pub planes: Vec<[f64; 6]>,
+    /// Optical centre, relative to the image width and height (0..1).
+    pub cx: f64,
+    pub cy: f64,
 }
 
 /// A parsed gain map.
@@ -211,6 +232,22 @@ pub fn describe(op: &Opcode) -> String {
         } => format!("{n}: rows {top}..{bottom}, columns {left}..{right}"),
         Opcode::MapTable { area, table } => {
             format!("{n}: {} entries, {}", table.len(), describe_area(area))
+        }
+        Opcode::WarpRectilinear(w) => {
+            let k = &w.planes[0];
+            format!(
+                "{n}: {} plane(s), kr = [{:.5}, {:.5}, {:.5}, {:.5}], kt = [{:.5}, {:.5}], \
+                 centre ({:.3}, {:.3})",
+                w.planes.len(),
+                k[0],
+                k[1],
+                k[2],
+                k[3],
+                k[4],
+                k[5],
+                w.cx,
+                w.cy
+            )
         }
         Opcode::MapPolynomial { area, coefficients } => format!(
             "{n}: degree {}, {}",

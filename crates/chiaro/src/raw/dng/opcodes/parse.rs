@@ -5,7 +5,7 @@
 //! and the payload. Every count read from a payload is checked against the payload size
 //! (and the limits) before anything is allocated, with the size rules of the DNG SDK.
 
-use super::{AreaSpec, GainMap, Opcode, id, name};
+use super::{AreaSpec, GainMap, Opcode, WarpRectilinear, id, name};
 use crate::error::{Error, Result};
 use crate::limits::{Limits, try_vec};
 
@@ -65,7 +65,7 @@ impl<'a> Reader<'a> {
 }
 
 /// Parses an opcode list (the bytes of tag OpcodeList1, 2 or 3). Known opcodes with
-/// malformed payloads are errors; warps and unknown ids become [`Opcode::Unsupported`].
+/// malformed payloads are errors; other warps and unknown ids become [`Opcode::Unsupported`].
 pub fn parse_list(bytes: &[u8], limits: &Limits) -> Result<Vec<Opcode>> {
     let mut r = Reader { b: bytes, p: 0 };
     let count = r.u32()? as usize;
@@ -194,6 +194,31 @@ fn parse_opcode(opcode_id: u32, optional: bool, payload: &[u8], limits: &Limits)
             Opcode::MapPolynomial { area, coefficients }
         }
         id::GAIN_MAP => Opcode::GainMap(gain_map(&mut r, size, limits)?),
+        id::WARP_RECTILINEAR => {
+            let n = r.u32()?;
+            if n == 0 || n > 4 {
+                return Err(Error::decode(format!(
+                    "WarpRectilinear for {n} planes (1..=4)"
+                )));
+            }
+            expect_size(size, 4 + 48 * u64::from(n) + 16)?;
+            let mut planes = Vec::with_capacity(n as usize);
+            for _ in 0..n {
+                let mut c = [0.0; 6];
+                for v in &mut c {
+                    *v = r.finite_f64("warp coefficient")?;
+                }
+                planes.push(c);
+            }
+            let cx = r.finite_f64("optical centre")?;
+            let cy = r.finite_f64("optical centre")?;
+            if !(0.0..=1.0).contains(&cx) || !(0.0..=1.0).contains(&cy) {
+                return Err(Error::decode(format!(
+                    "optical centre ({cx}, {cy}) outside the image (0..1)"
+                )));
+            }
+            Opcode::WarpRectilinear(WarpRectilinear { planes, cx, cy })
+        }
         id::DELTA_PER_ROW | id::DELTA_PER_COLUMN | id::SCALE_PER_ROW | id::SCALE_PER_COLUMN => {
             let area = area(&mut r)?;
             let n = r.u32()? as u64;
@@ -389,6 +414,12 @@ pub fn serialize_list(list: &[Opcode]) -> Vec<u8> {
                 p.area(area);
                 p.u32(v.len() as u32);
                 v.iter().for_each(|&x| p.f32(x));
+            }
+            Opcode::WarpRectilinear(w) => {
+                p.u32(w.planes.len() as u32);
+                w.planes.iter().flatten().for_each(|&v| p.f64(v));
+                p.f64(w.cx);
+                p.f64(w.cy);
             }
             Opcode::Unsupported { optional, .. } => flags = *optional as u32,
         }

@@ -1,0 +1,3 @@
+//! Lens corrections on demosaiced camera RGB.
+
+pub mod warp;
