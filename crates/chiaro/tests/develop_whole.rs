@@ -636,7 +636,7 @@ fn warp_source(k: [f64; 6], c: (f64, f64), w: usize, h: usize, x: f64, y: f64) -
 /// ideal grid. Without the opcode the same file shows the distortion.
 #[test]
 fn warp_rectilinear_puts_a_distorted_dot_grid_back_on_its_grid() {
-    use chiaro::raw::dng::opcodes::{Opcode, WarpRectilinear, serialize_list};
+    use chiaro::raw::dng::opcodes::{Opcode, WarpPlane, WarpRectilinear, serialize_list};
     let (w, h, spacing, sigma) = (480usize, 320usize, 32.0f64, 1.6f64);
     let centre = (0.52, 0.47);
     let planes = [
@@ -669,11 +669,20 @@ fn warp_rectilinear_puts_a_distorted_dot_grid_back_on_its_grid() {
             samples[y * w + x] = (f64::from(black) + v * f64::from(white - black)).round() as u16;
         }
     }
-    let opcode = Opcode::WarpRectilinear(WarpRectilinear {
-        planes: planes.to_vec(),
-        cx: centre.0,
-        cy: centre.1,
-    });
+    // The same warp as WarpRectilinear and as WarpRectilinear2 (its even terms, a valid range
+    // of 0..1, no reciprocal).
+    let opcode = |second: bool| {
+        Opcode::WarpRectilinear(WarpRectilinear {
+            planes: planes
+                .iter()
+                .map(|k| WarpPlane::rectilinear([k[0], k[1], k[2], k[3]], [k[4], k[5]]))
+                .collect(),
+            cx: centre.0,
+            cy: centre.1,
+            reciprocal: false,
+            second,
+        })
+    };
     let develop_dots = |list3: Option<Vec<u8>>| {
         let s = SynthDng {
             width: w,
@@ -730,8 +739,13 @@ fn warp_rectilinear_puts_a_distorted_dot_grid_back_on_its_grid() {
         }
         ((sum2 / n as f64).sqrt(), worst)
     };
-    let (corrected, file) = develop_dots(Some(serialize_list(&[opcode])));
+    let (corrected, file) = develop_dots(Some(serialize_list(&[opcode(false)])));
     let (rms, worst) = displacement(&corrected);
+    let (second, _) = develop_dots(Some(serialize_list(&[opcode(true)])));
+    assert_eq!(
+        second, corrected,
+        "WarpRectilinear2 of the same polynomial differs"
+    );
     let (rms0, worst0) = displacement(&develop_dots(None).0);
     println!(
         "dot grid: corrected RMS {rms:.3} px, worst {worst:.3}; uncorrected {rms0:.2} / {worst0:.2}"

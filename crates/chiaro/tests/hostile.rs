@@ -1935,9 +1935,28 @@ fn hostile_opcodes_never_panic() {
             (
                 "rectilinear warp far outside the image",
                 Opcode::WarpRectilinear(opcodes::WarpRectilinear {
-                    planes: vec![[1e9, -1e12, 3e15, f64::MAX, 1e300, -1e300]],
+                    planes: vec![opcodes::WarpPlane::rectilinear(
+                        [1e9, -1e12, 3e15, f64::MAX],
+                        [1e300, -1e300],
+                    )],
                     cx: 1.0,
                     cy: 0.0,
+                    reciprocal: false,
+                    second: false,
+                }),
+            ),
+            (
+                "reciprocal warp through zero",
+                Opcode::WarpRectilinear(opcodes::WarpRectilinear {
+                    planes: vec![opcodes::WarpPlane {
+                        radial: std::array::from_fn(|i| if i == 1 { -1.0 } else { 0.5 }),
+                        tangential: [0.0; 2],
+                        valid: [0.0, 1.0],
+                    }],
+                    cx: 0.5,
+                    cy: 0.5,
+                    reciprocal: true,
+                    second: true,
                 }),
             ),
             (

@@ -1,5 +1,5 @@
-//! DNG WarpRectilinear (DNG 1.7 spec, 7.3.1 "WarpRectilinear"): lens distortion and lateral
-//! chromatic aberration corrected by a per-plane warp, as the DNG's OpcodeList3 asks.
+//! DNG WarpRectilinear and WarpRectilinear2 (DNG 1.7 spec, chapter 7): lens distortion and
+//! lateral chromatic aberration corrected by a per-plane warp, as the DNG's OpcodeList3 asks.
 //!
 //! Each output pixel `(x, y)` (pixel indices, as the DNG SDK takes them) reads its plane of
 //! the input at the position the opcode's polynomials give ([`Opcode::WarpRectilinear`]'s
@@ -14,12 +14,13 @@
 
 use crate::error::Result;
 use crate::pipeline::stage::{AreaKernel, TileMut, TileView};
-use crate::raw::dng::opcodes::WarpRectilinear;
+use crate::raw::dng::opcodes::{WarpPlane, WarpRectilinear};
 
 /// A planned warp for a frame of a given size.
 pub struct Warp {
-    /// `[kr0, kr1, kr2, kr3, kt0, kt1]` for each of the three planes.
-    planes: [[f64; 6]; 3],
+    /// The polynomials of each of the three planes.
+    planes: [WarpPlane; 3],
+    reciprocal: bool,
     /// All planes share one polynomial (one position per pixel).
     shared: bool,
     /// Optical centre in pixels.
@@ -44,6 +45,7 @@ impl Warp {
         let mut warp = Warp {
             shared: planes.iter().all(|p| *p == planes[0]),
             planes,
+            reciprocal: w.reciprocal,
             centre,
             radius,
             halo: 0,
@@ -68,11 +70,14 @@ impl Warp {
     /// Where output pixel (`x`, `y`) of `plane` reads the input.
     #[inline]
     fn source(&self, plane: usize, x: f64, y: f64) -> (f64, f64) {
-        let [kr0, kr1, kr2, kr3, kt0, kt1] = self.planes[plane];
+        let p = &self.planes[plane];
+        let [kt0, kt1] = p.tangential;
         let m = self.radius;
         let (dx, dy) = ((x - self.centre.0) / m, (y - self.centre.1) / m);
         let r2 = (dx * dx + dy * dy).min(1.0);
-        let f = kr0 + r2 * (kr1 + r2 * (kr2 + r2 * kr3));
+        let r = r2.sqrt().clamp(p.valid[0], p.valid[1]);
+        let poly = p.radial.iter().rev().fold(0.0, |acc, k| acc * r + k);
+        let f = if self.reciprocal { 1.0 / poly } else { poly };
         let tx = kt0 * 2.0 * dx * dy + kt1 * (r2 + 2.0 * dx * dx);
         let ty = kt1 * 2.0 * dx * dy + kt0 * (r2 + 2.0 * dy * dy);
         (
@@ -156,9 +161,14 @@ mod tests {
 
     fn warp(k: [f64; 6]) -> WarpRectilinear {
         WarpRectilinear {
-            planes: vec![k],
+            planes: vec![WarpPlane::rectilinear(
+                [k[0], k[1], k[2], k[3]],
+                [k[4], k[5]],
+            )],
             cx: 0.5,
             cy: 0.5,
+            reciprocal: false,
+            second: false,
         }
     }
 
@@ -197,6 +207,13 @@ mod tests {
         let want_y = 25.0 + m * (f * dy - 0.005 * 2.0 * dx * dy + 0.004 * (r2 + 2.0 * dy * dy));
         let (sx, sy) = k.source(0, x, y);
         assert!((sx - want_x).abs() < 1e-9 && (sy - want_y).abs() < 1e-9);
+        // WarpRectilinear2 with the same even terms and the reciprocal of their sum.
+        let mut second = warp([1.0, 0.1, -0.02, 0.003, 0.0, 0.0]);
+        second.reciprocal = true;
+        second.second = true;
+        let k2 = Warp::new(&second, 100, 50);
+        let (sx, _) = k2.source(0, x, y);
+        assert!((sx - (50.0 + m * dx / f)).abs() < 1e-9, "{sx}");
         // The halo covers the largest displacement (at a corner here).
         let (cx, cy) = k.source(0, 0.0, 0.0);
         assert!(k.halo() as f64 >= cx.abs().max(cy.abs()));

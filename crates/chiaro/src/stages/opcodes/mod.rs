@@ -26,7 +26,8 @@ use crate::image::{Plane, Rect};
 use crate::raw::CfaPattern;
 
 pub use crate::raw::dng::opcodes::{
-    AreaSpec, GainMap, Opcode, WarpRectilinear, describe, id, name, parse_list, serialize_list,
+    AreaSpec, GainMap, Opcode, WarpPlane, WarpRectilinear, describe, id, name, parse_list,
+    serialize_list,
 };
 
 impl AreaSpec {

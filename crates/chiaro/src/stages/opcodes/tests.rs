@@ -591,9 +591,22 @@ fn all_kinds() -> Vec<Opcode> {
             scales: vec![1.5, 2.5, 3.5],
         },
         Opcode::WarpRectilinear(crate::raw::dng::opcodes::WarpRectilinear {
-            planes: vec![[1.0, -0.02, 0.001, 0.0, 1e-4, -2e-4]; 3],
+            planes: vec![WarpPlane::rectilinear([1.0, -0.02, 0.001, 0.0], [1e-4, -2e-4]); 3],
             cx: 0.5,
             cy: 0.45,
+            reciprocal: false,
+            second: false,
+        }),
+        Opcode::WarpRectilinear(crate::raw::dng::opcodes::WarpRectilinear {
+            planes: vec![WarpPlane {
+                radial: std::array::from_fn(|i| if i == 0 { 1.0 } else { 1e-3 * i as f64 }),
+                tangential: [1e-4, 0.0],
+                valid: [0.05, 0.95],
+            }],
+            cx: 0.4,
+            cy: 0.6,
+            reciprocal: true,
+            second: true,
         }),
         Opcode::Unsupported {
             id: 2,

@@ -133,9 +133,9 @@ pub enum Opcode {
     ScalePerRow { area: AreaSpec, scales: Vec<f32> },
     /// One factor per selected column, multiplied.
     ScalePerColumn { area: AreaSpec, scales: Vec<f32> },
-    /// Lens distortion and lateral chromatic aberration as a warp (DNG 1.7, 7.3.1): each
-    /// output pixel takes the input at the position the plane's radial and tangential
-    /// polynomials give. One plane's coefficients apply to every plane.
+    /// Lens distortion and lateral chromatic aberration as a warp (DNG 1.7, WarpRectilinear
+    /// and WarpRectilinear2): each output pixel takes the input at the position the plane's
+    /// radial and tangential polynomials give. One plane's coefficients apply to every plane.
     WarpRectilinear(WarpRectilinear),
     /// An opcode chiaro does not implement (other warps, unknown ids). `optional` is bit 0 of the
     /// opcode's flags: the writer allows readers to skip it.
@@ -157,6 +157,7 @@ impl Opcode {
             Opcode::DeltaPerColumn { .. } => id::DELTA_PER_COLUMN,
             Opcode::ScalePerRow { .. } => id::SCALE_PER_ROW,
             Opcode::ScalePerColumn { .. } => id::SCALE_PER_COLUMN,
+            Opcode::WarpRectilinear(w) if w.second => id::WARP_RECTILINEAR_2,
             Opcode::WarpRectilinear(_) => id::WARP_RECTILINEAR,
             Opcode::Unsupported { id, .. } => *id,
         }
@@ -176,19 +177,51 @@ impl Opcode {
     }
 }
 
-/// WarpRectilinear's parameters. For an output pixel at `(x, y)` (pixel indices), with the
-/// optical centre `(xc, yc) = (cx * width, cy * height)` and `m` its distance to the farthest
-/// image corner, `dx = (x - xc) / m`, `dy = (y - yc) / m`, `r^2 = min(dx^2 + dy^2, 1)`:
-/// `f = kr0 + kr1 r^2 + kr2 r^4 + kr3 r^6`, and the input is read at
+/// WarpRectilinear's and WarpRectilinear2's parameters. For an output pixel at `(x, y)`
+/// (pixel indices), with the optical centre `(xc, yc) = (cx * width, cy * height)` and `m` its
+/// distance to the farthest image corner, `dx = (x - xc) / m`, `dy = (y - yc) / m`,
+/// `r^2 = min(dx^2 + dy^2, 1)`, `r` pinned to the plane's valid range: the radial ratio
+/// `f = sum k_i r^i` (or `1 / f` with `reciprocal`), and the input is read at
 /// `xc + m (f dx + kt0 2 dx dy + kt1 (r^2 + 2 dx^2))`,
-/// `yc + m (f dy + kt1 2 dx dy + kt0 (r^2 + 2 dy^2))`.
+/// `yc + m (f dy + kt1 2 dx dy + kt0 (r^2 + 2 dy^2))`. WarpRectilinear (DNG 1.3) has the even
+/// terms `k0, k2, k4, k6` only (its `kr0..kr3`), the range 0..1 and no reciprocal.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WarpRectilinear {
-    /// Per plane (1 or 3): `[kr0, kr1, kr2, kr3, kt0, kt1]`.
-    pub planes: Vec<[f64; 6]>,
+    /// Per plane (1 to 4; one applies to every plane).
+    pub planes: Vec<WarpPlane>,
     /// Optical centre, relative to the image width and height (0..1).
     pub cx: f64,
     pub cy: f64,
+    /// WarpRectilinear2: the radial ratio is the reciprocal of the polynomial.
+    pub reciprocal: bool,
+    /// Stored as WarpRectilinear2 (id 14) rather than WarpRectilinear (id 1).
+    pub second: bool,
+}
+
+/// One plane's warp polynomials.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WarpPlane {
+    /// `k_0 .. k_14`, the radial polynomial in `r`.
+    pub radial: [f64; 15],
+    /// `kt0, kt1`.
+    pub tangential: [f64; 2],
+    /// The radii (0..1) the polynomial is valid between; `r` is pinned to them.
+    pub valid: [f64; 2],
+}
+
+impl WarpPlane {
+    /// A WarpRectilinear plane: `kr0 + kr1 r^2 + kr2 r^4 + kr3 r^6` and `kt0, kt1`.
+    pub fn rectilinear(kr: [f64; 4], kt: [f64; 2]) -> Self {
+        let mut radial = [0.0; 15];
+        for (i, k) in kr.iter().enumerate() {
+            radial[2 * i] = *k;
+        }
+        WarpPlane {
+            radial,
+            tangential: kt,
+            valid: [0.0, 1.0],
+        }
+    }
 }
 
 /// A parsed gain map.
@@ -234,17 +267,21 @@ pub fn describe(op: &Opcode) -> String {
             format!("{n}: {} entries, {}", table.len(), describe_area(area))
         }
         Opcode::WarpRectilinear(w) => {
-            let k = &w.planes[0];
+            let p = &w.planes[0];
+            let terms: Vec<String> = p
+                .radial
+                .iter()
+                .enumerate()
+                .filter(|(_, k)| **k != 0.0)
+                .map(|(i, k)| format!("{k:.5} r^{i}"))
+                .collect();
             format!(
-                "{n}: {} plane(s), kr = [{:.5}, {:.5}, {:.5}, {:.5}], kt = [{:.5}, {:.5}], \
-                 centre ({:.3}, {:.3})",
+                "{n}: {} plane(s), radial {}{}, tangential [{:.5}, {:.5}], centre ({:.3}, {:.3})",
                 w.planes.len(),
-                k[0],
-                k[1],
-                k[2],
-                k[3],
-                k[4],
-                k[5],
+                if w.reciprocal { "1 / " } else { "" },
+                terms.join(" + "),
+                p.tangential[0],
+                p.tangential[1],
                 w.cx,
                 w.cy
             )

@@ -5,7 +5,7 @@
 //! and the payload. Every count read from a payload is checked against the payload size
 //! (and the limits) before anything is allocated, with the size rules of the DNG SDK.
 
-use super::{AreaSpec, GainMap, Opcode, WarpRectilinear, id, name};
+use super::{AreaSpec, GainMap, Opcode, WarpPlane, WarpRectilinear, id, name};
 use crate::error::{Error, Result};
 use crate::limits::{Limits, try_vec};
 
@@ -194,30 +194,8 @@ fn parse_opcode(opcode_id: u32, optional: bool, payload: &[u8], limits: &Limits)
             Opcode::MapPolynomial { area, coefficients }
         }
         id::GAIN_MAP => Opcode::GainMap(gain_map(&mut r, size, limits)?),
-        id::WARP_RECTILINEAR => {
-            let n = r.u32()?;
-            if n == 0 || n > 4 {
-                return Err(Error::decode(format!(
-                    "WarpRectilinear for {n} planes (1..=4)"
-                )));
-            }
-            expect_size(size, 4 + 48 * u64::from(n) + 16)?;
-            let mut planes = Vec::with_capacity(n as usize);
-            for _ in 0..n {
-                let mut c = [0.0; 6];
-                for v in &mut c {
-                    *v = r.finite_f64("warp coefficient")?;
-                }
-                planes.push(c);
-            }
-            let cx = r.finite_f64("optical centre")?;
-            let cy = r.finite_f64("optical centre")?;
-            if !(0.0..=1.0).contains(&cx) || !(0.0..=1.0).contains(&cy) {
-                return Err(Error::decode(format!(
-                    "optical centre ({cx}, {cy}) outside the image (0..1)"
-                )));
-            }
-            Opcode::WarpRectilinear(WarpRectilinear { planes, cx, cy })
+        id::WARP_RECTILINEAR | id::WARP_RECTILINEAR_2 => {
+            Opcode::WarpRectilinear(warp(&mut r, size, opcode_id == id::WARP_RECTILINEAR_2)?)
         }
         id::DELTA_PER_ROW | id::DELTA_PER_COLUMN | id::SCALE_PER_ROW | id::SCALE_PER_COLUMN => {
             let area = area(&mut r)?;
@@ -298,6 +276,66 @@ fn area(r: &mut Reader) -> Result<AreaSpec> {
         a.col_pitch = a.col_pitch.min(a.right - a.left);
     }
     Ok(a)
+}
+
+/// Reads a WarpRectilinear payload (planes, per plane `kr0..kr3, kt0, kt1`, centre) or, with
+/// `second`, a WarpRectilinear2 one (per plane `k0..k14, kt0, kt1`, the valid radius range;
+/// centre; the reciprocal flag), with the DNG SDK's checks.
+fn warp(r: &mut Reader, size: usize, second: bool) -> Result<WarpRectilinear> {
+    let n = r.u32()?;
+    if n == 0 || n > 4 {
+        return Err(Error::decode(format!("warp for {n} planes (1..=4)")));
+    }
+    let per_plane: u64 = if second { 8 * (15 + 2 + 2) } else { 8 * 6 };
+    expect_size(
+        size,
+        4 + per_plane * u64::from(n) + 16 + if second { 4 } else { 0 },
+    )?;
+    let mut planes = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let mut f = || r.finite_f64("warp coefficient");
+        let plane = if second {
+            let mut p = WarpPlane {
+                radial: [0.0; 15],
+                tangential: [0.0; 2],
+                valid: [0.0; 2],
+            };
+            for v in p
+                .radial
+                .iter_mut()
+                .chain(&mut p.tangential)
+                .chain(&mut p.valid)
+            {
+                *v = f()?;
+            }
+            let [lo, hi] = p.valid;
+            if !(0.0 <= lo && lo < hi && hi <= 1.0) {
+                return Err(Error::decode(format!(
+                    "warp valid radii {lo}..{hi} (0 <= min < max <= 1)"
+                )));
+            }
+            p
+        } else {
+            let kr = [f()?, f()?, f()?, f()?];
+            WarpPlane::rectilinear(kr, [f()?, f()?])
+        };
+        planes.push(plane);
+    }
+    let cx = r.finite_f64("optical centre")?;
+    let cy = r.finite_f64("optical centre")?;
+    if !(0.0..=1.0).contains(&cx) || !(0.0..=1.0).contains(&cy) {
+        return Err(Error::decode(format!(
+            "optical centre ({cx}, {cy}) outside the image (0..1)"
+        )));
+    }
+    let reciprocal = second && r.u32()? != 0;
+    Ok(WarpRectilinear {
+        planes,
+        cx,
+        cy,
+        reciprocal,
+        second,
+    })
 }
 
 /// Reads a GainMap payload: area, map size, spacing, origin, planes and gains.
@@ -417,9 +455,21 @@ pub fn serialize_list(list: &[Opcode]) -> Vec<u8> {
             }
             Opcode::WarpRectilinear(w) => {
                 p.u32(w.planes.len() as u32);
-                w.planes.iter().flatten().for_each(|&v| p.f64(v));
+                for plane in &w.planes {
+                    if w.second {
+                        plane.radial.iter().for_each(|&v| p.f64(v));
+                        plane.tangential.iter().for_each(|&v| p.f64(v));
+                        plane.valid.iter().for_each(|&v| p.f64(v));
+                    } else {
+                        (0..4).for_each(|i| p.f64(plane.radial[2 * i]));
+                        plane.tangential.iter().for_each(|&v| p.f64(v));
+                    }
+                }
                 p.f64(w.cx);
                 p.f64(w.cy);
+                if w.second {
+                    p.u32(u32::from(w.reciprocal));
+                }
             }
             Opcode::Unsupported { optional, .. } => flags = *optional as u32,
         }
