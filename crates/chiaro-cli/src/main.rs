@@ -129,7 +129,7 @@ struct DevelopArgs {
     /// survives a power cut. Outputs are always written atomically; this waits for the disk.
     #[arg(long)]
     sync: bool,
-    /// Worker threads (default: all cores).
+    /// Worker threads (default, or 0: all cores).
     #[arg(long)]
     jobs: Option<usize>,
     /// Decode camera raws in this process instead of an isolated worker process (a file
@@ -240,7 +240,21 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
         bail!("give -o OUTPUT or --out-dir DIR");
     }
     let format = match (&args.format, &args.output) {
-        (Some(f), _) => Format::from_name(f)?,
+        (Some(f), Some(o)) => {
+            let given = Format::from_name(f)?;
+            // Data of one format under another's extension would mislead every program that
+            // opens it.
+            match Format::from_path(o) {
+                Some(named) if named != given => bail!(
+                    "{}: the name says {} but --format says {}; change one of them",
+                    o.display(),
+                    named.extension(),
+                    given.extension()
+                ),
+                _ => given,
+            }
+        }
+        (Some(f), None) => Format::from_name(f)?,
         (None, Some(o)) => Format::from_path(o)
             .with_context(|| format!("{}: unknown output extension; use --format", o.display()))?,
         (None, None) => Format::Jpeg,
@@ -315,8 +329,9 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
         let _ = ctrlc::set_handler(move || cancel.store(true, Ordering::SeqCst));
     }
     let mut pool = rayon::ThreadPoolBuilder::new();
+    // 0 is rayon's "all cores", as no --jobs is.
     if let Some(j) = args.jobs {
-        pool = pool.num_threads(j.max(1));
+        pool = pool.num_threads(j);
     }
     let pool = pool.build().context("cannot start worker threads")?;
 
@@ -349,14 +364,22 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
             .collect()
     });
     bar.finish_and_clear();
-    let failed = results.iter().filter(|r| r.is_err()).count();
+    let stopped = results
+        .iter()
+        .filter(|r| matches!(r, Err(e) if e.kind() == ErrorKind::Cancelled))
+        .count();
+    let failed = results.iter().filter(|r| r.is_err()).count() - stopped;
+    let done = results.len() - failed - stopped;
     let cancelled = cancel.load(Ordering::SeqCst);
     eprintln!(
-        "chiaro: developed {} of {} file(s), {failed} failed, in {:.2} s{}",
-        results.len() - failed,
+        "chiaro: developed {done} of {} file(s), {failed} failed{}, in {:.2} s",
         results.len(),
+        if cancelled {
+            format!(", {stopped} cancelled")
+        } else {
+            String::new()
+        },
         start.elapsed().as_secs_f64(),
-        if cancelled { " (cancelled)" } else { "" }
     );
     Ok(if cancelled {
         ExitCode::from(130)
@@ -367,7 +390,7 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Choices a development made from the image, by stage.
+/// Choices a development made from the image, by stage, and its warnings.
 type Notes = Vec<(&'static str, String)>;
 
 fn develop_one(
@@ -405,7 +428,7 @@ fn develop_one(
         let bytes = chiaro::io::ultrahdr::encode(&dev.image, &opts, &map)
             .map_err(|e| e.with_path(output))?;
         chiaro::io::write_atomic(output, &bytes, job.place).map_err(|e| e.with_path(output))?;
-        return Ok(dev.info.notes);
+        return Ok(report(dev.info));
     }
     let rendering =
         chiaro::pipeline::Rendering::new(&frame, &job.recipe, &job.spec, &job.limits, Some(cancel))
@@ -424,7 +447,7 @@ fn develop_one(
         let info = rendering
             .write_tiff(output, &opts, job.place)
             .map_err(|e| e.with_path(input))?;
-        return Ok(info.notes);
+        return Ok(report(info));
     }
     let dev = rendering.image().map_err(|e| e.with_path(input))?;
     drop(frame);
@@ -433,7 +456,13 @@ fn develop_one(
     }
     chiaro::io::write_image(output, &dev.image, &opts, job.place)
         .map_err(|e| e.with_path(output))?;
-    Ok(dev.info.notes)
+    Ok(report(dev.info))
+}
+
+/// What a development reports per file: its choices (by stage), then its warnings.
+fn report(info: chiaro::pipeline::RenderInfo) -> Notes {
+    let warnings = info.warnings.into_iter().map(|w| ("warning", w));
+    info.notes.into_iter().chain(warnings).collect()
 }
 
 /// `--exposure`: `EV`, `auto`, `auto+EV` or `auto-EV`, as (automatic, EV).

@@ -273,15 +273,33 @@ fn streamed_16_bit_tiff_holds_the_same_samples_as_a_16_bit_png() {
 }
 
 #[test]
-fn format_option_overrides_the_extension() {
+fn format_option_names_the_format_an_unknown_extension_leaves_open() {
     let d = tmp();
     let img = develop_ok(&d.path().join("pic.img"), &["--format", "png"]);
     assert_eq!(img.kind, Kind::Png8);
+    // A known extension that names another format is refused: TIFF data under a .jpg name
+    // would mislead every program that opens it.
+    let out = d.path().join("pic.jpg");
+    let o = chiaro([
+        OsArg::from("develop"),
+        sample().into(),
+        "-o".into(),
+        out.clone().into(),
+        "--format".into(),
+        "tiff".into(),
+    ]);
+    assert_code(&o, 2, "extension and --format disagree");
+    assert!(
+        stderr(&o).contains("jpg") && stderr(&o).contains("tif"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
     let img = develop_ok(
-        &d.path().join("pic.jpg"),
+        &d.path().join("pic.tif"),
         &["--format", "tiff", "--bits", "16"],
     );
-    assert_eq!(img.kind, Kind::Tiff16, "--format wins over the extension");
+    assert_eq!(img.kind, Kind::Tiff16);
     img.assert_sample_size();
 
     // Without --format an unknown extension is a usage error that points at --format.
@@ -649,6 +667,9 @@ fn bad_white_balance_is_a_usage_error() {
             "--wb {bad:?}: one line expected:\n{err}"
         );
         assert!(!out.exists(), "no output on a usage error");
+        if bad == "300" {
+            assert!(err.contains("1000..50000"), "the valid range: {err}");
+        }
     }
 }
 
@@ -680,6 +701,45 @@ fn demosaic_methods_work() {
     ]);
     assert_code(&o, 2, "unknown demosaic method");
     assert!(stderr(&o).contains("ahd"), "{}", stderr(&o));
+    // An X-Trans method on a Bayer file develops with the Bayer default and says so.
+    let o = chiaro([
+        OsArg::from("develop"),
+        sample().into(),
+        "-o".into(),
+        d.path().join("m.png").into(),
+        "--demosaic".into(),
+        "markesteijn".into(),
+    ]);
+    assert_code(&o, 0, "markesteijn on Bayer");
+    assert!(
+        stderr(&o).contains("warning: demosaic: markesteijn does not handle"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn images_and_text_given_as_raws_are_named() {
+    let d = tmp();
+    let png = d.path().join("photo.png");
+    develop_ok(&png, &[]);
+    let toml = d.path().join("notes.toml");
+    std::fs::write(&toml, "width = 1920\nheight = 1080\n").expect("writes");
+    for (input, what) in [(&png, "PNG image"), (&toml, "text file")] {
+        let o = chiaro([
+            OsArg::from("develop"),
+            input.clone().into(),
+            "-o".into(),
+            d.path().join("x.jpg").into(),
+        ]);
+        assert_code(&o, 1, "not a raw");
+        let err = stderr(&o);
+        assert!(
+            err.contains("not a camera raw") && err.contains(what),
+            "{err}"
+        );
+        assert!(!err.contains("No decoder found"), "{err}");
+    }
 }
 
 #[test]

@@ -287,6 +287,8 @@ pub(crate) fn read_file_inner(
         tiff::TiffFile::parse_strict(&bytes)?;
     } else if bmff::is_bmff(&bytes) {
         bmff::check(&bytes)?;
+    } else if let Some(what) = not_a_raw(&bytes) {
+        return Err(Error::unsupported(format!("not a camera raw: {what}")));
     }
     let other = third_party(&bytes);
     match sidecar::sidecar_path(path) {
@@ -302,6 +304,31 @@ pub(crate) fn read_file_inner(
         }),
         None => other,
     }
+}
+
+/// What a file that is plainly not a camera raw is, by its first bytes: an image format
+/// (PNG, JPEG, GIF, WebP, BMP) or text (a sidecar, a recipe). Camera raws are binary and
+/// none starts with these signatures.
+fn not_a_raw(bytes: &[u8]) -> Option<&'static str> {
+    let head = &bytes[..bytes.len().min(512)];
+    let image = [
+        (&b"\x89PNG\r\n\x1a\n"[..], "it is a PNG image"),
+        (&[0xFF, 0xD8, 0xFF][..], "it is a JPEG image"),
+        (&b"GIF8"[..], "it is a GIF image"),
+        (&b"BM"[..], "it is a BMP image"),
+    ];
+    if let Some((_, what)) = image.iter().find(|(magic, _)| head.starts_with(magic)) {
+        return Some(what);
+    }
+    if head.starts_with(b"RIFF") && head.get(8..12) == Some(b"WEBP") {
+        return Some("it is a WebP image");
+    }
+    let text = head
+        .iter()
+        .all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace() || b >= 0x80);
+    (text && std::str::from_utf8(head).is_ok()).then_some(
+        "it is a text file (a headerless NAME.raw is read with its NAME.toml; give the .raw)",
+    )
 }
 
 /// Camera formats other than DNG, decoded in this process.
@@ -322,6 +349,31 @@ pub(crate) fn other_format(bytes: &[u8], limits: &Limits) -> Result<RawImage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn images_and_text_are_named_not_sent_to_a_raw_decoder() {
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+        assert_eq!(not_a_raw(png), Some("it is a PNG image"));
+        assert_eq!(
+            not_a_raw(&[0xFF, 0xD8, 0xFF, 0xE1, 0, 0]),
+            Some("it is a JPEG image")
+        );
+        assert!(not_a_raw(b"width = 1920\nheight = 1080\n").is_some_and(|w| w.contains("text")));
+        // Binary data (a raw's own bytes) is left to the decoders.
+        assert_eq!(
+            not_a_raw(&[0x46, 0x55, 0x4A, 0x49, 0x00, 0x01, 0xFE, 0x7F]),
+            None
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("photo.png");
+        std::fs::write(&path, png).expect("writes");
+        let e = read_file(&path, &Limits::default()).expect_err("not a raw");
+        assert_eq!(e.kind(), crate::ErrorKind::Unsupported);
+        assert!(
+            e.to_string().contains("photo.png") && e.to_string().contains("PNG"),
+            "{e}"
+        );
+    }
 
     fn raw(black: BlackLevel, white: f32) -> RawImage {
         RawImage {

@@ -103,7 +103,9 @@ impl WbMode {
                     |p: Option<&str>| p.map(|v| v.trim().trim_end_matches('k').parse::<f64>());
                 let bad = || {
                     Error::parameter(format!(
-                        "white balance '{s}': use as-shot, auto, camera, a preset or KELVIN[,TINT]"
+                        "white balance '{s}': use as-shot, auto, camera, a preset (daylight, \
+                         cloudy, shade, tungsten, fluorescent, flash) or KELVIN[,TINT] with \
+                         KELVIN 1000..50000 and TINT -150..150"
                     ))
                 };
                 let temperature = num(parts.next()).ok_or_else(bad)?.map_err(|_| bad())?;
