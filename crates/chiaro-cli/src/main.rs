@@ -20,6 +20,7 @@ use chiaro::stages::color::Color;
 use chiaro::stages::demosaic::Demosaic;
 use chiaro::stages::demosaic::DemosaicMethod;
 use chiaro::stages::exposure::Exposure;
+use chiaro::stages::highlights::{HighlightMode, Highlights};
 use chiaro::stages::white_balance::WbMode;
 use chiaro::stages::white_balance::WhiteBalance;
 use chiaro::{ErrorKind, Limits};
@@ -111,6 +112,11 @@ struct DevelopArgs {
     /// rcd-fit (default), rcd, mlri, malvar, bilinear, markesteijn or xtrans-fast (X-Trans).
     #[arg(long)]
     demosaic: Option<String>,
+    /// Clipped highlights: blend (default: rebuilt from the channels that did not clip,
+    /// rolling into white), clip (each channel at the sensor's white) or none (left as the
+    /// white balance scales them).
+    #[arg(long, value_parser = ["blend", "clip", "none"])]
+    highlights: Option<String>,
     /// A built-in look (natural, authentic, vibrant, mono, mono-warm, soft, none; see
     /// `chiaro looks list`), a look TOML file, or a .cube 3D LUT (applied to the output's
     /// code values after the tone curve).
@@ -123,8 +129,12 @@ struct DevelopArgs {
     #[arg(long, default_value_t = 92, value_parser = clap::value_parser!(u8).range(1..=100))]
     quality: u8,
     /// Replace existing output files.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "skip_existing")]
     overwrite: bool,
+    /// Leave inputs whose output already exists (a rerun of a batch goes on where it
+    /// stopped); they count as skipped, not failed.
+    #[arg(long)]
+    skip_existing: bool,
     /// Flush each output to the disk (fsync) before it is renamed into place, so it
     /// survives a power cut. Outputs are always written atomically; this waits for the disk.
     #[arg(long)]
@@ -227,6 +237,8 @@ struct Job {
     reader: RawReader,
     /// Ultra HDR JPEG (SDR + gain map).
     hdr: bool,
+    /// Leave inputs whose output exists.
+    skip_existing: bool,
 }
 
 fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
@@ -273,6 +285,7 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
     }
     let job = Job {
         hdr: args.hdr,
+        skip_existing: args.skip_existing,
         recipe,
         spec: OutputSpec {
             bits,
@@ -369,11 +382,20 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
         .filter(|r| matches!(r, Err(e) if e.kind() == ErrorKind::Cancelled))
         .count();
     let failed = results.iter().filter(|r| r.is_err()).count() - stopped;
-    let done = results.len() - failed - stopped;
+    let skipped = results
+        .iter()
+        .filter(|r| matches!(r, Ok(notes) if notes.iter().any(|n| n.0 == SKIPPED)))
+        .count();
+    let done = results.len() - failed - stopped - skipped;
     let cancelled = cancel.load(Ordering::SeqCst);
     eprintln!(
-        "chiaro: developed {done} of {} file(s), {failed} failed{}, in {:.2} s",
+        "chiaro: developed {done} of {} file(s), {failed} failed{}{}, in {:.2} s",
         results.len(),
+        if skipped > 0 {
+            format!(", {skipped} skipped (their outputs exist)")
+        } else {
+            String::new()
+        },
         if cancelled {
             format!(", {stopped} cancelled")
         } else {
@@ -393,6 +415,9 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
 /// Choices a development made from the image, by stage, and its warnings.
 type Notes = Vec<(&'static str, String)>;
 
+/// The note of an input left alone by `--skip-existing`.
+const SKIPPED: &str = "skipped";
+
 fn develop_one(
     job: &Job,
     input: &Path,
@@ -402,11 +427,15 @@ fn develop_one(
     if cancel.load(Ordering::SeqCst) {
         return Err(chiaro::Error::new(ErrorKind::Cancelled, "cancelled"));
     }
+    if job.skip_existing && output.exists() {
+        return Ok(vec![(SKIPPED, format!("{} exists", output.display()))]);
+    }
     if !job.place.overwrite && output.exists() {
-        return Err(
-            chiaro::Error::new(ErrorKind::Io, "exists; use --overwrite to replace it")
-                .with_path(output),
-        );
+        return Err(chiaro::Error::new(
+            ErrorKind::Io,
+            "exists; use --overwrite to replace it, or --skip-existing to leave it",
+        )
+        .with_path(output));
     }
     // The sensor samples are dropped once the frame is prepared, before the output exists.
     let frame = {
@@ -522,6 +551,14 @@ fn build_recipe(args: &DevelopArgs) -> anyhow::Result<Recipe> {
         recipe.set(Demosaic {
             method: DemosaicMethod::from_name(d)?,
         });
+    }
+    if let Some(h) = &args.highlights {
+        let mode = match h.as_str() {
+            "clip" => HighlightMode::Clip,
+            "none" => HighlightMode::None,
+            _ => HighlightMode::Blend,
+        };
+        recipe.set(Highlights { mode });
     }
     if args.colorspace.is_some() || args.profile.is_some() {
         let mut c = recipe.get::<Color>().cloned().unwrap_or_default();

@@ -500,6 +500,19 @@ fn existing_output_is_not_overwritten_without_the_option() {
     ]);
     assert_code(&o, 1, "batch onto an existing output");
     assert_eq!(std::fs::read(&existing).expect("read"), b"also precious");
+    // --skip-existing leaves it, says so and succeeds: a rerun of a batch goes on.
+    let o = chiaro([
+        OsArg::from("develop"),
+        sample().into(),
+        "--out-dir".into(),
+        dir.clone().into(),
+        "--format".into(),
+        "png".into(),
+        "--skip-existing".into(),
+    ]);
+    assert_code(&o, 0, "--skip-existing");
+    assert!(stderr(&o).contains("1 skipped"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&existing).expect("read"), b"also precious");
 
     // With --overwrite both are replaced.
     let img = develop_ok(&out, &["--overwrite"]);
@@ -715,6 +728,25 @@ fn demosaic_methods_work() {
         stderr(&o).contains("warning: demosaic: markesteijn does not handle"),
         "{}",
         stderr(&o)
+    );
+}
+
+#[test]
+fn highlights_option_sets_the_mode() {
+    // Scene-referred output shows the modes apart (the display curve takes everything at
+    // raw white to white whichever way it was reconstructed).
+    let d = tmp();
+    let dev = |name: &str, extra: &[&str]| {
+        let args: Vec<&str> = ["--linear"].iter().chain(extra).copied().collect();
+        develop_ok(&d.path().join(name), &args)
+    };
+    let blend = dev("blend.tif", &["--highlights", "blend"]);
+    let default = dev("default.tif", &[]);
+    let clip = dev("clip.tif", &["--highlights", "clip"]);
+    assert_eq!(diff(&blend, &default), 0.0, "blend is the default");
+    assert!(
+        diff(&clip, &blend) > 0.0,
+        "the rose's clipped petals differ"
     );
 }
 
