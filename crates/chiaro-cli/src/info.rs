@@ -12,12 +12,20 @@ use serde_json::{Value, json};
 pub fn run(path: &Path, as_json: bool, reader: &crate::RawReader) -> anyhow::Result<()> {
     let raw = reader.read(path, &chiaro::Limits::default())?;
     let mut v = describe(path, &raw);
-    v["auto_exposure"] = auto_exposure(&raw).map_or(Value::Null, Value::from);
+    let plan = plan(&raw);
+    v["auto_exposure"] = plan
+        .as_ref()
+        .and_then(|p| p.auto_exposure.clone())
+        .map_or(Value::Null, Value::from);
+    v["pipeline"] = plan.as_ref().map_or(
+        Value::Null,
+        |p| json!({"steps": p.steps, "warnings": p.warnings}),
+    );
     let mut text = String::new();
     if as_json {
         text = json_printable(&(serde_json::to_string_pretty(&v)? + "\n"));
     } else {
-        print_text(&v, 0, &mut text);
+        summary(path, &raw, &v, plan.as_ref(), &mut text);
     }
     // A closed pipe (`chiaro info F | head`) is not an error worth reporting.
     match std::io::stdout().write_all(text.as_bytes()) {
@@ -26,29 +34,167 @@ pub fn run(path: &Path, as_json: bool, reader: &crate::RawReader) -> anyhow::Res
     }
 }
 
-/// What `--exposure auto` would choose for the default development (`None` when the file
-/// cannot be prepared for rendering).
-fn auto_exposure(raw: &RawImage) -> Option<String> {
+/// What the default development would do with the file.
+struct Plan {
+    /// The planned steps, by stage.
+    steps: Vec<&'static str>,
+    /// What `--exposure auto` would choose.
+    auto_exposure: Option<String>,
+    /// The default development's choices from the image (white balance, ...).
+    notes: Vec<(&'static str, String)>,
+    warnings: Vec<String>,
+}
+
+/// Plans the default development with automatic exposure (`None` when the file cannot be
+/// prepared for rendering).
+fn plan(raw: &RawImage) -> Option<Plan> {
     use chiaro::pipeline::{OutputSpec, Recipe, Rendering};
     use chiaro::stages::exposure::Exposure;
     let limits = chiaro::Limits::default();
     let frame = chiaro::pipeline::prepare(raw, &limits).ok()?;
+    let spec = OutputSpec {
+        bits: 8,
+        linear: false,
+    };
+    let default = Rendering::new(&frame, &Recipe::default(), &spec, &limits, None).ok()?;
     let mut recipe = Recipe::default();
     recipe.set(Exposure {
         ev: 0.0,
         baseline: true,
         auto: true,
     });
-    let spec = OutputSpec {
-        bits: 8,
-        linear: false,
-    };
-    let rendering = Rendering::new(&frame, &recipe, &spec, &limits, None).ok()?;
-    let note = rendering
+    let auto = Rendering::new(&frame, &recipe, &spec, &limits, None).ok()?;
+    let auto_exposure = auto
         .notes()
         .iter()
-        .find(|(stage, _)| *stage == "exposure");
-    note.map(|(_, n)| n.clone())
+        .find(|(stage, _)| *stage == "exposure")
+        .map(|(_, n)| n.clone());
+    Some(Plan {
+        steps: default.steps().to_vec(),
+        auto_exposure,
+        notes: default.notes().to_vec(),
+        warnings: default.warnings().to_vec(),
+    })
+}
+
+/// The text output: the file, then a short summary of what it is and what the default
+/// development will do (the whole tree is `--json`). File data goes through
+/// [`chiaro::error::printable`], so control characters never reach the terminal.
+fn summary(path: &Path, raw: &RawImage, v: &Value, plan: Option<&Plan>, out: &mut String) {
+    use chiaro::error::printable;
+    let _ = writeln!(out, "{}", printable(&path.display().to_string()));
+    let e = raw.exif();
+    let join = |parts: Vec<Option<String>>| {
+        let parts: Vec<String> = parts.into_iter().flatten().collect();
+        (!parts.is_empty()).then(|| parts.join(" "))
+    };
+    let mut line = |label: &str, text: Option<String>| {
+        if let Some(t) = text {
+            let _ = writeln!(out, "  {label:<10}{}", printable(&t));
+        }
+    };
+    line("camera", join(vec![e.make.clone(), e.model.clone()]));
+    line(
+        "lens",
+        join(vec![e.lens_make.clone(), e.lens_model.clone()]),
+    );
+    let shutter = e.exposure_time.map(|t| {
+        if t > 0.0 && t < 0.5 {
+            format!("1/{:.0} s", 1.0 / t)
+        } else {
+            format!("{t:.1} s")
+        }
+    });
+    line(
+        "shot",
+        join(vec![
+            e.iso.map(|i| format!("ISO {i}")),
+            shutter,
+            e.f_number.map(|f| format!("f/{f:.1}")),
+            e.focal_length.map(|f| format!("{f:.0} mm")),
+            e.date_time.clone(),
+        ]),
+    );
+    let layout = if raw.is_cfa() {
+        format!("{} CFA", raw.cfa().name())
+    } else {
+        format!("{} samples per pixel", raw.samples_per_pixel())
+    };
+    line(
+        "sensor",
+        Some(format!(
+            "{} x {} {}, {}, white {:?}",
+            raw.width(),
+            raw.height(),
+            layout,
+            raw.format(),
+            raw.white()
+        )),
+    );
+    let white = &v["color"]["as_shot_white"];
+    let c = raw.color();
+    let matrices = match (c.color_matrix2.is_some(), c.forward_matrix1.is_some()) {
+        _ if !c.has_matrix() => "no colour matrix",
+        (true, true) => "two calibrations with ForwardMatrix",
+        (true, false) => "two calibrations",
+        (false, true) => "one calibration with ForwardMatrix",
+        (false, false) => "one calibration",
+    };
+    let as_shot = white["temperature_k"].as_f64().map(|t| {
+        let tint = white["tint"].as_f64().unwrap_or(0.0);
+        format!("as shot {t:.0} K, tint {tint:+.1}; ")
+    });
+    line(
+        "colour",
+        Some(format!("{}{matrices}", as_shot.unwrap_or_default())),
+    );
+    // Opcodes by list, repeats counted: "list 2: GainMap x4".
+    let lists = raw.opcodes();
+    let mut parts = Vec::new();
+    for (i, list) in [&lists.list1, &lists.list2, &lists.list3]
+        .iter()
+        .enumerate()
+    {
+        let mut names: Vec<(&str, usize)> = Vec::new();
+        for op in list.iter() {
+            let n = opcodes::name(op.id());
+            match names.last_mut() {
+                Some((last, k)) if *last == n => *k += 1,
+                _ => names.push((n, 1)),
+            }
+        }
+        if !names.is_empty() {
+            let named: Vec<String> = names
+                .iter()
+                .map(|(n, k)| {
+                    if *k > 1 {
+                        format!("{n} x{k}")
+                    } else {
+                        n.to_string()
+                    }
+                })
+                .collect();
+            parts.push(format!("list {}: {}", i + 1, named.join(", ")));
+        }
+    }
+    line("opcodes", (!parts.is_empty()).then(|| parts.join("; ")));
+    if let Some(p) = plan {
+        line("develops", Some(p.steps.join(" > ")));
+        for (stage, note) in &p.notes {
+            line("", Some(format!("{stage}: {note}")));
+        }
+        line(
+            "auto",
+            p.auto_exposure.clone().map(|a| format!("exposure {a}")),
+        );
+        for w in &p.warnings {
+            line("warning", Some(w.clone()));
+        }
+    }
+    for w in raw.warnings() {
+        line("warning", Some(w.clone()));
+    }
+    let _ = writeln!(out, "  (everything chiaro reads: --json)");
 }
 
 fn describe(path: &Path, raw: &RawImage) -> Value {
@@ -115,35 +261,4 @@ fn json_printable(text: &str) -> String {
         }
     }
     out
-}
-
-/// Text output: every string (file data: Make, Model, warnings) goes through
-/// [`chiaro::error::printable`], so control characters never reach the terminal.
-fn print_text(v: &Value, indent: usize, out: &mut String) {
-    use chiaro::error::printable;
-    let Value::Object(map) = v else { return };
-    for (k, val) in map {
-        match val {
-            Value::Null => {}
-            Value::Object(_) => {
-                let _ = writeln!(out, "{:indent$}{}:", "", printable(k));
-                print_text(val, indent + 2, out);
-            }
-            Value::Array(a) if a.iter().all(|x| x.is_string()) && !a.is_empty() => {
-                let _ = writeln!(out, "{:indent$}{}:", "", printable(k));
-                for x in a {
-                    let s = printable(x.as_str().unwrap_or_default()).into_owned();
-                    let _ = writeln!(out, "{:indent$}  - {s}", "");
-                }
-            }
-            Value::String(s) => {
-                let _ = writeln!(out, "{:indent$}{}: {}", "", printable(k), printable(s));
-            }
-            other => {
-                // Nested arrays and numbers: serde_json's text, which escapes C0 controls.
-                let s = json_printable(&other.to_string());
-                let _ = writeln!(out, "{:indent$}{}: {s}", "", printable(k));
-            }
-        }
-    }
 }

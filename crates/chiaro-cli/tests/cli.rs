@@ -1320,7 +1320,18 @@ fn info_prints_text_and_json() {
     let o = chiaro([OsArg::from("info"), sample().into()]);
     assert_code(&o, 0, "info");
     let text = stdout(&o);
-    for key in ["cfa: RGGB", "white_level", "color_matrix1", "NIKON D750"] {
+    // The file first, then a short summary.
+    assert!(
+        lines(&text)[0].ends_with("nikon_d750_rose_768x512.dng"),
+        "{text}"
+    );
+    for key in [
+        "NIKON D750",
+        "768 x 512 RGGB CFA",
+        "as shot 6502 K",
+        "white-balance > demosaic",
+        "--json",
+    ] {
         assert!(text.contains(key), "info text lacks {key}:\n{text}");
     }
 

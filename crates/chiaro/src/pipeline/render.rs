@@ -111,6 +111,17 @@ impl<'a> Rendering<'a> {
         &self.plan.ctx.notes
     }
 
+    /// The planned steps, in order, by the stage each comes from (`demosaic`, `opcodes`,
+    /// `encode`, ...): what the development will do.
+    pub fn steps(&self) -> &[&'static str] {
+        &self.plan.names
+    }
+
+    /// Problems planning found that do not stop the development.
+    pub fn warnings(&self) -> &[String] {
+        &self.plan.ctx.warnings
+    }
+
     /// What the output's ICC profile must describe.
     pub fn profile(&self) -> OutputProfile {
         let ctx = &self.plan.ctx;
