@@ -122,7 +122,8 @@ struct DevelopArgs {
     /// code values after the tone curve).
     #[arg(long)]
     look: Option<String>,
-    /// A recipe TOML file (the options above override its stages).
+    /// A recipe TOML file: the stages it names replace the default ones, the rest stay (the
+    /// options above override both).
     #[arg(long)]
     recipe: Option<PathBuf>,
     /// JPEG quality 1-100.
@@ -520,7 +521,7 @@ fn build_recipe(args: &DevelopArgs) -> anyhow::Result<Recipe> {
         Some(p) => {
             let text = std::fs::read_to_string(p)
                 .with_context(|| format!("{}: cannot read recipe", p.display()))?;
-            Recipe::from_toml(&text).with_context(|| p.display().to_string())?
+            Recipe::from_toml_over_defaults(&text).with_context(|| p.display().to_string())?
         }
         None => Recipe::default(),
     };

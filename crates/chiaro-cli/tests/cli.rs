@@ -1213,6 +1213,22 @@ contrast = 1.3
         "--exposure did not override the recipe"
     );
 
+    // A recipe states only what it changes: one naming just the exposure keeps the default
+    // white balance, colour and tone curve (it is not green and flat).
+    let partial = d.path().join("partial.toml");
+    std::fs::write(
+        &partial,
+        "version = 2\n[[stages]]\nstage = \"exposure\"\nev = 0.0\nbaseline = true\n",
+    )
+    .expect("write recipe");
+    let p = partial.to_str().expect("utf-8 path");
+    let same = develop_ok(&d.path().join("partial.png"), &["--recipe", p]);
+    assert_eq!(
+        diff(&same, &base),
+        0.0,
+        "a partial recipe differs from the defaults"
+    );
+
     // A bad recipe is a usage error naming the file.
     let bad = d.path().join("bad.toml");
     std::fs::write(&bad, "version = 99\n").expect("write");

@@ -149,6 +149,14 @@ impl Recipe {
         Ok(recipe)
     }
 
+    /// Parses a TOML recipe that states only what it changes, and lays it over the default
+    /// recipe ([`Recipe::over_defaults`]); the result is validated.
+    pub fn from_toml_over_defaults(text: &str) -> Result<Self> {
+        let recipe = parse_file(text, "recipe", Registry::builtin())?.over_defaults();
+        recipe.validate()?;
+        Ok(recipe)
+    }
+
     pub fn to_toml(&self) -> Result<String> {
         let stages = self
             .stages
@@ -237,6 +245,18 @@ impl Recipe {
     /// comes later in canonical order ([`Stage::order`]).
     pub fn set(&mut self, stage: impl Stage + 'static) {
         self.set_boxed(Box::new(stage));
+    }
+
+    /// The default recipe with this recipe's stages in place of (or beside) the default
+    /// ones: a recipe file states what it changes, and the stages it does not name (white
+    /// balance, demosaic, colour, tone curve, ...) come from the defaults, so a partial recipe
+    /// never develops an unbalanced, untoned picture. Scene-referred output is `linear`.
+    pub fn over_defaults(self) -> Recipe {
+        let mut r = Recipe::default();
+        for stage in self.stages {
+            r.set_boxed(stage);
+        }
+        r
     }
 
     /// [`Recipe::set`] for a boxed stage.
@@ -335,6 +355,21 @@ pub fn look(name_or_path: &str) -> Result<Vec<Box<dyn Stage>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_partial_recipe_over_the_defaults_keeps_every_default_stage() {
+        let text = "version = 2\n[[stages]]\nstage = \"tone-curve\"\ncontrast = 2.0\n";
+        // On its own the chain is incomplete; over the defaults it is whole.
+        assert!(Recipe::from_toml(text).is_err());
+        let r = Recipe::from_toml_over_defaults(text).expect("parses");
+        let names: Vec<&str> = r.stages.iter().map(|s| s.name()).collect();
+        let defaults = Recipe::default();
+        let want: Vec<&str> = defaults.stages.iter().map(|s| s.name()).collect();
+        assert_eq!(names, want);
+        assert_eq!(r.get::<ToneCurve>().map(|t| t.contrast), Some(2.0));
+        assert!(r.get::<WhiteBalance>().is_some());
+        r.validate().expect("valid");
+    }
     use crate::color::spaces::OutputSpace;
     use crate::stages::white_balance::WbMode;
 
