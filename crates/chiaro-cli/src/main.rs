@@ -112,6 +112,16 @@ struct DevelopArgs {
     /// rcd-fit (default), rcd, mlri, malvar, bilinear, markesteijn or xtrans-fast (X-Trans).
     #[arg(long)]
     demosaic: Option<String>,
+    /// Turn the picture clockwise by 90, 180 or 270 degrees (after the file's own
+    /// orientation).
+    #[arg(long, value_parser = ["90", "180", "270"])]
+    rotate: Option<String>,
+    /// Mirror the picture: h (left-right) or v (top-bottom), after --rotate.
+    #[arg(long, value_parser = ["h", "v"])]
+    flip: Option<String>,
+    /// Keep only X,Y,W,H of the output, in its upright pixels (after --rotate and --flip).
+    #[arg(long, value_parser = parse_crop)]
+    crop: Option<(usize, usize, usize, usize)>,
     /// Clipped highlights: blend (default: rebuilt from the channels that did not clip,
     /// rolling into white), clip (each channel at the sensor's white) or none (left as the
     /// white balance scales them).
@@ -240,6 +250,10 @@ struct Job {
     hdr: bool,
     /// Leave inputs whose output exists.
     skip_existing: bool,
+    /// The user's turn of the picture, as an orientation code (1: none).
+    turn: u16,
+    /// The output rectangle to keep, in upright output pixels.
+    crop: Option<(usize, usize, usize, usize)>,
 }
 
 fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
@@ -284,9 +298,15 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
     if args.hdr && (format != Format::Jpeg || bits != 8 || args.linear) {
         bail!("--hdr writes an Ultra HDR JPEG: it takes JPEG output at 8 bits, without --linear");
     }
+    let degrees = args.rotate.as_deref().map_or(Ok(0), str::parse)?;
+    let flip = args.flip.as_deref().and_then(|f| f.chars().next());
+    let turn = chiaro::stages::orientation::turn_code(degrees, flip)
+        .context("--rotate takes 90, 180 or 270 and --flip h or v")?;
     let job = Job {
         hdr: args.hdr,
         skip_existing: args.skip_existing,
+        turn,
+        crop: args.crop,
         recipe,
         spec: OutputSpec {
             bits,
@@ -441,7 +461,8 @@ fn develop_one(
     // The sensor samples are dropped once the frame is prepared, before the output exists.
     let frame = {
         let raw = job.reader.read(input, &job.limits)?;
-        chiaro::pipeline::prepare(&raw, &job.limits).map_err(|e| e.with_path(input))?
+        let frame = chiaro::pipeline::prepare(&raw, &job.limits).map_err(|e| e.with_path(input))?;
+        reframe(frame, job.turn, job.crop).map_err(|e| e.with_path(input))?
     };
     if job.hdr {
         let (dev, map) =
@@ -487,6 +508,46 @@ fn develop_one(
     chiaro::io::write_image(output, &dev.image, &opts, job.place)
         .map_err(|e| e.with_path(output))?;
     Ok(report(dev.info))
+}
+
+/// The frame turned by orientation code `turn` after its own orientation, then cropped to
+/// `crop` (x, y, w, h in upright output pixels).
+fn reframe(
+    frame: chiaro::pipeline::Frame,
+    turn: u16,
+    crop: Option<(usize, usize, usize, usize)>,
+) -> Result<chiaro::pipeline::Frame, chiaro::Error> {
+    use chiaro::stages::orientation;
+    let code = orientation::compose(frame.orientation(), turn);
+    let frame = frame.with_orientation(code)?;
+    let Some(rect) = crop else {
+        return Ok(frame);
+    };
+    let c = frame.crop();
+    let (ow, oh) = orientation::oriented_size(code, c.width, c.height);
+    let (x, y, w, h) =
+        orientation::source_rect(code, c.width, c.height, rect).ok_or_else(|| {
+            chiaro::Error::parameter(format!(
+                "--crop {},{},{},{} lies outside the {ow}x{oh} picture",
+                rect.0, rect.1, rect.2, rect.3
+            ))
+        })?;
+    frame.with_crop(chiaro::image::Rect::new(c.x + x, c.y + y, w, h))
+}
+
+/// `--crop X,Y,W,H`: four whole numbers, width and height above 0.
+fn parse_crop(text: &str) -> Result<(usize, usize, usize, usize), String> {
+    let v: Vec<usize> = text
+        .split(',')
+        .map(|p| p.trim().parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("'{text}' is not X,Y,W,H (four whole numbers)"))?;
+    match v[..] {
+        [x, y, w, h] if w > 0 && h > 0 => Ok((x, y, w, h)),
+        _ => Err(format!(
+            "'{text}' is not X,Y,W,H with a width and height above 0"
+        )),
+    }
 }
 
 /// What a development reports per file: its choices (by stage), then its warnings.

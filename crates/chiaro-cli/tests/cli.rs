@@ -731,6 +731,64 @@ fn demosaic_methods_work() {
     );
 }
 
+/// `img` turned as orientation code `code` turns a picture (written out here: 6 a quarter
+/// turn clockwise, 2 mirrored left-right).
+fn turned(img: &Img, code: u16) -> (usize, usize, Vec<f64>) {
+    let (w, h) = (img.width, img.height);
+    let (ow, oh) = if code == 6 { (h, w) } else { (w, h) };
+    let mut out = vec![0.0; img.data.len()];
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let (sx, sy) = match code {
+                6 => (oy, h - 1 - ox),
+                _ => (w - 1 - ox, oy),
+            };
+            let (s, d) = ((sy * w + sx) * 3, (oy * ow + ox) * 3);
+            out[d..d + 3].copy_from_slice(&img.data[s..s + 3]);
+        }
+    }
+    (ow, oh, out)
+}
+
+#[test]
+fn rotate_flip_and_crop_turn_and_cut_the_picture() {
+    let d = tmp();
+    let base = develop_ok(&d.path().join("base.png"), &[]);
+    let cw = develop_ok(&d.path().join("cw.png"), &["--rotate", "90"]);
+    assert_eq!((cw.width, cw.height), (H, W));
+    assert_eq!(turned(&base, 6), (H, W, cw.data.clone()), "--rotate 90");
+    let mirrored = develop_ok(&d.path().join("h.png"), &["--flip", "h"]);
+    assert_eq!(turned(&base, 2).2, mirrored.data, "--flip h");
+    // The crop is in upright output pixels and shows exactly those pixels of the whole.
+    let (x, y, w, h) = (100, 40, 300, 200);
+    let cut = develop_ok(&d.path().join("cut.png"), &["--crop", "100,40,300,200"]);
+    assert_eq!((cut.width, cut.height), (w, h));
+    let want: Vec<f64> = (y..y + h)
+        .flat_map(|r| base.data[(r * W + x) * 3..(r * W + x + w) * 3].to_vec())
+        .collect();
+    assert_eq!(cut.data, want, "--crop");
+    // After a turn the crop still counts upright pixels.
+    let both = develop_ok(
+        &d.path().join("both.png"),
+        &["--rotate", "90", "--crop", "10,20,100,50"],
+    );
+    let want: Vec<f64> = (20..70)
+        .flat_map(|r| cw.data[(r * H + 10) * 3..(r * H + 110) * 3].to_vec())
+        .collect();
+    assert_eq!(both.data, want, "--rotate then --crop");
+    // A crop outside the picture is that file's error.
+    let o = chiaro([
+        OsArg::from("develop"),
+        sample().into(),
+        "-o".into(),
+        d.path().join("x.png").into(),
+        "--crop".into(),
+        "700,0,100,10".into(),
+    ]);
+    assert_code(&o, 1, "crop outside");
+    assert!(stderr(&o).contains("768x512"), "{}", stderr(&o));
+}
+
 #[test]
 fn highlights_option_sets_the_mode() {
     // Scene-referred output shows the modes apart (the display curve takes everything at
