@@ -71,9 +71,17 @@ enum Command {
 
 #[derive(Args)]
 struct DevelopArgs {
-    /// Raw files: DNG, camera raws, or NAME.raw with a NAME.toml sidecar.
+    /// Raw files: DNG, camera raws, or NAME.raw with a NAME.toml sidecar; folders give
+    /// the raw files in them (by extension).
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
+    /// Folders given as inputs are searched with their subfolders.
+    #[arg(long)]
+    recursive: bool,
+    /// Output names in --out-dir: a template of {stem} (the input's name without its
+    /// extension), {look} (the --look given, or "default") and {ext}.
+    #[arg(long, requires = "out_dir", default_value = "{stem}.{ext}")]
+    name: String,
     /// Output file (one input only).
     #[arg(short = 'o', long = "output", conflicts_with = "out_dir")]
     output: Option<PathBuf>,
@@ -257,10 +265,13 @@ struct Job {
 }
 
 fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
-    if args.output.is_some() && args.inputs.len() > 1 {
+    let inputs = expand_inputs(&args.inputs, args.recursive)?;
+    // A bad --name fails before any folder is made.
+    output_name(&args.name, "stem", "look", "ext")?;
+    if args.output.is_some() && inputs.len() > 1 {
         bail!(
             "-o names one output file; use --out-dir for {} inputs",
-            args.inputs.len()
+            inputs.len()
         );
     }
     if args.output.is_none() && args.out_dir.is_none() {
@@ -333,18 +344,23 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
         (None, Some(dir)) => {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("{}: cannot create folder", dir.display()))?;
-            args.inputs
+            let look = args.look.as_deref().map_or("default".into(), |l| {
+                Path::new(l)
+                    .file_stem()
+                    .map_or(l.into(), |s| s.to_string_lossy().into_owned())
+            });
+            inputs
                 .iter()
                 .map(|i| {
                     let stem = i.file_stem().unwrap_or(i.as_os_str()).to_string_lossy();
-                    dir.join(format!("{stem}.{}", format.extension()))
+                    output_name(&args.name, &stem, &look, format.extension()).map(|n| dir.join(n))
                 })
-                .collect()
+                .collect::<anyhow::Result<_>>()?
         }
         (None, None) => unreachable!("checked above"),
     };
     let mut seen = std::collections::HashMap::new();
-    for (input, output) in args.inputs.iter().zip(&outputs) {
+    for (input, output) in inputs.iter().zip(&outputs) {
         if let Some(first) = seen.insert(output, input) {
             bail!(
                 "{} and {} would both be written to {}; develop them into different folders",
@@ -369,10 +385,10 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
     }
     let pool = pool.build().context("cannot start worker threads")?;
 
-    let bar = progress_bar(args.inputs.len() as u64);
+    let bar = progress_bar(inputs.len() as u64);
     let start = Instant::now();
     let results: Vec<Result<Notes, chiaro::Error>> = pool.install(|| {
-        args.inputs
+        inputs
             .par_iter()
             .zip(&outputs)
             .map(|(input, output)| {
@@ -533,6 +549,83 @@ fn reframe(
             ))
         })?;
     frame.with_crop(chiaro::image::Rect::new(c.x + x, c.y + y, w, h))
+}
+
+/// File extensions of camera raws that a folder given as input contributes (any case).
+const RAW_EXTENSIONS: &[&str] = &[
+    "dng", "cr2", "cr3", "crw", "nef", "nrw", "arw", "srf", "sr2", "raf", "rw2", "orf", "pef",
+    "srw", "iiq", "3fr", "x3f", "mrw", "erf", "kdc", "dcr", "mos", "raw",
+];
+
+/// The inputs with each folder replaced by the raw files in it (sorted; with `recursive`,
+/// its subfolders' too). A folder without raws is an error.
+fn expand_inputs(inputs: &[PathBuf], recursive: bool) -> anyhow::Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .with_context(|| format!("{}: cannot list folder", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                if recursive {
+                    walk(&p, recursive, out)?;
+                }
+            } else if p
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| RAW_EXTENSIONS.iter().any(|r| r.eq_ignore_ascii_case(e)))
+            {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for i in inputs {
+        if i.is_dir() {
+            let before = out.len();
+            walk(i, recursive, &mut out)?;
+            if out.len() == before {
+                bail!(
+                    "{}: no raw files in this folder{}",
+                    i.display(),
+                    if recursive {
+                        " or below"
+                    } else {
+                        " (--recursive searches subfolders)"
+                    }
+                );
+            }
+        } else {
+            out.push(i.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// An output file name from the `--name` template.
+fn output_name(template: &str, stem: &str, look: &str, ext: &str) -> anyhow::Result<String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let close = rest[open..]
+            .find('}')
+            .with_context(|| format!("--name {template:?}: a '{{' without its '}}'"))?;
+        out.push_str(match &rest[open + 1..open + close] {
+            "stem" => stem,
+            "look" => look,
+            "ext" => ext,
+            other => bail!("--name {template:?}: unknown field {{{other}}} (stem, look, ext)"),
+        });
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    if out.is_empty() || out.contains(['/', '\\']) {
+        bail!("--name {template:?} gives {out:?}, not a file name");
+    }
+    Ok(out)
 }
 
 /// `--crop X,Y,W,H`: four whole numbers, width and height above 0.

@@ -790,6 +790,55 @@ fn rotate_flip_and_crop_turn_and_cut_the_picture() {
 }
 
 #[test]
+fn folders_as_inputs_and_name_templates() {
+    let d = tmp();
+    let tree = d.path().join("shoot");
+    std::fs::create_dir_all(tree.join("day2")).expect("mkdir");
+    std::fs::copy(sample(), tree.join("a.dng")).expect("copy");
+    std::fs::copy(sample(), tree.join("day2").join("b.DNG")).expect("copy");
+    std::fs::write(tree.join("notes.txt"), "not a raw").expect("write");
+    let run = |extra: &[&str], out: &Path| {
+        let mut args: Vec<OsArg> = vec!["develop".into(), tree.clone().into()];
+        args.extend(extra.iter().map(OsArg::from));
+        args.extend(["--out-dir".into(), out.into()]);
+        chiaro(args)
+    };
+    // A folder gives its raws, not its other files; --recursive its subfolders' too.
+    let flat = d.path().join("flat");
+    assert_code(&run(&[], &flat), 0, "folder input");
+    assert_eq!(listing(&flat), ["a.jpg"]);
+    let all = d.path().join("all");
+    let o = run(
+        &[
+            "--recursive",
+            "--look",
+            "vibrant",
+            "--name",
+            "{stem}_{look}.{ext}",
+        ],
+        &all,
+    );
+    assert_code(&o, 0, "--recursive with a name template");
+    assert_eq!(listing(&all), ["a_vibrant.jpg", "b_vibrant.jpg"]);
+    // Template and folder mistakes are usage errors that make nothing.
+    let bad = d.path().join("bad");
+    let o = run(&["--name", "{stem}_{iso}.{ext}"], &bad);
+    assert_code(&o, 2, "unknown template field");
+    assert!(stderr(&o).contains("{iso}"), "{}", stderr(&o));
+    assert!(!bad.exists(), "no folder made for a bad template");
+    let empty = d.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    let o = chiaro([
+        OsArg::from("develop"),
+        empty.clone().into(),
+        "--out-dir".into(),
+        d.path().join("x").into(),
+    ]);
+    assert_code(&o, 2, "folder without raws");
+    assert!(stderr(&o).contains("no raw files"), "{}", stderr(&o));
+}
+
+#[test]
 fn highlights_option_sets_the_mode() {
     // Scene-referred output shows the modes apart (the display curve takes everything at
     // raw white to white whichever way it was reconstructed).
