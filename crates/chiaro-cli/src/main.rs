@@ -120,6 +120,10 @@ struct DevelopArgs {
     /// rcd-fit (default), rcd, mlri, malvar, bilinear, markesteijn or xtrans-fast (X-Trans).
     #[arg(long)]
     demosaic: Option<String>,
+    /// A fast preview straight from the mosaic, no demosaicing: each 2x2 Bayer block (3x3
+    /// for X-Trans) becomes one pixel, so the output is half (a third) the size.
+    #[arg(long)]
+    half_size: bool,
     /// Turn the picture clockwise by 90, 180 or 270 degrees (after the file's own
     /// orientation).
     #[arg(long, value_parser = ["90", "180", "270"])]
@@ -258,6 +262,8 @@ struct Job {
     hdr: bool,
     /// Leave inputs whose output exists.
     skip_existing: bool,
+    /// A preview from the mosaic's blocks (`Frame::binned`).
+    half_size: bool,
     /// The user's turn of the picture, as an orientation code (1: none).
     turn: u16,
     /// The output rectangle to keep, in upright output pixels.
@@ -316,6 +322,7 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
     let job = Job {
         hdr: args.hdr,
         skip_existing: args.skip_existing,
+        half_size: args.half_size,
         turn,
         crop: args.crop,
         recipe,
@@ -477,7 +484,11 @@ fn develop_one(
     // The sensor samples are dropped once the frame is prepared, before the output exists.
     let frame = {
         let raw = job.reader.read(input, &job.limits)?;
-        let frame = chiaro::pipeline::prepare(&raw, &job.limits).map_err(|e| e.with_path(input))?;
+        let mut frame =
+            chiaro::pipeline::prepare(&raw, &job.limits).map_err(|e| e.with_path(input))?;
+        if job.half_size {
+            frame = frame.binned(&job.limits).map_err(|e| e.with_path(input))?;
+        }
         reframe(frame, job.turn, job.crop).map_err(|e| e.with_path(input))?
     };
     if job.hdr {

@@ -790,6 +790,24 @@ fn rotate_flip_and_crop_turn_and_cut_the_picture() {
 }
 
 #[test]
+fn half_size_previews_from_the_mosaic() {
+    let d = tmp();
+    let full = develop_ok(&d.path().join("full.png"), &[]);
+    let half = develop_ok(&d.path().join("half.png"), &["--half-size"]);
+    assert_eq!((half.width, half.height), (W / 2, H / 2));
+    // The same picture: mean colours within a few code values of the full development.
+    let (a, b) = (full.mean(), half.mean());
+    for c in 0..3 {
+        assert!((a[c] - b[c]).abs() < 0.02, "channel {c}: {a:?} vs {b:?}");
+    }
+    let cw = develop_ok(
+        &d.path().join("turned.png"),
+        &["--half-size", "--rotate", "90"],
+    );
+    assert_eq!((cw.width, cw.height), (H / 2, W / 2));
+}
+
+#[test]
 fn folders_as_inputs_and_name_templates() {
     let d = tmp();
     let tree = d.path().join("shoot");

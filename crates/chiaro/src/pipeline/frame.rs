@@ -174,6 +174,85 @@ impl Frame {
         &self.warnings
     }
 
+    /// A fast preview frame straight from the mosaic: each block of `k` x `k` sites becomes
+    /// one camera-RGB pixel (each colour the mean of its sites there), `k` the smallest block
+    /// of the pattern that holds all three colours (2 for Bayer: half size; 3 for X-Trans: a
+    /// third), so no demosaicing is needed. Crop and orientation follow the blocks; of the
+    /// camera-RGB opcodes only the warps remain (their geometry is relative to the frame),
+    /// the others are left out with a warning. An RGB frame is returned as it is.
+    pub fn binned(&self, limits: &Limits) -> Result<Frame> {
+        let Some(p) = self.pattern else {
+            return Ok(self.clone());
+        };
+        let k = (1..=p.width().min(p.height()))
+            .find(|&k| {
+                p.width() % k == 0
+                    && p.height() % k == 0
+                    && (0..p.height()).step_by(k).all(|by| {
+                        (0..p.width()).step_by(k).all(|bx| {
+                            let mut seen = [false; 3];
+                            for y in by..by + k {
+                                for x in bx..bx + k {
+                                    seen[usize::from(p.color(y, x)).min(2)] = true;
+                                }
+                            }
+                            seen.iter().all(|&s| s)
+                        })
+                    })
+            })
+            .unwrap_or(p.width());
+        let (w, h) = (self.width / k, self.height / k);
+        if w == 0 || h == 0 {
+            return Err(Error::parameter(
+                "the frame is smaller than one preview pixel",
+            ));
+        }
+        let mut data = try_vec_par::<f32>(w * h * 3, limits)?;
+        data.par_chunks_mut(w * 3)
+            .enumerate()
+            .for_each(|(by, row)| {
+                for (bx, px) in row.chunks_exact_mut(3).enumerate() {
+                    let (mut sum, mut n) = ([0.0f32; 3], [0u32; 3]);
+                    for y in by * k..by * k + k {
+                        for x in bx * k..bx * k + k {
+                            let c = usize::from(p.color(y, x)).min(2);
+                            sum[c] += self.data[y * self.width + x];
+                            n[c] += 1;
+                        }
+                    }
+                    for c in 0..3 {
+                        px[c] = sum[c] / n[c].max(1) as f32;
+                    }
+                }
+            });
+        let mut frame = Frame::new(w, h, 3, data, None)?;
+        let c = self.crop;
+        let (x0, y0) = (c.x.div_ceil(k).min(w - 1), c.y.div_ceil(k).min(h - 1));
+        let (x1, y1) = (
+            (c.right() / k).clamp(x0 + 1, w),
+            (c.bottom() / k).clamp(y0 + 1, h),
+        );
+        frame.crop = Rect::new(x0, y0, x1 - x0, y1 - y0);
+        frame.orientation = self.orientation;
+        frame.color = self.color.clone();
+        frame.exif = self.exif.clone();
+        frame.source = self.source.clone();
+        frame.warnings = self.warnings.clone();
+        frame.rgb_opcodes = self
+            .rgb_opcodes
+            .iter()
+            .filter(|op| matches!(op, Opcode::WarpRectilinear(_)))
+            .cloned()
+            .collect();
+        if frame.rgb_opcodes.len() < self.rgb_opcodes.len() {
+            frame.warnings.push(
+                "preview: OpcodeList3's per-pixel opcodes (full-size pixel areas) are left out"
+                    .into(),
+            );
+        }
+        Ok(frame)
+    }
+
     /// The proxy for whole-image statistics: one pixel per CFA cell (the mean of each
     /// colour's sites), every `step` cells so that at most about `max_pixels` remain.
     pub fn proxy(&self, max_pixels: usize) -> Proxy {
@@ -293,4 +372,45 @@ pub fn prepare(raw: &RawImage, limits: &Limits) -> Result<Frame> {
     frame.source = raw.format.clone();
     frame.warnings = warnings;
     Ok(frame)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A mosaic whose sites of colour 0, 1, 2 hold `values[c]`.
+    fn flat(pattern: CfaPattern, w: usize, h: usize, values: [f32; 3]) -> Frame {
+        let data = (0..w * h)
+            .map(|i| values[usize::from(pattern.color(i / w, i % w))])
+            .collect();
+        Frame::from_cfa(w, h, data, pattern).expect("frame")
+    }
+
+    #[test]
+    fn binned_preview_keeps_each_colour_and_divides_the_geometry() {
+        let limits = Limits::default();
+        let rgb = [0.6, 0.3, 0.1];
+        for (pattern, k) in [
+            (CfaPattern::bayer("GRBG").expect("pattern"), 2),
+            (CfaPattern::xtrans(), 3),
+        ] {
+            let frame = flat(pattern, 36, 24, rgb)
+                .with_crop(Rect::new(6, 3, 24, 18))
+                .expect("crop")
+                .with_orientation(6)
+                .expect("orientation");
+            let b = frame.binned(&limits).expect("bins");
+            assert_eq!((b.width(), b.height(), b.channels()), (36 / k, 24 / k, 3));
+            assert!(b.pattern().is_none());
+            assert!(b.data().chunks_exact(3).all(|px| px == rgb), "{k}");
+            // The crop keeps the whole blocks inside it.
+            let (x0, y0) = (6usize.div_ceil(k), 3usize.div_ceil(k));
+            assert_eq!(
+                b.crop(),
+                Rect::new(x0, y0, 30 / k - x0, 21 / k - y0),
+                "pattern {k}"
+            );
+            assert_eq!(b.orientation(), 6);
+        }
+    }
 }
