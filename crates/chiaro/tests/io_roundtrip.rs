@@ -177,6 +177,14 @@ fn tiff_8_16_and_float_round_trip_exact_pixels() {
             _ => panic!("unexpected sample type"),
         };
         assert_eq!(decoded, img.pixels, "{}-bit", img.pixels.bits());
+        // Uncompressed files carry no Predictor tag (libtiff warns about one); the
+        // Deflate-compressed 8-bit file keeps its horizontal predictor.
+        let mut dec = tiff::decoder::Decoder::new(Cursor::new(&bytes)).expect("tiff");
+        let predictor = dec.find_tag(tiff::tags::Tag::Predictor).expect("reads");
+        match img.pixels.bits() {
+            8 => assert!(predictor.is_some(), "8-bit Deflate keeps its predictor"),
+            bits => assert!(predictor.is_none(), "{bits}-bit: a Predictor tag"),
+        }
     }
 }
 

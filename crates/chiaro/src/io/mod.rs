@@ -186,7 +186,10 @@ pub fn write_image(
     write_atomic_with(path, place, |file| {
         let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
         tiff_out::encode_to(img, opts, &fields, &mut out)?;
-        out.flush().map_err(|e| Error::io(e).with_path(path))
+        let file = out
+            .into_inner()
+            .map_err(|e| Error::io(e.into_error()).with_path(path))?;
+        tiff_out::drop_idle_predictor(file).map_err(|e| e.with_path(path))
     })
 }
 
@@ -244,7 +247,8 @@ pub fn write_tiff_streamed<R>(
                 })
             },
         )?);
-        out.flush().map_err(io_err)
+        let file = out.into_inner().map_err(|e| io_err(e.into_error()))?;
+        tiff_out::drop_idle_predictor(file).map_err(|e| e.with_path(path))
     })?;
     result.ok_or_else(|| Error::encode("nothing was written"))
 }

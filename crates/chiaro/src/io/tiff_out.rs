@@ -1,7 +1,7 @@
 //! TIFF output via the tiff crate: RGB 8-bit (Deflate) or 16-bit / 32-bit float (uncompressed),
 //! ICC profile in tag 34675, EXIF split between IFD0 and an Exif sub-IFD.
 
-use std::io::{Cursor, Seek, Write};
+use std::io::{Cursor, Read, Seek, SeekFrom, Write};
 
 use tiff::Directory;
 use tiff::encoder::colortype::{ColorType, RGB8, RGB16, RGB32Float};
@@ -24,7 +24,68 @@ fn err(e: tiff::TiffError) -> Error {
 pub(super) fn encode(img: &OutputImage, opts: &EncodeOptions, fields: &[Field]) -> Result<Vec<u8>> {
     let mut out = Cursor::new(Vec::new());
     encode_to(img, opts, fields, &mut out)?;
+    drop_idle_predictor(&mut out)?;
     Ok(out.into_inner())
+}
+
+/// Removes IFD0's Predictor entry (tag 317) when the image is uncompressed and the
+/// predictor is "none": the tiff crate always writes one, and libtiff (ImageMagick, GIMP)
+/// warns "unknown field with tag 317" on every such file. The entries after it move up one
+/// place; the IFD keeps its size (its last 12 bytes become unused), so no offset changes.
+pub(super) fn drop_idle_predictor<F: Read + Write + Seek>(f: &mut F) -> Result<()> {
+    let io = |e: std::io::Error| Error::encode(format!("TIFF: patching the header: {e}"));
+    let mut head = [0u8; 8];
+    f.seek(SeekFrom::Start(0)).map_err(io)?;
+    f.read_exact(&mut head).map_err(io)?;
+    let little = match &head[..2] {
+        b"II" => true,
+        b"MM" => false,
+        _ => return Err(Error::encode("TIFF: not a TIFF header")),
+    };
+    let u16_of = |b: &[u8]| {
+        let b = [b[0], b[1]];
+        if little {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        }
+    };
+    let u32_of = |b: &[u8]| {
+        let b = [b[0], b[1], b[2], b[3]];
+        if little {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        }
+    };
+    let ifd = u64::from(u32_of(&head[4..8]));
+    let mut count = [0u8; 2];
+    f.seek(SeekFrom::Start(ifd)).map_err(io)?;
+    f.read_exact(&mut count).map_err(io)?;
+    let n = usize::from(u16_of(&count));
+    let mut entries = vec![0u8; n * 12 + 4];
+    f.read_exact(&mut entries).map_err(io)?;
+    let value = |tag: u16| {
+        entries[..n * 12]
+            .chunks_exact(12)
+            .position(|e| u16_of(&e[..2]) == tag)
+            .map(|i| (i, u16_of(&entries[i * 12 + 8..i * 12 + 10])))
+    };
+    let (Some((at, 1)), Some((_, 1))) = (value(Tag::Predictor.to_u16()), value(259)) else {
+        return Ok(());
+    };
+    entries.drain(at * 12..at * 12 + 12);
+    entries.extend_from_slice(&[0; 12]);
+    let left = n as u16 - 1;
+    let fewer = if little {
+        left.to_le_bytes()
+    } else {
+        left.to_be_bytes()
+    };
+    f.seek(SeekFrom::Start(ifd)).map_err(io)?;
+    f.write_all(&fewer).map_err(io)?;
+    f.write_all(&entries).map_err(io)?;
+    f.flush().map_err(io)
 }
 
 /// Encodes into any seekable writer (the output's temporary file, so a large TIFF never
