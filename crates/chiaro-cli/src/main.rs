@@ -54,6 +54,16 @@ enum Command {
         #[arg(long)]
         no_isolate: bool,
     },
+    /// Extract the preview JPEG a raw file embeds (fast, nothing is developed).
+    Thumbnail {
+        file: PathBuf,
+        /// The JPEG to write.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+        /// Replace an existing output file.
+        #[arg(long)]
+        overwrite: bool,
+    },
     /// Looks: list, show, export as a 3D LUT, or render a contact sheet of them.
     Looks {
         #[command(subcommand)]
@@ -199,6 +209,17 @@ fn main() -> ExitCode {
             Err(e) => {
                 // The library's message is complete on its own line; no cause chain.
                 eprintln!("chiaro: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Thumbnail {
+            file,
+            output,
+            overwrite,
+        } => match thumbnail(&file, &output, overwrite) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("chiaro: {e:#}");
                 ExitCode::from(1)
             }
         },
@@ -560,6 +581,20 @@ fn reframe(
             ))
         })?;
     frame.with_crop(chiaro::image::Rect::new(c.x + x, c.y + y, w, h))
+}
+
+/// `chiaro thumbnail`: the file's embedded preview JPEG, written as it is.
+fn thumbnail(file: &Path, output: &Path, overwrite: bool) -> Result<(), chiaro::Error> {
+    let bytes = chiaro::limits::read_file_bounded(file, &Limits::default())
+        .map_err(|e| e.with_path(file))?;
+    let jpeg = chiaro::raw::preview::embedded_jpeg(&bytes).ok_or_else(|| {
+        chiaro::Error::new(ErrorKind::Unsupported, "no embedded preview JPEG").with_path(file)
+    })?;
+    let place = Placement {
+        overwrite,
+        durable: false,
+    };
+    chiaro::io::write_atomic(output, jpeg, place).map_err(|e| e.with_path(output))
 }
 
 /// File extensions of camera raws that a folder given as input contributes (any case).

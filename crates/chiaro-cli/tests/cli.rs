@@ -790,6 +790,51 @@ fn rotate_flip_and_crop_turn_and_cut_the_picture() {
 }
 
 #[test]
+fn thumbnail_extracts_the_embedded_preview() {
+    let d = tmp();
+    // The repo sample carries none: a clear error, nothing written.
+    let out = d.path().join("none.jpg");
+    let o = chiaro([
+        OsArg::from("thumbnail"),
+        sample().into(),
+        "-o".into(),
+        out.clone().into(),
+    ]);
+    assert_code(&o, 1, "no preview");
+    assert!(stderr(&o).contains("no embedded preview"), "{}", stderr(&o));
+    assert!(!out.exists());
+    let data = common::require_data!();
+    // Fujifilm's header JPEG and Panasonic's JpgFromRaw, byte for byte what exiftool
+    // extracts (when it is installed; else they must at least be JPEGs).
+    for (name, tag) in [
+        ("FujiFilm.raf", "-PreviewImage"),
+        ("Panasonic.rw2", "-JpgFromRaw"),
+    ] {
+        let raw = stub(&data, name);
+        let out = d.path().join(format!("{name}.jpg"));
+        let o = chiaro([
+            OsArg::from("thumbnail"),
+            raw.clone().into(),
+            "-o".into(),
+            out.clone().into(),
+        ]);
+        assert_code(&o, 0, name);
+        let ours = std::fs::read(&out).expect("thumbnail");
+        assert!(ours.starts_with(&[0xFF, 0xD8, 0xFF]), "{name}: not a JPEG");
+        match Command::new("exiftool")
+            .args(["-b", tag])
+            .arg(&raw)
+            .output()
+        {
+            Ok(e) if e.status.success() && !e.stdout.is_empty() => {
+                assert_eq!(ours, e.stdout, "{name}: differs from exiftool's {tag}")
+            }
+            _ => println!("note: exiftool is not installed; {name} checked as a JPEG only"),
+        }
+    }
+}
+
+#[test]
 fn half_size_previews_from_the_mosaic() {
     let d = tmp();
     let full = develop_ok(&d.path().join("full.png"), &[]);

@@ -17,6 +17,7 @@ pub mod cfa;
 pub mod dcp;
 pub mod dng;
 pub mod isolate;
+pub mod preview;
 #[cfg(feature = "rawler")]
 pub mod rawler_bridge;
 pub mod sidecar;
