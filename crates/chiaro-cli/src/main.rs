@@ -164,6 +164,10 @@ struct DevelopArgs {
     /// Replace existing output files.
     #[arg(long, conflicts_with = "skip_existing")]
     overwrite: bool,
+    /// Write the exact recipe used beside each output (OUTPUT.chiaro.toml), so that
+    /// `--recipe` with it develops the same picture again.
+    #[arg(long)]
+    sidecar: bool,
     /// Leave inputs whose output already exists (a rerun of a batch goes on where it
     /// stopped); they count as skipped, not failed.
     #[arg(long)]
@@ -285,6 +289,8 @@ struct Job {
     skip_existing: bool,
     /// A preview from the mosaic's blocks (`Frame::binned`).
     half_size: bool,
+    /// Write the recipe beside each output.
+    sidecar: bool,
     /// The user's turn of the picture, as an orientation code (1: none).
     turn: u16,
     /// The output rectangle to keep, in upright output pixels.
@@ -344,6 +350,7 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
         hdr: args.hdr,
         skip_existing: args.skip_existing,
         half_size: args.half_size,
+        sidecar: args.sidecar,
         turn,
         crop: args.crop,
         recipe,
@@ -484,6 +491,34 @@ type Notes = Vec<(&'static str, String)>;
 const SKIPPED: &str = "skipped";
 
 fn develop_one(
+    job: &Job,
+    input: &Path,
+    output: &Path,
+    cancel: &AtomicBool,
+) -> Result<Notes, chiaro::Error> {
+    let notes = develop_file(job, input, output, cancel)?;
+    let skipped = notes.iter().any(|n| n.0 == SKIPPED);
+    if job.sidecar && !skipped {
+        let mut name = output.as_os_str().to_owned();
+        name.push(".chiaro.toml");
+        let text = format!(
+            "# chiaro {}: the recipe of {}; `chiaro develop --recipe` with this file \
+             develops it again.\n{}",
+            env!("CARGO_PKG_VERSION"),
+            output.display(),
+            job.recipe.to_toml()?
+        );
+        let place = Placement {
+            overwrite: true,
+            durable: job.place.durable,
+        };
+        chiaro::io::write_atomic(Path::new(&name), text.as_bytes(), place)
+            .map_err(|e| e.with_path(Path::new(&name)))?;
+    }
+    Ok(notes)
+}
+
+fn develop_file(
     job: &Job,
     input: &Path,
     output: &Path,

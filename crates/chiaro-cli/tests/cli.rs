@@ -790,6 +790,40 @@ fn rotate_flip_and_crop_turn_and_cut_the_picture() {
 }
 
 #[test]
+fn sidecar_recipe_develops_the_same_picture_again() {
+    let d = tmp();
+    let first = d.path().join("first.png");
+    let opts = [
+        "--look",
+        "vibrant",
+        "--exposure",
+        "0.7",
+        "--wb",
+        "5200,8",
+        "--colorspace",
+        "display-p3",
+        "--sidecar",
+    ];
+    let a = develop_ok(&first, &opts);
+    let side = d.path().join("first.png.chiaro.toml");
+    let text = std::fs::read_to_string(&side).expect("the sidecar is written");
+    assert!(
+        text.contains("display-p3") && text.contains("5200"),
+        "{text}"
+    );
+    let b = develop_ok(
+        &d.path().join("again.png"),
+        &["--recipe", side.to_str().expect("utf-8")],
+    );
+    assert_eq!(
+        diff(&a, &b),
+        0.0,
+        "the sidecar's recipe develops another picture"
+    );
+    assert!(diff(&a, &develop_ok(&d.path().join("plain.png"), &[])) > 0.0);
+}
+
+#[test]
 fn thumbnail_extracts_the_embedded_preview() {
     let d = tmp();
     // The repo sample carries none: a clear error, nothing written.

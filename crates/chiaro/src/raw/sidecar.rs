@@ -10,6 +10,7 @@
 //! white = 15520
 //! color_matrix_d65 = [..]  # optional: XYZ (D65) -> camera, row-major, as a DNG ColorMatrix
 //! wb_gains = [r, g, b]     # optional: as-shot white-balance multipliers
+//! orientation = 6          # optional: EXIF orientation code 1..8 (6: turn clockwise)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -44,6 +45,7 @@ struct Sidecar {
     wb_gains: Option<[f64; 3]>,
     #[serde(default)]
     offset: usize,
+    orientation: Option<u16>,
     #[allow(dead_code)]
     source: Option<String>,
 }
@@ -146,6 +148,15 @@ pub fn read(path: &Path, limits: &Limits) -> Result<RawImage> {
         Some(_) => return Err(Error::parameter("wb_gains must be positive")),
         None => None,
     };
+    let orientation = match s.orientation {
+        None => 1,
+        Some(o @ 1..=8) => o,
+        Some(o) => {
+            return Err(Error::parameter(format!(
+                "orientation {o}: an EXIF orientation code is 1..8"
+            )));
+        }
+    };
     let image = RawImage {
         width: s.width,
         height: s.height,
@@ -157,7 +168,7 @@ pub fn read(path: &Path, limits: &Limits) -> Result<RawImage> {
         white: vec![white],
         active_area: Rect::new(0, 0, s.width, s.height),
         default_crop: Rect::new(0, 0, s.width, s.height),
-        orientation: 1,
+        orientation,
         color: ColorCalibration {
             color_matrix1,
             illuminant1: 21,
@@ -172,4 +183,38 @@ pub fn read(path: &Path, limits: &Limits) -> Result<RawImage> {
     };
     image.validate()?;
     Ok(image)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sidecar_orientation_is_read_and_checked() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let raw = dir.path().join("dump.raw");
+        std::fs::write(&raw, [10u8; 8]).expect("raw");
+        let side = |extra: &str| {
+            std::fs::write(
+                raw.with_extension("toml"),
+                format!(
+                    "width = 4\nheight = 2\ndtype = \"u8\"\nbits = 8\ncfa = \"RGGB\"\nwhite = 255\n{extra}"
+                ),
+            )
+            .expect("sidecar")
+        };
+        side("");
+        assert_eq!(
+            read(&raw, &Limits::default()).expect("reads").orientation,
+            1
+        );
+        side("orientation = 6\n");
+        assert_eq!(
+            read(&raw, &Limits::default()).expect("reads").orientation,
+            6
+        );
+        side("orientation = 9\n");
+        let e = read(&raw, &Limits::default()).expect_err("9 is no orientation");
+        assert!(e.to_string().contains("1..8"), "{e}");
+    }
 }
