@@ -164,8 +164,9 @@ struct DevelopArgs {
     /// Replace existing output files.
     #[arg(long, conflicts_with = "skip_existing")]
     overwrite: bool,
-    /// Write the exact recipe used beside each output (OUTPUT.chiaro.toml), so that
-    /// `--recipe` with it develops the same picture again.
+    /// Write the exact recipe used beside each output (OUTPUT.chiaro.toml), with the output
+    /// options that are not part of a recipe (format, bits, --rotate, --crop, ...) in its
+    /// header: `--recipe` with it and those options develops the same picture again.
     #[arg(long)]
     sidecar: bool,
     /// Leave inputs whose output already exists (a rerun of a batch goes on where it
@@ -503,9 +504,10 @@ fn develop_one(
         name.push(".chiaro.toml");
         let text = format!(
             "# chiaro {}: the recipe of {}; `chiaro develop --recipe` with this file \
-             develops it again.\n{}",
+             develops it again\n# with the same output options: {}\n{}",
             env!("CARGO_PKG_VERSION"),
             output.display(),
+            output_options(job),
             job.recipe.to_toml()?
         );
         let place = Placement {
@@ -516,6 +518,47 @@ fn develop_one(
             .map_err(|e| e.with_path(Path::new(&name)))?;
     }
     Ok(notes)
+}
+
+/// The options of a job that are not part of its recipe, as command-line options.
+fn output_options(job: &Job) -> String {
+    let mut o = vec![
+        format!("--format {}", job.format.extension()),
+        format!("--bits {}", job.spec.bits),
+    ];
+    if job.spec.linear {
+        o.push("--linear".into());
+    }
+    if job.format == Format::Jpeg {
+        o.push(format!("--quality {}", job.quality));
+    }
+    if job.hdr {
+        o.push("--hdr".into());
+    }
+    if job.half_size {
+        o.push("--half-size".into());
+    }
+    // The --rotate/--flip pair that gives the job's turn.
+    let pairs = [0, 90, 180, 270].into_iter().flat_map(|d| {
+        [None, Some('h'), Some('v')]
+            .into_iter()
+            .map(move |f| (d, f))
+    });
+    let turn = pairs
+        .filter(|&(d, f)| chiaro::stages::orientation::turn_code(d, f) == Some(job.turn))
+        .min_by_key(|&(d, f)| (f.is_some(), d));
+    if let Some((d, f)) = turn.filter(|&t| t != (0, None)) {
+        if d > 0 {
+            o.push(format!("--rotate {d}"));
+        }
+        if let Some(f) = f {
+            o.push(format!("--flip {f}"));
+        }
+    }
+    if let Some((x, y, w, h)) = job.crop {
+        o.push(format!("--crop {x},{y},{w},{h}"));
+    }
+    o.join(" ")
 }
 
 fn develop_file(
@@ -620,6 +663,12 @@ fn reframe(
 
 /// `chiaro thumbnail`: the file's embedded preview JPEG, written as it is.
 fn thumbnail(file: &Path, output: &Path, overwrite: bool) -> Result<(), chiaro::Error> {
+    if Format::from_path(output) != Some(Format::Jpeg) {
+        return Err(chiaro::Error::parameter(format!(
+            "{}: a preview is a JPEG; name the output .jpg",
+            output.display()
+        )));
+    }
     let bytes = chiaro::limits::read_file_bounded(file, &Limits::default())
         .map_err(|e| e.with_path(file))?;
     let jpeg = chiaro::raw::preview::embedded_jpeg(&bytes).ok_or_else(|| {
@@ -648,8 +697,12 @@ fn expand_inputs(inputs: &[PathBuf], recursive: bool) -> anyhow::Result<Vec<Path
             .collect();
         entries.sort();
         for p in entries {
+            // Linked folders are not followed: a link loop would never end.
+            let linked = p
+                .symlink_metadata()
+                .is_ok_and(|m| m.file_type().is_symlink());
             if p.is_dir() {
-                if recursive {
+                if recursive && !linked {
                     walk(&p, recursive, out)?;
                 }
             } else if p

@@ -811,6 +811,16 @@ fn sidecar_recipe_develops_the_same_picture_again() {
         text.contains("display-p3") && text.contains("5200"),
         "{text}"
     );
+    assert!(text.contains("--format png --bits 8"), "{text}");
+    // Options outside the recipe are named in the header.
+    let turned = d.path().join("turned.png");
+    develop_ok(&turned, &["--rotate", "270", "--flip", "v", "--sidecar"]);
+    let text = std::fs::read_to_string(d.path().join("turned.png.chiaro.toml")).expect("sidecar");
+    let header = lines(&text)[1].to_string();
+    assert!(
+        header.contains("--rotate") || header.contains("--flip"),
+        "{header}"
+    );
     let b = develop_ok(
         &d.path().join("again.png"),
         &["--recipe", side.to_str().expect("utf-8")],
@@ -837,6 +847,14 @@ fn thumbnail_extracts_the_embedded_preview() {
     assert_code(&o, 1, "no preview");
     assert!(stderr(&o).contains("no embedded preview"), "{}", stderr(&o));
     assert!(!out.exists());
+    let o = chiaro([
+        OsArg::from("thumbnail"),
+        sample().into(),
+        "-o".into(),
+        d.path().join("preview.png").into(),
+    ]);
+    assert_code(&o, 1, "a preview is a JPEG");
+    assert!(stderr(&o).contains(".jpg"), "{}", stderr(&o));
     let data = common::require_data!();
     // Fujifilm's header JPEG and Panasonic's JpgFromRaw, byte for byte what exiftool
     // extracts (when it is installed; else they must at least be JPEGs).

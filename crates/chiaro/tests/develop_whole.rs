@@ -791,3 +791,49 @@ fn warp_rectilinear_puts_a_distorted_dot_grid_back_on_its_grid() {
         "SDK: RMS {rms_sdk:.3}, worst {worst_sdk:.3}"
     );
 }
+
+/// A warp that would move pixels farther than the executor lets a tile reach (a broken or
+/// hostile opcode) is left out with a warning instead of multiplying the work.
+#[test]
+fn an_excessive_warp_is_left_out_with_a_warning() {
+    use chiaro::raw::dng::opcodes::{Opcode, WarpPlane, WarpRectilinear, serialize_list};
+    let (w, h) = (1200, 800);
+    let warp = Opcode::WarpRectilinear(WarpRectilinear {
+        planes: vec![WarpPlane::rectilinear([3.0, 0.0, 0.0, 0.0], [0.0; 2])],
+        cx: 0.5,
+        cy: 0.5,
+        reciprocal: false,
+        second: false,
+    });
+    let s = SynthDng {
+        width: w,
+        height: h,
+        cfa: CfaPattern::bayer("RGGB").expect("pattern"),
+        samples: vec![2000; w * h],
+        bits: 16,
+        black: 0,
+        white: 65535,
+        color: srgb_camera([1.0; 3]),
+        opcode_list2: None,
+        opcode_list3: Some(serialize_list(&[warp])),
+        orientation: 1,
+        make: "chiaro".into(),
+        model: "broken lens".into(),
+        storage: Storage::Uncompressed,
+    };
+    let raw = chiaro::raw::dng::decode(&write_dng(&s).expect("writes"), &chiaro::Limits::default())
+        .expect("decodes");
+    let spec = OutputSpec {
+        bits: 8,
+        linear: false,
+    };
+    let dev = develop(&raw, &Recipe::default(), &spec, None).expect("develops");
+    assert!(
+        dev.info
+            .warnings
+            .iter()
+            .any(|m| m.contains("WarpRectilinear") && m.contains("not applied")),
+        "{:?}",
+        dev.info.warnings
+    );
+}

@@ -16,6 +16,8 @@
 //! # Units
 //! In and out: linear ProPhoto RGB (D50), scene-referred.
 
+use super::transfer::Transfer;
+
 /// One hue/saturation/value map; built only by [`HsvMap::new`], which checks its sizes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HsvMap {
@@ -54,6 +56,12 @@ impl HsvMap {
         if h < 1 || s < 2 || v < 1 || n > MAX_ENTRIES || flat.len() != n * 3 {
             return None;
         }
+        if flat
+            .iter()
+            .any(|x| !x.is_finite() || x.abs() > f64::from(f32::MAX))
+        {
+            return None;
+        }
         // Grey has no hue to scale its value by: entries at zero saturation keep the value
         // (scale 1), as the DNG SDK enforces (`dng_hue_sat_map::SetDelta`).
         let data: Vec<[f32; 3]> = flat
@@ -64,9 +72,6 @@ impl HsvMap {
                 [c[0] as f32, c[1] as f32, val_scale]
             })
             .collect();
-        if data.iter().flatten().any(|x| !x.is_finite()) {
-            return None;
-        }
         Some(HsvMap {
             hue_divisions: h,
             sat_divisions: s,
@@ -245,25 +250,16 @@ fn wrap_hue(h: f32) -> f32 {
     }
 }
 
-/// The sRGB encoding of linear `v` in 0..1 (IEC 61966-2-1); `powf`, which is faster than
-/// [`crate::fastmath`] in scalar code.
+/// The sRGB encoding of linear `v` in 0..1 (IEC 61966-2-1).
 #[inline(always)]
 fn srgb_encode(v: f32) -> f32 {
-    if v <= 0.003_130_8 {
-        12.92 * v
-    } else {
-        1.055 * v.powf(1.0 / 2.4) - 0.055
-    }
+    Transfer::Srgb.encode(v)
 }
 
 /// The sRGB decoding of `e` in 0..1.
 #[inline(always)]
 fn srgb_decode(e: f32) -> f32 {
-    if e <= 0.040_45 {
-        e / 12.92
-    } else {
-        ((e + 0.055) / 1.055).powf(2.4)
-    }
+    Transfer::Srgb.decode(e)
 }
 
 /// A profile tone curve: (x, y) pairs in 0..1 from (0, 0) to (1, 1), x increasing,
@@ -380,6 +376,23 @@ mod tests {
         let flat: Vec<f64> = (0..6 * 3).flat_map(|_| [10.0, 1.5, 1.2]).collect();
         let m = HsvMap::new([6, 3, 1], false, &flat).expect("map");
         assert_eq!(m.apply([0.5, -0.1, 0.2]), [0.5, -0.1, 0.2]);
+    }
+
+    #[test]
+    fn zero_saturation_entries_keep_the_value() {
+        // Value scale 2 everywhere: greys (saturation 0) keep their value, colours double.
+        let flat: Vec<f64> = (0..6 * 3).flat_map(|_| [0.0, 1.0, 2.0]).collect();
+        let m = HsvMap::new([6, 3, 1], false, &flat).expect("map");
+        assert_eq!(m.apply([0.3; 3]), [0.3; 3]);
+        // Saturation 0.25, halfway to the first saturated division: value scale 1.5.
+        let o = m.apply([0.2, 0.15, 0.15]);
+        assert!((o[0] - 0.3).abs() < 1e-6, "{o:?}");
+        let mut bad = flat.clone();
+        bad[2] = f64::NAN;
+        assert!(
+            HsvMap::new([6, 3, 1], false, &bad).is_none(),
+            "NaN anywhere is refused"
+        );
     }
 
     #[test]

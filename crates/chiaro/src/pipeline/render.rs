@@ -26,7 +26,9 @@ use rayon::prelude::*;
 use super::develop::{Developed, OutputSpec, RenderInfo};
 use super::frame::Frame;
 use super::recipe::Recipe;
-use super::stage::{Kernel, PlanContext, PointKernel, Proxy, RowAt, Signal, TileMut, TileView};
+use super::stage::{
+    AreaKernel, Kernel, PlanContext, PointKernel, Proxy, RowAt, Signal, TileMut, TileView,
+};
 use crate::color::dng::CameraColor;
 use crate::color::spaces::{OutputProfile, OutputSpace};
 use crate::color::transfer::Transfer;
@@ -37,7 +39,7 @@ use crate::io::{OutputImage, PixelRows, Pixels};
 use crate::limits::{Limits, try_vec, try_vec_par};
 use crate::raw::CfaPattern;
 use crate::stages::encode::Encoder;
-use crate::stages::lens::warp::Warp;
+use crate::stages::lens::warp::{MAX_HALO as MAX_WARP_HALO, Warp};
 use crate::stages::opcodes::{self, Opcode};
 use crate::stages::orientation;
 
@@ -317,8 +319,16 @@ impl<'a> Plan<'a> {
                     }
                     if let Some(w) = warp {
                         let warp = Warp::new(w, frame.width(), frame.height());
-                        steps.push(Kernel::Area(Box::new(warp)));
-                        names.push("opcodes");
+                        if warp.halo() > MAX_WARP_HALO {
+                            ctx.warnings.push(format!(
+                                "OpcodeList3: WarpRectilinear moves pixels by up to {} px (more \
+                                 than {MAX_WARP_HALO}); not applied",
+                                warp.halo()
+                            ));
+                        } else {
+                            steps.push(Kernel::Area(Box::new(warp)));
+                            names.push("opcodes");
+                        }
                     }
                 }
             }

@@ -16,6 +16,12 @@ use crate::error::Result;
 use crate::pipeline::stage::{AreaKernel, TileMut, TileView};
 use crate::raw::dng::opcodes::{WarpPlane, WarpRectilinear};
 
+/// Largest displacement (pixels) a warp may ask for: every tile reads this much around it,
+/// through every stage before the warp, so a hostile or broken opcode asking for more would
+/// multiply the work and memory; such a warp is left out with a warning. Real lenses move
+/// pixels by at most a few percent of the image diagonal (about 250 px on a 12 MP phone).
+pub const MAX_HALO: usize = 512;
+
 /// A planned warp for a frame of a given size.
 pub struct Warp {
     /// The polynomials of each of the three planes.

@@ -382,7 +382,7 @@ pub fn apply_to_plane(
             Opcode::TrimBounds { .. } => warnings
                 .push("TrimBounds opcode not applied (the crop comes from DefaultCrop)".into()),
             Opcode::WarpRectilinear(_) => warnings.push(
-                "WarpRectilinear on the mosaic not applied (chiaro warps demosaiced RGB,                  OpcodeList3)"
+                "WarpRectilinear on the mosaic not applied (chiaro warps demosaiced RGB, OpcodeList3)"
                     .into(),
             ),
             Opcode::Unsupported { id, optional } => warnings.push(format!(

@@ -17,7 +17,8 @@
 //! factor, so hue and channel ratios are kept and no channel clips. Near white the pixel is
 //! blended towards the neutral of its norm, so highlights roll into pure white without a hue
 //! shift, and everything at or above `white` (clipped raw highlights after reconstruction) is
-//! exactly white.
+//! exactly white. A camera profile's tone curve is applied the DNG SDK's way instead, per
+//! channel in linear ProPhoto (`ProfileCurveKernel`).
 //!
 //! # Units
 //! In: scene-linear RGB of the output space (1 = the raw white level after white balance and
@@ -159,8 +160,10 @@ impl ToneCurve {
         Ok(PreparedCurve {
             inv_white: 1.0 / self.white,
             desaturate: self.desaturate,
+            // Bounded so that `1 + a` stays finite where `k` is at its floor (a curve that
+            // is `t^c`, where `a` is infinite in the limit).
             shape: Shape::NakaRushton {
-                a: k.powf(-c) as f32,
+                a: k.powf(-c).min(1e30) as f32,
                 c: self.contrast,
             },
         })
@@ -195,7 +198,7 @@ impl PreparedCurve {
         }
     }
 
-    /// The scene value that maps to display `y` (bisection on the monotone table): the
+    /// The scene value that maps to display `y` (bisection on the monotone curve): the
     /// inverse of [`Self::map`] on 0..1 (display 1 gives the curve's white).
     pub fn inverse(&self, y: f32) -> f32 {
         let (mut lo, mut hi) = (0.0f32, 1.0 / self.inv_white);
@@ -357,18 +360,23 @@ struct ProfileCurveKernel {
 
 impl PointKernel for ProfileCurveKernel {
     fn apply(&self, row: &mut [f32], _: &RowAt<'_>) {
-        let white = 1.0 / self.curve.inv_white;
-        let pin = |rgb: [f32; 3]| rgb.map(|c| if c > 0.0 { c.min(white) } else { 0.0 });
+        let pin = |rgb| pin_to_white(&self.curve, rgb);
         self.prophoto
             .apply_row_between(row, pin, |rgb| rgb_tone(&self.curve, rgb));
     }
 }
 
+/// Each channel pinned to 0..`white` of the curve (NaN to 0).
+#[inline]
+fn pin_to_white(curve: &PreparedCurve, rgb: [f32; 3]) -> [f32; 3] {
+    let white = 1.0 / curve.inv_white;
+    rgb.map(|c| if c > 0.0 { c.min(white) } else { 0.0 })
+}
+
 /// `RefBaselineRGBTone` on one pixel: channels pinned to 0..`white` (NaN to 0), the curve
 /// on the largest and the smallest, the middle one interpolated between them.
 fn rgb_tone(curve: &PreparedCurve, rgb: [f32; 3]) -> [f32; 3] {
-    let white = 1.0 / curve.inv_white;
-    let v = rgb.map(|c| if c > 0.0 { c.min(white) } else { 0.0 });
+    let v = pin_to_white(curve, rgb);
     let (hi, lo) = (v[0].max(v[1]).max(v[2]), v[0].min(v[1]).min(v[2]));
     let (thi, tlo) = (curve.map(hi), curve.map(lo));
     if hi <= lo {
@@ -452,6 +460,22 @@ mod tests {
             let v = p.map(i as f32 / 1000.0);
             assert!(v >= last, "monotone at {i}");
             last = v;
+        }
+    }
+
+    #[test]
+    fn a_curve_at_the_floor_of_k_stays_finite() {
+        // grey_out equal to (grey_in / white)^c: k at its floor, the curve t^c.
+        let c = ToneCurve {
+            grey_in: 0.5,
+            grey_out: 0.125,
+            contrast: 3.0,
+            ..ToneCurve::default()
+        };
+        let p = c.prepare().expect("valid");
+        for x in [1e-6f32, 0.1, 0.5, 0.9, 1.0] {
+            let y = p.map(x);
+            assert!(y.is_finite() && (y - x.powi(3)).abs() < 1e-3, "{x} -> {y}");
         }
     }
 
