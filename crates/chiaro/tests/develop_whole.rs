@@ -607,88 +607,131 @@ fn auto_exposure_matches_the_photographers_lightness_on_kodak() {
     );
 }
 
-/// WarpRectilinear's source position for output pixel `(x, y)` of a `w` x `h` image, written
-/// from the DNG 1.7 text (7.3.1): `k = [kr0, kr1, kr2, kr3, kt0, kt1]`, centre `(cx, cy)`
-/// relative to the image, normalised by the distance to the farthest corner.
-fn warp_source(k: [f64; 6], c: (f64, f64), w: usize, h: usize, x: f64, y: f64) -> (f64, f64) {
-    let (xc, yc) = (c.0 * w as f64, c.1 * h as f64);
-    let m = [
-        (0.0, 0.0),
-        (w as f64, 0.0),
-        (0.0, h as f64),
-        (w as f64, h as f64),
-    ]
-    .iter()
-    .map(|&(a, b): &(f64, f64)| ((a - xc).powi(2) + (b - yc).powi(2)).sqrt())
-    .fold(0.0, f64::max);
-    let (dx, dy) = ((x - xc) / m, (y - yc) / m);
-    let r2 = (dx * dx + dy * dy).min(1.0);
-    let f = k[0] + k[1] * r2 + k[2] * r2 * r2 + k[3] * r2 * r2 * r2;
-    (
-        xc + m * (f * dx + 2.0 * k[4] * dx * dy + k[5] * (r2 + 2.0 * dx * dx)),
-        yc + m * (f * dy + 2.0 * k[5] * dx * dy + k[4] * (r2 + 2.0 * dy * dy)),
-    )
+/// The source position a WarpRectilinear or WarpRectilinear2 plane gives output pixel
+/// `(x, y)` of a `w` x `h` image, written from the DNG 1.7 text: the radial ratio
+/// `f = sum k_i r^i` (`1 / f` with `reciprocal`) with `r` pinned to the valid range, the
+/// tangential terms `kt0, kt1`, centre `(cx, cy)` relative to the image, distances
+/// normalised by the farthest corner.
+struct Lens {
+    radial: [f64; 15],
+    tangential: [f64; 2],
+    valid: [f64; 2],
+    reciprocal: bool,
+}
+
+impl Lens {
+    fn source(&self, c: (f64, f64), w: usize, h: usize, x: f64, y: f64) -> (f64, f64) {
+        let (xc, yc) = (c.0 * w as f64, c.1 * h as f64);
+        let m = [
+            (0.0, 0.0),
+            (w as f64, 0.0),
+            (0.0, h as f64),
+            (w as f64, h as f64),
+        ]
+        .iter()
+        .map(|&(a, b): &(f64, f64)| ((a - xc).powi(2) + (b - yc).powi(2)).sqrt())
+        .fold(0.0, f64::max);
+        let (dx, dy) = ((x - xc) / m, (y - yc) / m);
+        let r2 = (dx * dx + dy * dy).min(1.0);
+        let r = r2.sqrt().clamp(self.valid[0], self.valid[1]);
+        let poly: f64 = (0..15).map(|i| self.radial[i] * r.powi(i as i32)).sum();
+        let f = if self.reciprocal { 1.0 / poly } else { poly };
+        let [kt0, kt1] = self.tangential;
+        (
+            xc + m * (f * dx + 2.0 * kt0 * dx * dy + kt1 * (r2 + 2.0 * dx * dx)),
+            yc + m * (f * dy + 2.0 * kt1 * dx * dy + kt0 * (r2 + 2.0 * dy * dy)),
+        )
+    }
+
+    /// A WarpRectilinear plane: `kr0 + kr1 r^2 + kr2 r^4 + kr3 r^6`.
+    fn rectilinear(kr: [f64; 4], kt: [f64; 2]) -> Self {
+        let mut radial = [0.0; 15];
+        (0..4).for_each(|i| radial[2 * i] = kr[i]);
+        Lens {
+            radial,
+            tangential: kt,
+            valid: [0.0, 1.0],
+            reciprocal: false,
+        }
+    }
 }
 
 /// A grid of dots photographed through a lens with barrel distortion and lateral chromatic
 /// aberration (a different magnification per colour), stored as a DNG whose OpcodeList3
-/// carries the matching WarpRectilinear: developed, every dot of every colour sits on the
-/// ideal grid. Without the opcode the same file shows the distortion.
+/// carries the matching warp: developed, every dot of every colour sits on the ideal grid.
+/// Two lenses: one as WarpRectilinear (and the same polynomial as WarpRectilinear2, which
+/// must give the same pixels), one only WarpRectilinear2 can state (odd terms, the
+/// reciprocal form, a valid range short of the corners). Without the opcode the same file
+/// shows the distortion; Adobe's DNG SDK, reading the same files, must also put the dots back,
+/// or the test and chiaro share a misreading of the spec.
 #[test]
 fn warp_rectilinear_puts_a_distorted_dot_grid_back_on_its_grid() {
     use chiaro::raw::dng::opcodes::{Opcode, WarpPlane, WarpRectilinear, serialize_list};
     let (w, h, spacing, sigma) = (480usize, 320usize, 32.0f64, 1.6f64);
     let centre = (0.52, 0.47);
-    let planes = [
-        [1.0008, -0.05, 0.004, 0.0, 0.0006, -0.0004],
-        [1.0, -0.05, 0.004, 0.0, 0.0006, -0.0004],
-        [0.9992, -0.05, 0.004, 0.0, 0.0006, -0.0004],
-    ];
+    let v1 = [1.0008, 1.0, 0.9992]
+        .map(|k0| Lens::rectilinear([k0, -0.05, 0.004, 0.0], [0.0006, -0.0004]));
+    let v2 = [1.0006, 1.0, 0.9994].map(|k0| {
+        let mut radial = [0.0; 15];
+        radial[..4].copy_from_slice(&[k0, 0.012, 0.04, -0.006]);
+        Lens {
+            radial,
+            tangential: [-0.0003, 0.0005],
+            valid: [0.0, 0.9],
+            reciprocal: true,
+        }
+    });
     // The ideal scene: dots on a grid.
     let scene = |x: f64, y: f64| {
         let g = |v: f64| ((v - spacing / 2.0) / spacing).round() * spacing + spacing / 2.0;
         let d2 = (x - g(x)).powi(2) + (y - g(y)).powi(2);
         0.05 + 0.8 * (-d2 / (2.0 * sigma * sigma)).exp()
     };
-    // The capture: pixel q of colour c shows the scene at the point the correction maps to
-    // q, found by fixed-point iteration of the (near-identity) warp.
     let cfa = CfaPattern::bayer("RGGB").expect("pattern");
     let (black, white) = (1024u16, 65535u16);
-    let mut samples = vec![0u16; w * h];
-    for y in 0..h {
-        for x in 0..w {
-            let c = cfa.color(y, x) as usize;
-            let (qx, qy) = (x as f64, y as f64);
-            let (mut ux, mut uy) = (qx, qy);
-            for _ in 0..30 {
-                let (sx, sy) = warp_source(planes[c], centre, w, h, ux, uy);
-                ux += qx - sx;
-                uy += qy - sy;
+    // The capture: pixel q of colour c shows the scene at the point the correction maps to
+    // q, found by fixed-point iteration of the (near-identity) warp.
+    let capture = |lens: &[Lens; 3]| -> Vec<u16> {
+        let mut samples = vec![0u16; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let c = cfa.color(y, x) as usize;
+                let (qx, qy) = (x as f64, y as f64);
+                let (mut ux, mut uy) = (qx, qy);
+                for _ in 0..40 {
+                    let (sx, sy) = lens[c].source(centre, w, h, ux, uy);
+                    ux += qx - sx;
+                    uy += qy - sy;
+                }
+                let v = scene(ux, uy);
+                samples[y * w + x] =
+                    (f64::from(black) + v * f64::from(white - black)).round() as u16;
             }
-            let v = scene(ux, uy);
-            samples[y * w + x] = (f64::from(black) + v * f64::from(white - black)).round() as u16;
         }
-    }
-    // The same warp as WarpRectilinear and as WarpRectilinear2 (its even terms, a valid range
-    // of 0..1, no reciprocal).
-    let opcode = |second: bool| {
+        samples
+    };
+    let opcode = |lens: &[Lens; 3], second: bool| {
         Opcode::WarpRectilinear(WarpRectilinear {
-            planes: planes
+            planes: lens
                 .iter()
-                .map(|k| WarpPlane::rectilinear([k[0], k[1], k[2], k[3]], [k[4], k[5]]))
+                .map(|l| WarpPlane {
+                    radial: l.radial,
+                    tangential: l.tangential,
+                    valid: l.valid,
+                })
                 .collect(),
             cx: centre.0,
             cy: centre.1,
-            reciprocal: false,
+            reciprocal: lens[0].reciprocal,
             second,
         })
     };
-    let develop_dots = |list3: Option<Vec<u8>>| {
+    let develop_dots = |samples: &[u16], list3: Option<Vec<u8>>| {
         let s = SynthDng {
             width: w,
             height: h,
             cfa,
-            samples: samples.clone(),
+            samples: samples.to_vec(),
             bits: 16,
             black,
             white,
@@ -739,57 +782,71 @@ fn warp_rectilinear_puts_a_distorted_dot_grid_back_on_its_grid() {
         }
         ((sum2 / n as f64).sqrt(), worst)
     };
-    let (corrected, file) = develop_dots(Some(serialize_list(&[opcode(false)])));
-    let (rms, worst) = displacement(&corrected);
-    let (second, _) = develop_dots(Some(serialize_list(&[opcode(true)])));
-    assert_eq!(
-        second, corrected,
-        "WarpRectilinear2 of the same polynomial differs"
-    );
-    let (rms0, worst0) = displacement(&develop_dots(None).0);
-    println!(
-        "dot grid: corrected RMS {rms:.3} px, worst {worst:.3}; uncorrected {rms0:.2} / {worst0:.2}"
-    );
-    assert!(
-        rms0 > 2.0,
-        "the test lens should distort visibly: {rms0:.2} px"
-    );
-    assert!(
-        rms <= 0.3 && worst <= 0.8,
-        "RMS {rms:.3} px, worst {worst:.3} px"
-    );
-    // The same file through Adobe's DNG SDK, which reads the opcode on its own: it must put
-    // the dots back too, or the test and chiaro share a misreading of the spec.
-    let Some(sdk) = common::shared_data()
+    let sdk = common::shared_data()
         .map(|d| d.join("../tools/dng_validate"))
-        .filter(|p| p.is_file())
-    else {
-        println!("note: no ../shared dng_validate; the DNG SDK check was left out");
-        return;
+        .filter(|p| p.is_file());
+    let through_sdk = |file: &[u8]| -> Option<Vec<f32>> {
+        let sdk = sdk.as_ref()?;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (dng, out) = (dir.path().join("dots.dng"), dir.path().join("sdk"));
+        std::fs::write(&dng, file).expect("writes");
+        let run = std::process::Command::new(sdk)
+            .args(["-16", "-cs7", "-linear", "-noBaseline", "-tif"])
+            .arg(&out)
+            .arg(&dng)
+            .current_dir(dir.path())
+            .output()
+            .expect("runs dng_validate");
+        assert!(run.status.success(), "dng_validate: {run:?}");
+        let tif = std::fs::File::open(out.with_extension("tif")).expect("SDK output");
+        let mut decoder = tiff::decoder::Decoder::new(tif).expect("TIFF");
+        let tiff::decoder::DecodingResult::U16(v) = decoder.read_image().expect("reads") else {
+            panic!("16-bit output expected")
+        };
+        Some(v.iter().map(|&x| f32::from(x) / 65535.0).collect())
     };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (dng, out) = (dir.path().join("dots.dng"), dir.path().join("sdk"));
-    std::fs::write(&dng, &file).expect("writes");
-    let run = std::process::Command::new(&sdk)
-        .args(["-16", "-cs7", "-linear", "-noBaseline", "-tif"])
-        .arg(&out)
-        .arg(&dng)
-        .current_dir(dir.path())
-        .output()
-        .expect("runs dng_validate");
-    assert!(run.status.success(), "dng_validate: {run:?}");
-    let tif = std::fs::File::open(out.with_extension("tif")).expect("SDK output");
-    let mut decoder = tiff::decoder::Decoder::new(tif).expect("TIFF");
-    let tiff::decoder::DecodingResult::U16(v) = decoder.read_image().expect("reads") else {
-        panic!("16-bit output expected")
-    };
-    let theirs: Vec<f32> = v.iter().map(|&x| f32::from(x) / 65535.0).collect();
-    let (rms_sdk, worst_sdk) = displacement(&theirs);
-    println!("dot grid through the DNG SDK: RMS {rms_sdk:.3} px, worst {worst_sdk:.3}");
-    assert!(
-        rms_sdk <= 0.3 && worst_sdk <= 0.8,
-        "SDK: RMS {rms_sdk:.3}, worst {worst_sdk:.3}"
-    );
+    for (name, lens, second) in [
+        ("WarpRectilinear", &v1, false),
+        ("WarpRectilinear2", &v2, true),
+    ] {
+        let samples = capture(lens);
+        let (corrected, file) =
+            develop_dots(&samples, Some(serialize_list(&[opcode(lens, second)])));
+        let (rms, worst) = displacement(&corrected);
+        let (rms0, worst0) = displacement(&develop_dots(&samples, None).0);
+        println!(
+            "{name} dot grid: corrected RMS {rms:.3} px, worst {worst:.3}; uncorrected \
+             {rms0:.2} / {worst0:.2}"
+        );
+        assert!(
+            rms0 > 2.0,
+            "{name}: the test lens should distort visibly: {rms0:.2} px"
+        );
+        assert!(
+            rms <= 0.3 && worst <= 0.8,
+            "{name}: RMS {rms:.3} px, worst {worst:.3} px"
+        );
+        if !second {
+            let (again, _) = develop_dots(&samples, Some(serialize_list(&[opcode(lens, true)])));
+            assert_eq!(
+                again, corrected,
+                "WarpRectilinear2 of the same polynomial differs"
+            );
+        }
+        match through_sdk(&file) {
+            Some(theirs) => {
+                let (rms_sdk, worst_sdk) = displacement(&theirs);
+                println!(
+                    "{name} dot grid through the DNG SDK: RMS {rms_sdk:.3} px, worst {worst_sdk:.3}"
+                );
+                assert!(
+                    rms_sdk <= 0.3 && worst_sdk <= 0.8,
+                    "{name} through the SDK: RMS {rms_sdk:.3}, worst {worst_sdk:.3}"
+                );
+            }
+            None => println!("note: no ../shared dng_validate; the DNG SDK check was left out"),
+        }
+    }
 }
 
 /// A warp that would move pixels farther than the executor lets a tile reach (a broken or
