@@ -118,6 +118,12 @@ impl HsvMap {
 
     /// The map applied to one linear ProPhoto pixel.
     pub fn apply(&self, rgb: [f32; 3]) -> [f32; 3] {
+        self.apply_bounded(rgb, false)
+    }
+
+    /// [`Self::apply`]; with `bounded` (a pixel already pinned to 0..1, as the DNG SDK's
+    /// LookTable sees it) the scaled value is capped at 1, as the SDK caps it.
+    pub fn apply_bounded(&self, rgb: [f32; 3], bounded: bool) -> [f32; 3] {
         let (h, s, v) = rgb_to_hsv(rgb);
         // Black, NaN (which fails every comparison) and colours outside ProPhoto pass.
         if v.is_nan() || v <= 0.0 || rgb.iter().any(|&c| c < 0.0) {
@@ -158,7 +164,7 @@ impl HsvMap {
         } else {
             v * val_scale
         };
-        hsv_to_rgb(h, s, v)
+        hsv_to_rgb(h, s, if bounded { v.min(1.0) } else { v })
     }
 }
 
@@ -169,6 +175,8 @@ pub struct ProPhotoMaps {
     pub to: [[f32; 3]; 3],
     pub maps: Vec<HsvMap>,
     pub from: [[f32; 3]; 3],
+    /// The maps see pixels pinned to 0..1 and cap their values at 1 ([`HsvMap::apply_bounded`]).
+    pub bounded: bool,
 }
 
 impl ProPhotoMaps {
@@ -191,7 +199,7 @@ impl ProPhotoMaps {
         for px in row.chunks_exact_mut(3) {
             let mut v = first(mul(&self.to, [px[0], px[1], px[2]]));
             for map in &self.maps {
-                v = map.apply(v);
+                v = map.apply_bounded(v, self.bounded);
             }
             px.copy_from_slice(&mul(&self.from, then(v)));
         }

@@ -97,6 +97,7 @@ impl Stage for Color {
                 to: matrix::to_f32(&output_to_prophoto),
                 maps: p.look_table.iter().cloned().collect(),
                 from: matrix::to_f32(&prophoto_to_output),
+                bounded: false,
             });
             return Ok(Some(Kernel::Point(Box::new(ProfileKernel(ProPhotoMaps {
                 to: matrix::to_f32(&matrix::mul(
@@ -105,6 +106,7 @@ impl Stage for Color {
                 )),
                 maps: hue_sat.into_iter().collect(),
                 from: matrix::to_f32(&prophoto_to_output),
+                bounded: false,
             })))));
         }
         let to_output: Mat3 = match self.space {

@@ -320,7 +320,10 @@ impl Stage for ToneCurve {
             (true, Some(c), Some(prophoto)) => {
                 self.validate()?;
                 Box::new(ProfileCurveKernel {
-                    prophoto,
+                    prophoto: ProPhotoMaps {
+                        bounded: true,
+                        ..prophoto
+                    },
                     curve: self.tabulate(|t| f64::from(c.map(t as f32))),
                 })
             }
@@ -350,7 +353,8 @@ impl PointKernel for CurveKernel {
 
 /// The planned stage with a camera profile's tone curve, applied as the DNG SDK renders
 /// one: in linear ProPhoto RGB each channel pinned to 0..`white` (the SDK pins before its
-/// exposure ramp and LookTable), the LookTable, then the curve on the largest and the
+/// exposure ramp and LookTable), the LookTable (its values capped at 1, as the SDK caps
+/// them), then the curve on the largest and the
 /// smallest channel with the middle one placed between them in the same proportion as
 /// before (`RefBaselineRGBTone`), which keeps the hexcone hue.
 struct ProfileCurveKernel {
