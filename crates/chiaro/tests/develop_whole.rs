@@ -894,3 +894,39 @@ fn an_excessive_warp_is_left_out_with_a_warning() {
         dev.info.warnings
     );
 }
+
+/// TrimBounds in OpcodeList2 and OpcodeList3 crop the picture to their common rectangle.
+#[test]
+fn trim_bounds_crop_the_picture() {
+    use chiaro::raw::dng::opcodes::{Opcode, serialize_list};
+    let (w, h) = (64, 48);
+    let trim = |top, left, bottom, right| {
+        Some(serialize_list(&[Opcode::TrimBounds {
+            top,
+            left,
+            bottom,
+            right,
+        }]))
+    };
+    let s = SynthDng {
+        width: w,
+        height: h,
+        cfa: CfaPattern::bayer("RGGB").expect("pattern"),
+        samples: vec![3000; w * h],
+        bits: 16,
+        black: 0,
+        white: 65535,
+        color: srgb_camera([1.0; 3]),
+        opcode_list2: trim(4, 8, 40, 60),
+        opcode_list3: trim(0, 2, 44, 56),
+        orientation: 1,
+        make: "chiaro".into(),
+        model: "trimmed".into(),
+        storage: Storage::Uncompressed,
+    };
+    let raw = chiaro::raw::dng::decode(&write_dng(&s).expect("writes"), &chiaro::Limits::default())
+        .expect("decodes");
+    let (_, ow, oh) = linear_srgb(&raw, Recipe::default());
+    // Rows 4..40, columns 8..56.
+    assert_eq!((ow, oh), (48, 36));
+}

@@ -364,7 +364,7 @@ pub fn prepare(raw: &RawImage, limits: &Limits) -> Result<Frame> {
     };
     frame = frame
         .with_color(raw.color.clone())
-        .with_crop(raw.default_crop)?
+        .with_crop(trimmed_crop(raw)?)?
         .with_orientation(raw.orientation)?
         .with_exif(raw.exif.clone())
         .with_noise_profile(raw.noise_profile.clone());
@@ -372,6 +372,43 @@ pub fn prepare(raw: &RawImage, limits: &Limits) -> Result<Frame> {
     frame.source = raw.format.clone();
     frame.warnings = warnings;
     Ok(frame)
+}
+
+/// The DefaultCrop within every TrimBounds of the opcode lists (DNG 1.7, 7.3.6: the image
+/// is trimmed to the rectangle; list 1's is in stored-image coordinates, lists 2 and 3 in
+/// the active area's), an error when nothing is left.
+fn trimmed_crop(raw: &RawImage) -> Result<Rect> {
+    let a = raw.active_area;
+    let lists = [
+        (&raw.opcodes.list1, (a.x, a.y)),
+        (&raw.opcodes.list2, (0, 0)),
+        (&raw.opcodes.list3, (0, 0)),
+    ];
+    let mut c = raw.default_crop;
+    for (list, (ox, oy)) in lists {
+        for op in list.iter() {
+            let Opcode::TrimBounds {
+                top,
+                left,
+                bottom,
+                right,
+            } = *op
+            else {
+                continue;
+            };
+            let at = |v: u32, o: usize| (v as usize).saturating_sub(o);
+            let (x0, y0) = (c.x.max(at(left, ox)), c.y.max(at(top, oy)));
+            let (x1, y1) = (c.right().min(at(right, ox)), c.bottom().min(at(bottom, oy)));
+            if x1 <= x0 || y1 <= y0 {
+                return Err(Error::decode(format!(
+                    "TrimBounds rows {top}..{bottom}, columns {left}..{right} leave nothing of \
+                     the crop {c:?}"
+                )));
+            }
+            c = Rect::new(x0, y0, x1 - x0, y1 - y0);
+        }
+    }
+    Ok(c)
 }
 
 #[cfg(test)]

@@ -328,7 +328,8 @@ impl<'a> PointwiseRows<'a> {
 /// (0 = black, 1 = white, the active-area crop, [`PlaneValues::Normalized`]). Coordinates of
 /// opcode areas are plane coordinates and the plane is plane 0. `cfa` is the CFA pattern
 /// anchored at plane (0, 0), which bad-pixel fixes use to find same-colour neighbours.
-/// Opcodes that cannot run here (warps, TrimBounds, unknown ids) only add a message to
+/// TrimBounds is left to `pipeline::prepare`, which crops by it. Opcodes that cannot run
+/// here (warps, unknown ids) only add a message to
 /// `warnings`, optional or not, since the rest of the development is still useful.
 pub fn apply_to_plane(
     list: &[Opcode],
@@ -379,8 +380,8 @@ pub fn apply_to_plane(
             Opcode::FixBadPixelsList { points, rects, .. } => {
                 bad_pixels::fix_list(plane, cfa, points, rects)?;
             }
-            Opcode::TrimBounds { .. } => warnings
-                .push("TrimBounds opcode not applied (the crop comes from DefaultCrop)".into()),
+            // `pipeline::prepare` applies it, as a crop.
+            Opcode::TrimBounds { .. } => {}
             Opcode::WarpRectilinear(_) => warnings.push(
                 "WarpRectilinear on the mosaic not applied (chiaro warps demosaiced RGB, OpcodeList3)"
                     .into(),
@@ -437,12 +438,15 @@ pub fn apply_to_rgb_tile(
     }
 }
 
-/// Names of the opcodes in `list` that camera RGB cannot take (bad pixels, TrimBounds,
-/// warps other than WarpRectilinear, unknown ids), for warnings: [`apply_to_rgb_tile`] does
-/// the per-pixel ones, `stages::lens::warp` WarpRectilinear.
+/// Names of the opcodes in `list` that camera RGB cannot take (bad pixels, warps other than
+/// WarpRectilinear, unknown ids), for warnings: [`apply_to_rgb_tile`] does the per-pixel
+/// ones, `stages::lens::warp` WarpRectilinear, `pipeline::prepare` TrimBounds (a crop).
 pub fn unsupported_in_rgb(list: &[Opcode]) -> Vec<String> {
     list.iter()
-        .filter(|op| !op.is_pointwise() && !matches!(op, Opcode::WarpRectilinear(_)))
+        .filter(|op| {
+            !op.is_pointwise()
+                && !matches!(op, Opcode::WarpRectilinear(_) | Opcode::TrimBounds { .. })
+        })
         .map(|op| match op {
             Opcode::Unsupported { id, optional: true } => {
                 format!("{} (id {id}, optional)", name(*id))
