@@ -10,6 +10,8 @@
 //! constants themselves against the same tables).
 
 mod common;
+#[path = "common/dng_sdk.rs"]
+mod dng_sdk;
 
 use common::colorimetry::{self as cm, M3, Tables, V3, xy_to_xyz, xyz_to_lab};
 
@@ -647,39 +649,17 @@ fn chart_through_a_profiles_tables_matches_the_spec_reference() {
 #[test]
 fn chart_through_a_profiles_tables_matches_the_dng_sdk() {
     let data = common::require_data!();
-    let sdk = data.join("../tools/dng_validate");
-    if !sdk.is_file() {
+    let Some(sdk) = dng_sdk::binary(&data) else {
         common::record_skip(
             "chart_through_a_profiles_tables_matches_the_dng_sdk (no dng_validate)",
         );
         return;
-    }
+    };
     let case = ProfileCase::new(&data);
     let got = case.develop();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let dng = dir.path().join("chart.dng");
-    std::fs::write(
-        &dng,
-        chart_dng(&case.t, &case.cal, case.temperature, &case.chart),
-    )
-    .expect("writes");
-    let out = dir.path().join("sdk");
-    let status = std::process::Command::new(&sdk)
-        .args(["-16", "-cs8", "-noBaseline", "-ev"])
-        .arg(case.ev.to_string())
-        .arg("-tif")
-        .arg(&out)
-        .arg(&dng)
-        .current_dir(dir.path())
-        .output()
-        .expect("runs dng_validate");
-    assert!(status.status.success(), "dng_validate: {status:?}");
-    let file = std::fs::File::open(out.with_extension("tif")).expect("SDK output");
-    let mut decoder = tiff::decoder::Decoder::new(file).expect("TIFF");
-    let tiff::decoder::DecodingResult::U16(v) = decoder.read_image().expect("reads") else {
-        panic!("16-bit output expected")
-    };
-    let rgb: Vec<f32> = v.iter().map(|&x| f32::from(x) / 65535.0).collect();
+    let file = chart_dng(&case.t, &case.cal, case.temperature, &case.chart);
+    let ev = case.ev.to_string();
+    let rgb = dng_sdk::render(&sdk, &file, &["-16", "-cs8", "-noBaseline", "-ev", &ev]);
     let peer = patch_means(&rgb, case.chart.len());
     // Where a white-balanced camera channel passes white the SDK clips it at the colour
     // matrix and chiaro keeps it for highlight reconstruction (a difference by design):

@@ -2,6 +2,8 @@
 //! highlights, automatic white balance and defect correction.
 
 mod common;
+#[path = "common/dng_sdk.rs"]
+mod dng_sdk;
 
 use chiaro::color::matrix;
 use chiaro::color::spaces::OutputSpace;
@@ -29,19 +31,26 @@ fn srgb_camera(neutral: [f64; 3]) -> ColorCalibration {
     }
 }
 
-/// Linear-light RGB of a Kodak image, 0..1.
-fn kodak_linear(data: &std::path::Path, name: &str) -> (Vec<f32>, usize, usize) {
+/// The 8-bit sRGB code values of a Kodak image, with its size.
+fn kodak_srgb8(data: &std::path::Path, name: &str) -> (Vec<u8>, usize, usize) {
     let file = std::fs::File::open(data.join("kodak24").join(name)).expect("kodak image");
     let mut reader = png::Decoder::new(std::io::BufReader::new(file))
         .read_info()
         .expect("png");
     let mut buf = vec![0; reader.output_buffer_size().expect("size")];
     let info = reader.next_frame(&mut buf).expect("frame");
-    let rgb = buf[..info.buffer_size()]
+    buf.truncate(info.buffer_size());
+    (buf, info.width as usize, info.height as usize)
+}
+
+/// Linear-light RGB of a Kodak image, 0..1.
+fn kodak_linear(data: &std::path::Path, name: &str) -> (Vec<f32>, usize, usize) {
+    let (code, w, h) = kodak_srgb8(data, name);
+    let rgb = code
         .iter()
         .map(|&v| chiaro::color::transfer::Transfer::Srgb.decode(f32::from(v) / 255.0))
         .collect();
-    (rgb, info.width as usize, info.height as usize)
+    (rgb, w, h)
 }
 
 fn dng(
@@ -90,20 +99,48 @@ fn dng_bytes(
 }
 
 fn linear_srgb(raw: &RawImage, recipe: Recipe) -> (Vec<f32>, usize, usize) {
-    let dev = develop(
-        raw,
-        &recipe.linear(),
-        &OutputSpec {
-            bits: 32,
-            linear: true,
-        },
-        None,
-    )
-    .expect("develops");
+    float_output(raw, &recipe.linear())
+}
+
+/// `raw` developed by `recipe` to float samples without a transfer function, with the size.
+fn float_output(raw: &RawImage, recipe: &Recipe) -> (Vec<f32>, usize, usize) {
+    let spec = OutputSpec {
+        bits: 32,
+        linear: true,
+    };
+    let dev = develop(raw, recipe, &spec, None).expect("develops");
     let Pixels::F32(rgb) = dev.image.pixels else {
         panic!("float output expected")
     };
     (rgb, dev.image.width, dev.image.height)
+}
+
+/// A flat grey 16-bit RGGB DNG of a linear-sRGB camera, with the given opcode lists.
+fn flat_dng(
+    w: usize,
+    h: usize,
+    dn: u16,
+    list2: Option<Vec<u8>>,
+    list3: Option<Vec<u8>>,
+) -> RawImage {
+    let s = SynthDng {
+        width: w,
+        height: h,
+        cfa: CfaPattern::bayer("RGGB").expect("pattern"),
+        samples: vec![dn; w * h],
+        bits: 16,
+        black: 0,
+        white: 65535,
+        color: srgb_camera([1.0; 3]),
+        opcode_list2: list2,
+        opcode_list3: list3,
+        orientation: 1,
+        make: "chiaro".into(),
+        model: "flat".into(),
+        storage: Storage::Uncompressed,
+    };
+    chiaro::raw::dng::decode(&write_dng(&s).expect("writes"), &chiaro::Limits::default())
+        .expect("decodes")
 }
 
 /// The 16-bit display development of `raw` by `recipe`.
@@ -418,11 +455,10 @@ fn embedded_profile_equals_the_same_profile_from_a_dcp_file() {
 #[test]
 fn embedded_real_profile_renders_as_the_dng_sdk_does() {
     let data = common::require_data!();
-    let sdk = data.join("../tools/dng_validate");
-    if !sdk.is_file() {
+    let Some(sdk) = dng_sdk::binary(&data) else {
         common::record_skip("embedded_real_profile_renders_as_the_dng_sdk_does (no dng_validate)");
         return;
-    }
+    };
     let dcp_path = data.join("calibration/dcp/NIKON D750.dcp");
     let dcp = chiaro::raw::dcp::parse(&std::fs::read(&dcp_path).expect("dcp")).expect("parses");
     let (rgb, w, h) = kodak_linear(&data, "kodim23.png");
@@ -442,35 +478,8 @@ fn embedded_real_profile_renders_as_the_dng_sdk_does() {
         baseline: false,
         auto: false,
     });
-    let dev = develop(
-        &raw,
-        &recipe,
-        &OutputSpec {
-            bits: 32,
-            linear: true,
-        },
-        None,
-    )
-    .expect("develops");
-    let Pixels::F32(ours) = dev.image.pixels else {
-        panic!("float output expected")
-    };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (file, out) = (dir.path().join("kodim23.dng"), dir.path().join("sdk"));
-    std::fs::write(&file, &bytes).expect("writes");
-    let run = std::process::Command::new(&sdk)
-        .args(["-16", "-cs8", "-noBaseline", "-tif"])
-        .arg(&out)
-        .arg(&file)
-        .current_dir(dir.path())
-        .output()
-        .expect("runs dng_validate");
-    assert!(run.status.success(), "dng_validate: {run:?}");
-    let tif = std::fs::File::open(out.with_extension("tif")).expect("SDK output");
-    let mut decoder = tiff::decoder::Decoder::new(tif).expect("TIFF");
-    let tiff::decoder::DecodingResult::U16(theirs) = decoder.read_image().expect("reads") else {
-        panic!("16-bit output expected")
-    };
+    let (ours, _, _) = float_output(&raw, &recipe);
+    let theirs = dng_sdk::render(&sdk, &bytes, &["-16", "-cs8", "-noBaseline"]);
     assert_eq!(theirs.len(), ours.len(), "same size");
     // 16x16 blocks, 8 px in from the border; the flat ones (every channel's spread < 0.01).
     let (b, border) = (16, 8);
@@ -485,7 +494,7 @@ fn embedded_real_profile_renders_as_the_dng_sdk_does() {
                         let v = f64::from(ours[i]);
                         sum[c] += v;
                         sq[c] += v * v;
-                        peer[c] += f64::from(theirs[i]) / 65535.0;
+                        peer[c] += f64::from(theirs[i]);
                     }
                 }
             }
@@ -561,13 +570,7 @@ fn auto_exposure_matches_the_photographers_lightness_on_kodak() {
     for i in 1..=24 {
         let name = format!("kodim{i:02}.png");
         let (rgb, w, h) = kodak_linear(&data, &name);
-        let file = std::fs::File::open(data.join("kodak24").join(&name)).expect("kodak image");
-        let mut reader = png::Decoder::new(std::io::BufReader::new(file))
-            .read_info()
-            .expect("png");
-        let mut original = vec![0; reader.output_buffer_size().expect("size")];
-        reader.next_frame(&mut original).expect("frame");
-        let want = mean_lightness(&t, &original);
+        let want = mean_lightness(&t, &kodak_srgb8(&data, &name).0);
         let mut got = Vec::new();
         for under in [0.0f32, 1.5, 3.0] {
             let gain = (-under).exp2();
@@ -782,28 +785,14 @@ fn warp_rectilinear_puts_a_distorted_dot_grid_back_on_its_grid() {
         }
         ((sum2 / n as f64).sqrt(), worst)
     };
-    let sdk = common::shared_data()
-        .map(|d| d.join("../tools/dng_validate"))
-        .filter(|p| p.is_file());
-    let through_sdk = |file: &[u8]| -> Option<Vec<f32>> {
+    let sdk = common::shared_data().and_then(|d| dng_sdk::binary(&d));
+    let through_sdk = |file: &[u8]| {
         let sdk = sdk.as_ref()?;
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (dng, out) = (dir.path().join("dots.dng"), dir.path().join("sdk"));
-        std::fs::write(&dng, file).expect("writes");
-        let run = std::process::Command::new(sdk)
-            .args(["-16", "-cs7", "-linear", "-noBaseline", "-tif"])
-            .arg(&out)
-            .arg(&dng)
-            .current_dir(dir.path())
-            .output()
-            .expect("runs dng_validate");
-        assert!(run.status.success(), "dng_validate: {run:?}");
-        let tif = std::fs::File::open(out.with_extension("tif")).expect("SDK output");
-        let mut decoder = tiff::decoder::Decoder::new(tif).expect("TIFF");
-        let tiff::decoder::DecodingResult::U16(v) = decoder.read_image().expect("reads") else {
-            panic!("16-bit output expected")
-        };
-        Some(v.iter().map(|&x| f32::from(x) / 65535.0).collect())
+        Some(dng_sdk::render(
+            sdk,
+            file,
+            &["-16", "-cs7", "-linear", "-noBaseline"],
+        ))
     };
     for (name, lens, second) in [
         ("WarpRectilinear", &v1, false),
@@ -862,24 +851,7 @@ fn an_excessive_warp_is_left_out_with_a_warning() {
         reciprocal: false,
         second: false,
     });
-    let s = SynthDng {
-        width: w,
-        height: h,
-        cfa: CfaPattern::bayer("RGGB").expect("pattern"),
-        samples: vec![2000; w * h],
-        bits: 16,
-        black: 0,
-        white: 65535,
-        color: srgb_camera([1.0; 3]),
-        opcode_list2: None,
-        opcode_list3: Some(serialize_list(&[warp])),
-        orientation: 1,
-        make: "chiaro".into(),
-        model: "broken lens".into(),
-        storage: Storage::Uncompressed,
-    };
-    let raw = chiaro::raw::dng::decode(&write_dng(&s).expect("writes"), &chiaro::Limits::default())
-        .expect("decodes");
+    let raw = flat_dng(w, h, 2000, None, Some(serialize_list(&[warp])));
     let spec = OutputSpec {
         bits: 8,
         linear: false,
@@ -908,24 +880,7 @@ fn trim_bounds_crop_the_picture() {
             right,
         }]))
     };
-    let s = SynthDng {
-        width: w,
-        height: h,
-        cfa: CfaPattern::bayer("RGGB").expect("pattern"),
-        samples: vec![3000; w * h],
-        bits: 16,
-        black: 0,
-        white: 65535,
-        color: srgb_camera([1.0; 3]),
-        opcode_list2: trim(4, 8, 40, 60),
-        opcode_list3: trim(0, 2, 44, 56),
-        orientation: 1,
-        make: "chiaro".into(),
-        model: "trimmed".into(),
-        storage: Storage::Uncompressed,
-    };
-    let raw = chiaro::raw::dng::decode(&write_dng(&s).expect("writes"), &chiaro::Limits::default())
-        .expect("decodes");
+    let raw = flat_dng(w, h, 3000, trim(4, 8, 40, 60), trim(0, 2, 44, 56));
     let (_, ow, oh) = linear_srgb(&raw, Recipe::default());
     // Rows 4..40, columns 8..56.
     assert_eq!((ow, oh), (48, 36));
