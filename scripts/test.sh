@@ -66,6 +66,15 @@ if $have_data && ! command -v exiftool >/dev/null && [ "$(id -u)" = 0 ] && comma
     || echo "warning: could not install exiftool; the Ultra HDR test checks without it" >&2
 fi
 
+# libtiff's tiffcp reads back every TIFF compression chiaro writes (tests/io_roundtrip.rs),
+# an independent decoder; without it that part of the test says it was left out.
+if ! command -v tiffcp >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing tiffcp (apt-get libtiff-tools) for the TIFF read-back test..."
+  apt-get install -y -qq libtiff-tools >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq libtiff-tools >/dev/null 2>&1; } \
+    || echo "warning: could not install libtiff-tools; the TIFF test checks without libtiff" >&2
+fi
+
 # Licence guard: no GPL/AGPL crate in the default build (deny.toml).
 if ! cargo deny --version >/dev/null 2>&1; then
   echo "installing cargo-deny (cargo install, about 8 minutes on 2 cores)..."

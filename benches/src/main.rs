@@ -856,6 +856,7 @@ fn in_process_phases(file: &Path, work: &Path, runs: usize) -> Res<Phases> {
             icc_profile: chiaro::io::icc::for_output(&dev.info.profile)?,
             exif: raw.exif().clone(),
             software: "chiaro-bench".into(),
+            compression: None,
         };
         let bytes = timed(&mut t[4], || Ok(chiaro::io::encode(&dev.image, &opts)?))?;
         timed(&mut t[5], || {
@@ -962,6 +963,7 @@ fn stream_tiff(
         icc_profile: chiaro::io::icc::for_output(&rendering.profile())?,
         exif: frame.exif().clone(),
         software: "chiaro-bench".into(),
+        compression: None,
     };
     rendering.write_tiff(out, &opts, place)?;
     Ok(())

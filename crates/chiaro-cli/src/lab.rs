@@ -113,6 +113,7 @@ pub fn run(command: LabCommand) -> Result<(), chiaro::Error> {
                 icc_profile: Vec::new(),
                 exif: Default::default(),
                 software: format!("chiaro {}", env!("CARGO_PKG_VERSION")),
+                compression: None,
             };
             for img in chiaro::lab::saturated::images(size.clamp(16, 4096)) {
                 let pixels = img

@@ -191,6 +191,7 @@ fn sheet(
         icc_profile: Vec::new(),
         exif: frame.exif().clone(),
         software: format!("chiaro {}", env!("CARGO_PKG_VERSION")),
+        compression: None,
     };
     chiaro::io::write_image(
         output,

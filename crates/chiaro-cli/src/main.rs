@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 use chiaro::color::spaces::OutputSpace;
-use chiaro::io::{EncodeOptions, Format, Placement};
+use chiaro::io::{Compression, EncodeOptions, Format, Placement};
 use chiaro::pipeline::{OutputSpec, Recipe};
 use chiaro::stages::color::Color;
 use chiaro::stages::demosaic::Demosaic;
@@ -158,6 +158,10 @@ struct DevelopArgs {
     /// options above override both).
     #[arg(long)]
     recipe: Option<PathBuf>,
+    /// TIFF compression: none, deflate or lzw, lossless, with a predictor (default: deflate
+    /// at 8 bits, none at 16 and 32, where sensor noise leaves little to gain).
+    #[arg(long, value_parser = ["none", "deflate", "lzw"])]
+    compression: Option<String>,
     /// JPEG quality 1-100.
     #[arg(long, default_value_t = 92, value_parser = clap::value_parser!(u8).range(1..=100))]
     quality: u8,
@@ -281,6 +285,8 @@ struct Job {
     spec: OutputSpec,
     format: Format,
     quality: u8,
+    /// TIFF compression (`None`: the default for the bits).
+    compression: Option<Compression>,
     place: Placement,
     limits: Limits,
     reader: RawReader,
@@ -339,6 +345,17 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
     if !format.supports_bits(bits) {
         bail!("{} cannot hold {bits}-bit samples", format.extension());
     }
+    let compression = args
+        .compression
+        .as_deref()
+        .map(Compression::from_name)
+        .transpose()?;
+    if compression.is_some() && format != Format::Tiff {
+        bail!(
+            "--compression is for TIFF; {} has its own",
+            format.extension()
+        );
+    }
     let recipe = build_recipe(&args)?;
     if args.hdr && (format != Format::Jpeg || bits != 8 || args.linear) {
         bail!("--hdr writes an Ultra HDR JPEG: it takes JPEG output at 8 bits, without --linear");
@@ -361,6 +378,7 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
         },
         format,
         quality: args.quality,
+        compression,
         place: Placement {
             overwrite: args.overwrite,
             durable: args.sync,
@@ -532,6 +550,9 @@ fn output_options(job: &Job) -> String {
     if job.format == Format::Jpeg {
         o.push(format!("--quality {}", job.quality));
     }
+    if let Some(c) = job.compression {
+        o.push(format!("--compression {}", format!("{c:?}").to_lowercase()));
+    }
     if job.hdr {
         o.push("--hdr".into());
     }
@@ -601,6 +622,7 @@ fn develop_file(
                 .map_err(|e| e.with_path(output))?,
             exif: frame.exif().clone(),
             software: format!("chiaro {}", env!("CARGO_PKG_VERSION")),
+            compression: None,
         };
         let bytes = chiaro::io::ultrahdr::encode(&dev.image, &opts, &map)
             .map_err(|e| e.with_path(output))?;
@@ -617,10 +639,11 @@ fn develop_file(
             .map_err(|e| e.with_path(output))?,
         exif: frame.exif().clone(),
         software: format!("chiaro {}", env!("CARGO_PKG_VERSION")),
+        compression: job.compression,
     };
-    // Uncompressed TIFF takes its rows while they are rendered (the write overlaps the work
-    // and the whole output never sits in memory); the other encoders take a whole image.
-    if job.format == Format::Tiff && matches!(job.spec.bits, 16 | 32) {
+    // TIFF takes its rows while they are rendered (the write overlaps the work and the whole
+    // output never sits in memory); the other encoders take a whole image.
+    if job.format == Format::Tiff {
         let info = rendering
             .write_tiff(output, &opts, job.place)
             .map_err(|e| e.with_path(input))?;

@@ -273,6 +273,43 @@ fn streamed_16_bit_tiff_holds_the_same_samples_as_a_16_bit_png() {
 }
 
 #[test]
+fn compression_option_writes_smaller_tiffs_with_the_same_samples() {
+    let d = tmp();
+    let plain = develop_ok(&d.path().join("plain.tif"), &["--bits", "16"]);
+    let plain_size = std::fs::metadata(d.path().join("plain.tif"))
+        .expect("written")
+        .len();
+    for (name, method, code) in [("z.tif", "deflate", 8u16), ("l.tif", "lzw", 5)] {
+        let path = d.path().join(name);
+        let img = develop_ok(&path, &["--bits", "16", "--compression", method]);
+        assert_eq!(img.data, plain.data, "{method}: other samples");
+        let bytes = std::fs::read(&path).expect("written");
+        let mut dec = tiff::decoder::Decoder::new(std::io::Cursor::new(&bytes)).expect("a TIFF");
+        let tag = dec
+            .find_tag(tiff::tags::Tag::Compression)
+            .expect("readable");
+        assert_eq!(tag.and_then(|v| v.into_u16().ok()), Some(code), "{method}");
+        assert!((bytes.len() as u64) < plain_size, "{method}: not smaller");
+    }
+    // JPEG and PNG have their own compression: the option is refused there.
+    let jpg = d.path().join("x.jpg");
+    let o = chiaro([
+        "develop".as_ref(),
+        sample().as_os_str(),
+        "-o".as_ref(),
+        jpg.as_os_str(),
+        "--compression".as_ref(),
+        "lzw".as_ref(),
+    ]);
+    assert_code(&o, 2, "--compression with JPEG");
+    assert!(
+        stderr(&o).contains("--compression is for TIFF"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn format_option_names_the_format_an_unknown_extension_leaves_open() {
     let d = tmp();
     let img = develop_ok(&d.path().join("pic.img"), &["--format", "png"]);

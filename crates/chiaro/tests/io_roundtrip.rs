@@ -44,6 +44,7 @@ fn options(format: Format, quality: u8) -> EncodeOptions {
             .expect("profile"),
         exif: exif_info(),
         software: "chiaro test".into(),
+        compression: None,
     }
 }
 
@@ -177,13 +178,109 @@ fn tiff_8_16_and_float_round_trip_exact_pixels() {
             _ => panic!("unexpected sample type"),
         };
         assert_eq!(decoded, img.pixels, "{}-bit", img.pixels.bits());
-        // Uncompressed files carry no Predictor tag (libtiff warns about one); the
-        // Deflate-compressed 8-bit file keeps its horizontal predictor.
-        let mut dec = tiff::decoder::Decoder::new(Cursor::new(&bytes)).expect("tiff");
-        let predictor = dec.find_tag(tiff::tags::Tag::Predictor).expect("reads");
-        match img.pixels.bits() {
-            8 => assert!(predictor.is_some(), "8-bit Deflate keeps its predictor"),
-            bits => assert!(predictor.is_none(), "{bits}-bit: a Predictor tag"),
+    }
+}
+
+/// A tall image (three strips of 32 rows, the last one short) whose rows repeat a smooth
+/// ramp with a little texture, so compression has something to find.
+fn tall(bits: u8) -> OutputImage {
+    let (w, h) = (45, 75);
+    let v = |i: usize| {
+        let (x, y, c) = (i / 3 % w, i / 3 / w, i % 3);
+        (x * 9 + y * 5 + c * 40 + (i * 7919) % 5) as f32 / 900.0
+    };
+    let n = w * h * 3;
+    let pixels = match bits {
+        8 => Pixels::U8((0..n).map(|i| (v(i) * 255.0) as u8).collect()),
+        16 => Pixels::U16((0..n).map(|i| (v(i) * 65535.0) as u16).collect()),
+        // Negative and above-white values, as scene-referred floats carry.
+        _ => Pixels::F32((0..n).map(|i| 3.0 * v(i) - 0.5).collect()),
+    };
+    OutputImage {
+        width: w,
+        height: h,
+        pixels,
+    }
+}
+
+fn read_tiff(bytes: &[u8]) -> Pixels {
+    use tiff::decoder::DecodingResult;
+    let mut dec = tiff::decoder::Decoder::new(Cursor::new(bytes)).expect("tiff header");
+    match dec.read_image().expect("tiff image") {
+        DecodingResult::U8(v) => Pixels::U8(v),
+        DecodingResult::U16(v) => Pixels::U16(v),
+        DecodingResult::F32(v) => Pixels::F32(v),
+        _ => panic!("unexpected sample type"),
+    }
+}
+
+fn tag_u16(bytes: &[u8], tag: tiff::tags::Tag) -> Option<u16> {
+    let mut dec = tiff::decoder::Decoder::new(Cursor::new(bytes)).expect("tiff header");
+    dec.find_tag(tag)
+        .expect("readable")
+        .map(|v| v.into_u16().expect("a short"))
+}
+
+/// Each compression at each depth reads back sample for sample through the tiff crate's
+/// decoder and through libtiff's (`tiffcp -c none`, Debian's libtiff-tools, when installed),
+/// which also must not warn about any tag; the predictor tag is there only when compressed
+/// (2 horizontal for integers, 3 floating point for floats).
+#[test]
+fn tiff_compressions_read_back_exactly_in_the_tiff_crate_and_libtiff() {
+    use chiaro::io::Compression;
+    use tiff::tags::Tag;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let libtiff = std::process::Command::new("tiffcp").output().is_ok();
+    if !libtiff {
+        println!("note: tiffcp (libtiff-tools) not installed: libtiff's reading left out");
+    }
+    for bits in [8, 16, 32] {
+        let img = tall(bits);
+        let mut plain_size = 0;
+        for (compression, code) in [
+            (Compression::None, 1),
+            (Compression::Deflate, 8),
+            (Compression::Lzw, 5),
+        ] {
+            let what = format!("{bits}-bit {compression:?}");
+            let mut opts = options(Format::Tiff, 90);
+            opts.compression = Some(compression);
+            let bytes = encode(&img, &opts).expect("encode");
+            assert_eq!(read_tiff(&bytes), img.pixels, "{what}: tiff crate");
+            assert_eq!(tag_u16(&bytes, Tag::Compression), Some(code), "{what}");
+            let predictor = match (compression, bits) {
+                (Compression::None, _) => None,
+                (_, 32) => Some(3),
+                _ => Some(2),
+            };
+            assert_eq!(tag_u16(&bytes, Tag::Predictor), predictor, "{what}");
+            if compression == Compression::None {
+                plain_size = bytes.len();
+            } else {
+                assert!(
+                    bytes.len() * 2 < plain_size,
+                    "{what}: {} bytes, uncompressed {plain_size}",
+                    bytes.len()
+                );
+            }
+            if libtiff {
+                let (src, out) = (dir.path().join("in.tif"), dir.path().join("out.tif"));
+                std::fs::write(&src, &bytes).expect("write");
+                let _ = std::fs::remove_file(&out);
+                let run = std::process::Command::new("tiffcp")
+                    .args(["-c", "none"])
+                    .arg(&src)
+                    .arg(&out)
+                    .output()
+                    .expect("tiffcp runs");
+                let said = String::from_utf8_lossy(&run.stderr);
+                assert!(
+                    run.status.success() && said.is_empty(),
+                    "{what}: tiffcp: {said}"
+                );
+                let back = std::fs::read(&out).expect("tiffcp wrote");
+                assert_eq!(read_tiff(&back), img.pixels, "{what}: libtiff");
+            }
         }
     }
 }

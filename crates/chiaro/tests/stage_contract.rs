@@ -298,6 +298,7 @@ fn cancelling_a_streamed_tiff_leaves_no_file() {
         icc_profile: Vec::new(),
         exif: Default::default(),
         software: "test".into(),
+        compression: None,
     };
     let err = write_tiff_streamed(&path, ow, oh, 16, &opts, Placement::default(), |sink| {
         rendering.stream(&mut |rows| {

@@ -145,6 +145,42 @@ pub struct EncodeOptions {
     pub exif: ExifInfo,
     /// Written as EXIF/TIFF Software.
     pub software: String,
+    /// TIFF compression; `None` takes the default: Deflate at 8 bits, none at 16 and 32.
+    /// The other formats have their own (PNG is always Deflate).
+    pub compression: Option<Compression>,
+}
+
+/// How TIFF strips are compressed. Both lossless methods use a predictor (horizontal
+/// differencing for integers, the floating-point predictor for floats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    None,
+    Deflate,
+    Lzw,
+}
+
+impl Compression {
+    /// Parses a name as users type it: `none`, `deflate` (or `zip`), `lzw`.
+    pub fn from_name(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "none" => Ok(Compression::None),
+            "deflate" | "zip" => Ok(Compression::Deflate),
+            "lzw" => Ok(Compression::Lzw),
+            _ => Err(Error::parameter(format!(
+                "unknown TIFF compression {s:?} (expected none, deflate or lzw)"
+            ))),
+        }
+    }
+
+    /// The TIFF Compression tag (259) value: 1 none, 8 Adobe Deflate, 5 LZW.
+    pub(crate) fn tiff_code(self) -> u16 {
+        match self {
+            Compression::None => 1,
+            Compression::Deflate => 8,
+            Compression::Lzw => 5,
+        }
+    }
 }
 
 /// Encodes to bytes. The image is already oriented, so EXIF Orientation is written as 1.
@@ -169,9 +205,9 @@ pub fn encode(img: &OutputImage, opts: &EncodeOptions) -> Result<Vec<u8>> {
     }
 }
 
-/// Encodes and writes atomically like [`write_atomic`]. TIFF, which is uncompressed at 16
-/// and 32 bits, is streamed into the temporary file so its bytes never sit in memory beside
-/// the pixels (about 140 MB less peak memory for a 24 MP 16-bit output).
+/// Encodes and writes atomically like [`write_atomic`]. TIFF is streamed into the temporary
+/// file so its bytes never sit in memory beside the pixels (about 140 MB less peak memory
+/// for a 24 MP 16-bit output).
 pub fn write_image(
     path: &Path,
     img: &OutputImage,
@@ -186,14 +222,11 @@ pub fn write_image(
     write_atomic_with(path, place, |file| {
         let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
         tiff_out::encode_to(img, opts, &fields, &mut out)?;
-        let file = out
-            .into_inner()
-            .map_err(|e| Error::io(e.into_error()).with_path(path))?;
-        tiff_out::drop_idle_predictor(file).map_err(|e| e.with_path(path))
+        out.flush().map_err(|e| Error::io(e).with_path(path))
     })
 }
 
-/// Writes an uncompressed 16-bit or float TIFF atomically like [`write_atomic`] while its
+/// Writes an 8-bit, 16-bit or float TIFF atomically like [`write_atomic`] while its
 /// pixels are made: `produce` gets a sink that takes whole rows, top to bottom, in runs of
 /// any length (a [`Rendering`](crate::pipeline::Rendering) streams into it), and the bytes go
 /// to the temporary file as they come. Fewer or more rows than `height`, or samples of
@@ -247,8 +280,7 @@ pub fn write_tiff_streamed<R>(
                 })
             },
         )?);
-        let file = out.into_inner().map_err(|e| io_err(e.into_error()))?;
-        tiff_out::drop_idle_predictor(file).map_err(|e| e.with_path(path))
+        out.flush().map_err(io_err)
     })?;
     result.ok_or_else(|| Error::encode("nothing was written"))
 }
@@ -437,6 +469,7 @@ mod tests {
             icc_profile: vec![],
             exif: ExifInfo::default(),
             software: "chiaro".into(),
+            compression: None,
         };
         let err = encode(&img, &opts).err().map(|e| e.kind());
         assert_eq!(err, Some(ErrorKind::Parameter));
@@ -449,6 +482,7 @@ mod tests {
             icc_profile: vec![1, 2, 3, 4, 5],
             exif: ExifInfo::default(),
             software: "chiaro".into(),
+            compression: None,
         }
     }
 

@@ -1,19 +1,21 @@
-//! TIFF output via the tiff crate: RGB 8-bit (Deflate) or 16-bit / 32-bit float (uncompressed),
-//! ICC profile in tag 34675, EXIF split between IFD0 and an Exif sub-IFD.
+//! TIFF output: RGB 8-bit, 16-bit or 32-bit float in strips, uncompressed, Deflate or LZW
+//! (with the TIFF 6.0 horizontal predictor for integers and Adobe's floating-point predictor,
+//! Photoshop TIFF Technical Note 3, for floats), ICC profile in tag 34675, EXIF split between
+//! IFD0 and an Exif sub-IFD.
+//!
+//! The tiff crate writes the directories; the strips are made here, so a batch of them is
+//! compressed on all cores (the crate's own encoder compresses one strip at a time) and an
+//! uncompressed file carries no Predictor tag (libtiff warns "unknown field with tag 317"
+//! about the crate's).
 
-use std::io::{Cursor, Read, Seek, SeekFrom, Write};
+use std::io::{Cursor, Seek, Write};
 
 use tiff::Directory;
-use tiff::encoder::colortype::{ColorType, RGB8, RGB16, RGB32Float};
-use tiff::encoder::compression::DeflateLevel;
-use tiff::encoder::{
-    Compression, DirectoryEncoder, DirectoryOffset, TiffEncoder, TiffKind, TiffKindStandard,
-    TiffValue,
-};
-use tiff::tags::{Predictor, Tag, Type};
+use tiff::encoder::{DirectoryEncoder, DirectoryOffset, TiffEncoder, TiffKind, TiffKindStandard};
+use tiff::tags::{Tag, Type};
 
 use super::exif::{Field, Value};
-use super::{EncodeOptions, OutputImage, PixelRows, Pixels};
+use super::{Compression, EncodeOptions, OutputImage, PixelRows, Pixels};
 use crate::error::{Error, Result};
 
 fn err(e: tiff::TiffError) -> Error {
@@ -24,179 +26,49 @@ fn err(e: tiff::TiffError) -> Error {
 pub(super) fn encode(img: &OutputImage, opts: &EncodeOptions, fields: &[Field]) -> Result<Vec<u8>> {
     let mut out = Cursor::new(Vec::new());
     encode_to(img, opts, fields, &mut out)?;
-    drop_idle_predictor(&mut out)?;
     Ok(out.into_inner())
 }
 
-/// Removes IFD0's Predictor entry (tag 317) when the image is uncompressed and the
-/// predictor is "none": the tiff crate always writes one, and libtiff (ImageMagick, GIMP)
-/// warns "unknown field with tag 317" on every such file. The entries after it move up one
-/// place; the IFD keeps its size (its last 12 bytes become unused), so no offset changes.
-pub(super) fn drop_idle_predictor<F: Read + Write + Seek>(f: &mut F) -> Result<()> {
-    let io = |e: std::io::Error| Error::encode(format!("TIFF: patching the header: {e}"));
-    let mut head = [0u8; 8];
-    f.seek(SeekFrom::Start(0)).map_err(io)?;
-    f.read_exact(&mut head).map_err(io)?;
-    let little = match &head[..2] {
-        b"II" => true,
-        b"MM" => false,
-        _ => return Err(Error::encode("TIFF: not a TIFF header")),
-    };
-    let u16_of = |b: &[u8]| {
-        let b = [b[0], b[1]];
-        if little {
-            u16::from_le_bytes(b)
-        } else {
-            u16::from_be_bytes(b)
-        }
-    };
-    let u32_of = |b: &[u8]| {
-        let b = [b[0], b[1], b[2], b[3]];
-        if little {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        }
-    };
-    let ifd = u64::from(u32_of(&head[4..8]));
-    let mut count = [0u8; 2];
-    f.seek(SeekFrom::Start(ifd)).map_err(io)?;
-    f.read_exact(&mut count).map_err(io)?;
-    let n = usize::from(u16_of(&count));
-    let mut entries = vec![0u8; n * 12 + 4];
-    f.read_exact(&mut entries).map_err(io)?;
-    let value = |tag: u16| {
-        entries[..n * 12]
-            .chunks_exact(12)
-            .position(|e| u16_of(&e[..2]) == tag)
-            .map(|i| (i, u16_of(&entries[i * 12 + 8..i * 12 + 10])))
-    };
-    let (Some((at, 1)), Some((_, 1))) = (value(Tag::Predictor.to_u16()), value(259)) else {
-        return Ok(());
-    };
-    entries.drain(at * 12..at * 12 + 12);
-    entries.extend_from_slice(&[0; 12]);
-    let left = n as u16 - 1;
-    let fewer = if little {
-        left.to_le_bytes()
+/// The compression a file gets: the one asked for, else Deflate at 8 bits and none at 16
+/// and 32. 16-bit and float sensor data carry noise in the low bits and barely compress (62
+/// of 73 MB on the 12 MP phone DNG), so by default they are written uncompressed, as LibRaw
+/// and dcraw do.
+fn compression_for(opts: &EncodeOptions, bits: u8) -> Compression {
+    opts.compression.unwrap_or(if bits == 8 {
+        Compression::Deflate
     } else {
-        left.to_be_bytes()
-    };
-    f.seek(SeekFrom::Start(ifd)).map_err(io)?;
-    f.write_all(&fewer).map_err(io)?;
-    f.write_all(&entries).map_err(io)?;
-    f.flush().map_err(io)
+        Compression::None
+    })
 }
 
 /// Encodes into any seekable writer (the output's temporary file, so a large TIFF never
 /// sits in memory beside the pixels).
-pub(super) fn encode_to<W: Write + Seek>(
+pub(super) fn encode_to<W: Write + Seek + Send>(
     img: &OutputImage,
     opts: &EncodeOptions,
     fields: &[Field],
     out: &mut W,
 ) -> Result<()> {
-    let (Ok(width), Ok(height)) = (u32::try_from(img.width), u32::try_from(img.height)) else {
-        return Err(Error::parameter(format!(
-            "{}x{} is too large for TIFF",
-            img.width, img.height
-        )));
-    };
-    // 8-bit: Deflate with the horizontal predictor pays off. 16-bit and float sensor data
-    // carry noise in the low bits and barely compress (62 of 73 MB on the 12 MP phone DNG)
-    // while the tiff crate's single-threaded Deflate cost ~0.7 s there, a third of the whole
-    // development: they are written uncompressed, as LibRaw and dcraw do.
-    let compression = Compression::Deflate(DeflateLevel::Fast);
+    let (width, height) = dimensions(img.width, img.height)?;
+    let codec = compression_for(opts, img.pixels.bits());
     match &img.pixels {
-        Pixels::U8(v) => write::<_, RGB8>(
-            out,
-            width,
-            height,
-            v,
-            Predictor::Horizontal,
-            compression,
-            fields,
-            opts,
-        )?,
-        Pixels::U16(v) => write::<_, RGB16>(
-            out,
-            width,
-            height,
-            v,
-            Predictor::None,
-            Compression::Uncompressed,
-            fields,
-            opts,
-        )?,
-        Pixels::F32(v) => write::<_, RGB32Float>(
-            out,
-            width,
-            height,
-            v,
-            Predictor::None,
-            Compression::Uncompressed,
-            fields,
-            opts,
-        )?,
-    }
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn write<W: Write + Seek, C: ColorType>(
-    out: &mut W,
-    width: u32,
-    height: u32,
-    data: &[C::Inner],
-    predictor: Predictor,
-    compression: Compression,
-    fields: &[Field],
-    opts: &EncodeOptions,
-) -> Result<()>
-where
-    [C::Inner]: TiffValue,
-{
-    let mut tiff = TiffEncoder::new(out)
-        .map_err(err)?
-        .with_predictor(predictor)
-        .with_compression(compression);
-
-    let exif_ifd = exif_directory(&mut tiff, fields)?;
-    let mut image = tiff.new_image::<C>(width, height).map_err(err)?;
-    describe(image.encoder(), exif_ifd, fields, opts)?;
-    image.write_data(data).map_err(err)
-}
-
-/// Rows per strip of a streamed TIFF: tiles are multiples of 32 pixels, so bands of whole
-/// tiles split into strips without a copy unless a partial band comes first (orientations
-/// that flip rows), which costs one strip copy per band.
-const STRIP_ROWS: u32 = 32;
-
-/// A sample type a streamed TIFF takes.
-pub(super) trait StripSample: Copy {
-    fn of(rows: PixelRows<'_>) -> Option<&[Self]>;
-}
-
-impl StripSample for u16 {
-    fn of(rows: PixelRows<'_>) -> Option<&[Self]> {
-        match rows {
-            PixelRows::U16(v) => Some(v),
-            _ => None,
-        }
+        Pixels::U8(v) => write::<_, u8, _>(out, width, height, codec, fields, opts, |s| s(v)),
+        Pixels::U16(v) => write::<_, u16, _>(out, width, height, codec, fields, opts, |s| s(v)),
+        Pixels::F32(v) => write::<_, f32, _>(out, width, height, codec, fields, opts, |s| s(v)),
     }
 }
 
-impl StripSample for f32 {
-    fn of(rows: PixelRows<'_>) -> Option<&[Self]> {
-        match rows {
-            PixelRows::F32(v) => Some(v),
-            _ => None,
-        }
+fn dimensions(width: usize, height: usize) -> Result<(u32, u32)> {
+    match (u32::try_from(width), u32::try_from(height)) {
+        (Ok(w), Ok(h)) => Ok((w, h)),
+        _ => Err(Error::parameter(format!(
+            "{width}x{height} is too large for TIFF"
+        ))),
     }
 }
 
-/// Writes an uncompressed 16-bit or float TIFF whose rows `produce` hands over, top to
-/// bottom, in runs of any number of whole rows.
+/// Writes a TIFF whose rows `produce` hands over, top to bottom, in runs of any number of
+/// whole rows, at 8, 16 or 32 (float) bits per sample.
 pub(super) fn encode_streamed<W: Write + Seek + Send, R>(
     width: u32,
     height: u32,
@@ -206,39 +78,285 @@ pub(super) fn encode_streamed<W: Write + Seek + Send, R>(
     out: &mut W,
     produce: impl FnOnce(&mut (dyn FnMut(PixelRows<'_>) -> Result<()> + Send)) -> Result<R>,
 ) -> Result<R> {
+    let codec = compression_for(opts, bits);
+    fn typed<T: Sample, R>(
+        produce: impl FnOnce(&mut (dyn FnMut(PixelRows<'_>) -> Result<()> + Send)) -> Result<R>,
+        sink: &mut (dyn FnMut(&[T]) -> Result<()> + Send),
+    ) -> Result<R> {
+        produce(&mut |rows| {
+            let s = T::of(rows)
+                .ok_or_else(|| Error::parameter("the rows do not have the TIFF's sample type"))?;
+            sink(s)
+        })
+    }
     match bits {
-        16 => stream::<_, RGB16, R>(out, width, height, fields, opts, produce),
-        32 => stream::<_, RGB32Float, R>(out, width, height, fields, opts, produce),
+        8 => write::<_, u8, _>(out, width, height, codec, fields, opts, |s| {
+            typed(produce, s)
+        }),
+        16 => write::<_, u16, _>(out, width, height, codec, fields, opts, |s| {
+            typed(produce, s)
+        }),
+        32 => write::<_, f32, _>(out, width, height, codec, fields, opts, |s| {
+            typed(produce, s)
+        }),
         _ => Err(Error::parameter(format!(
-            "a streamed TIFF has 16 or 32 bits per sample, not {bits}"
+            "a TIFF has 8, 16 or 32 bits per sample, not {bits}"
         ))),
     }
 }
 
-fn stream<W: Write + Seek + Send, C: ColorType + Send, R>(
+/// Rows per strip: tiles are multiples of 32 pixels, so bands of whole tiles split into
+/// strips without a copy unless a partial band comes first (orientations that flip rows),
+/// which costs one strip copy per band.
+const STRIP_ROWS: u32 = 32;
+
+/// Strips compressed together, on all cores, before they are written in order: bounds the
+/// compressed bytes held at once.
+const STRIPS_PER_BATCH: usize = 64;
+
+/// A sample type a TIFF stores.
+pub(super) trait Sample: Copy + Send + Sync {
+    const BITS: u16;
+    /// SampleFormat (tag 339): 1 unsigned integer, 3 IEEE float.
+    const FORMAT: u16;
+    /// The Predictor (tag 317) compressed files use: 2 horizontal differencing (TIFF 6.0
+    /// section 14), 3 floating point (Adobe Photoshop TIFF Technical Note 3).
+    const PREDICTOR: u16;
+    fn of(rows: PixelRows<'_>) -> Option<&[Self]>;
+    /// Appends one RGB row in the file's (native) byte order, through the predictor when
+    /// `predict`.
+    fn put_row(row: &[Self], predict: bool, out: &mut Vec<u8>);
+}
+
+impl Sample for u8 {
+    const BITS: u16 = 8;
+    const FORMAT: u16 = 1;
+    const PREDICTOR: u16 = 2;
+    fn of(rows: PixelRows<'_>) -> Option<&[Self]> {
+        match rows {
+            PixelRows::U8(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn put_row(row: &[Self], predict: bool, out: &mut Vec<u8>) {
+        if !predict {
+            out.extend_from_slice(row);
+            return;
+        }
+        out.extend_from_slice(&row[..3.min(row.len())]);
+        out.extend(row.windows(4).map(|w| w[3].wrapping_sub(w[0])));
+    }
+}
+
+impl Sample for u16 {
+    const BITS: u16 = 16;
+    const FORMAT: u16 = 1;
+    const PREDICTOR: u16 = 2;
+    fn of(rows: PixelRows<'_>) -> Option<&[Self]> {
+        match rows {
+            PixelRows::U16(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn put_row(row: &[Self], predict: bool, out: &mut Vec<u8>) {
+        let head = if predict { 3.min(row.len()) } else { row.len() };
+        out.extend(row[..head].iter().flat_map(|v| v.to_ne_bytes()));
+        if predict {
+            out.extend(
+                row.windows(4)
+                    .flat_map(|w| w[3].wrapping_sub(w[0]).to_ne_bytes()),
+            );
+        }
+    }
+}
+
+impl Sample for f32 {
+    const BITS: u16 = 32;
+    const FORMAT: u16 = 3;
+    const PREDICTOR: u16 = 3;
+    fn of(rows: PixelRows<'_>) -> Option<&[Self]> {
+        match rows {
+            PixelRows::F32(v) => Some(v),
+            _ => None,
+        }
+    }
+    /// The floating-point predictor splits the row's samples into four byte planes, most
+    /// significant first, and differences the bytes with a stride of one pixel's samples.
+    fn put_row(row: &[Self], predict: bool, out: &mut Vec<u8>) {
+        if !predict {
+            out.extend(row.iter().flat_map(|v| v.to_ne_bytes()));
+            return;
+        }
+        let n = row.len();
+        let start = out.len();
+        out.resize(start + 4 * n, 0);
+        let planes = &mut out[start..];
+        for (i, v) in row.iter().enumerate() {
+            for (k, b) in v.to_be_bytes().into_iter().enumerate() {
+                planes[k * n + i] = b;
+            }
+        }
+        for i in (3..planes.len()).rev() {
+            planes[i] = planes[i].wrapping_sub(planes[i - 3]);
+        }
+    }
+}
+
+/// One strip's bytes as stored: predicted and compressed as `codec` says.
+fn encode_strip<T: Sample>(samples: &[T], row: usize, codec: Compression) -> Result<Vec<u8>> {
+    let predict = codec != Compression::None;
+    let mut bytes = Vec::with_capacity(samples.len() * usize::from(T::BITS / 8));
+    for r in samples.chunks(row) {
+        T::put_row(r, predict, &mut bytes);
+    }
+    match codec {
+        Compression::None => Ok(bytes),
+        Compression::Deflate => {
+            // TIFF's Deflate (compression 8) is a zlib stream, RFC 1950.
+            let mut z = flate2::write::ZlibEncoder::new(
+                Vec::with_capacity(bytes.len() / 2),
+                flate2::Compression::fast(),
+            );
+            z.write_all(&bytes)
+                .and_then(|()| z.finish())
+                .map_err(|e| Error::encode(format!("TIFF: Deflate: {e}")))
+        }
+        Compression::Lzw => weezl::encode::Encoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8)
+            .encode(&bytes)
+            .map_err(|e| Error::encode(format!("TIFF: LZW: {e}"))),
+    }
+}
+
+/// The strips written so far and the rows that do not yet fill one.
+struct Strips<T> {
+    row: usize,
+    height: usize,
+    codec: Compression,
+    pending: Vec<T>,
+    received: usize,
+    offsets: Vec<u32>,
+    counts: Vec<u32>,
+}
+
+impl<T: Sample> Strips<T> {
+    fn strip(&self) -> usize {
+        STRIP_ROWS as usize * self.row
+    }
+
+    fn take<W: Write + Seek>(
+        &mut self,
+        dir: &mut DirectoryEncoder<'_, W, TiffKindStandard>,
+        mut s: &[T],
+    ) -> Result<()> {
+        if s.len() % self.row != 0 {
+            return Err(Error::parameter("a run of rows ends inside a row"));
+        }
+        self.received += s.len() / self.row;
+        if self.received > self.height {
+            return Err(Error::parameter(format!(
+                "more than the image's {} rows",
+                self.height
+            )));
+        }
+        let strip = self.strip();
+        if !self.pending.is_empty() {
+            let take = (strip - self.pending.len()).min(s.len());
+            self.pending.extend_from_slice(&s[..take]);
+            s = &s[take..];
+            if self.pending.len() == strip {
+                let full = std::mem::take(&mut self.pending);
+                self.store(dir, &full)?;
+            }
+        }
+        let whole = s.len() / strip * strip;
+        self.store(dir, &s[..whole])?;
+        self.pending.extend_from_slice(&s[whole..]);
+        Ok(())
+    }
+
+    /// Encodes whole strips (the last may be short), a batch at a time in parallel, and
+    /// writes them in order.
+    fn store<W: Write + Seek>(
+        &mut self,
+        dir: &mut DirectoryEncoder<'_, W, TiffKindStandard>,
+        s: &[T],
+    ) -> Result<()> {
+        let strip = self.strip();
+        for batch in s.chunks(strip * STRIPS_PER_BATCH) {
+            for bytes in self.encode_batch(batch, strip)? {
+                let at = dir.write_data(&bytes[..]).map_err(err)?;
+                let too_big = || Error::parameter("the TIFF would pass 4 GiB; write it smaller");
+                self.offsets.push(u32::try_from(at).map_err(|_| too_big())?);
+                self.counts
+                    .push(u32::try_from(bytes.len()).map_err(|_| too_big())?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Compresses a batch's strips on as many threads as rayon's pool has, in threads of
+    /// their own: the streamed writer's thread must not wait on the pool, whose workers may
+    /// be blocked handing it their next band.
+    fn encode_batch(&self, batch: &[T], strip: usize) -> Result<Vec<Vec<u8>>> {
+        let strips: Vec<&[T]> = batch.chunks(strip).collect();
+        let (row, codec) = (self.row, self.codec);
+        let threads = if codec == Compression::None {
+            1
+        } else {
+            rayon::current_num_threads().clamp(1, strips.len().max(1))
+        };
+        if threads == 1 {
+            return strips.iter().map(|c| encode_strip(c, row, codec)).collect();
+        }
+        let per = strips.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = strips
+                .chunks(per)
+                .map(|group| {
+                    scope.spawn(move || {
+                        group
+                            .iter()
+                            .map(|c| encode_strip(c, row, codec))
+                            .collect::<Result<Vec<_>>>()
+                    })
+                })
+                .collect();
+            let mut out = Vec::with_capacity(strips.len());
+            for w in workers {
+                let part = w
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::encode("TIFF: a compressor panicked")))?;
+                out.extend(part);
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// Writes the Exif sub-IFD, the strips `produce` feeds (rows of `T`, top to bottom) and
+/// IFD0 after them.
+#[allow(clippy::too_many_arguments)]
+fn write<W: Write + Seek + Send, T: Sample, R>(
     out: &mut W,
     width: u32,
     height: u32,
+    codec: Compression,
     fields: &[Field],
     opts: &EncodeOptions,
-    produce: impl FnOnce(&mut (dyn FnMut(PixelRows<'_>) -> Result<()> + Send)) -> Result<R>,
-) -> Result<R>
-where
-    C::Inner: StripSample + Send,
-    [C::Inner]: TiffValue,
-{
-    let mut tiff = TiffEncoder::new(out)
-        .map_err(err)?
-        .with_compression(Compression::Uncompressed);
+    produce: impl FnOnce(&mut (dyn FnMut(&[T]) -> Result<()> + Send)) -> Result<R>,
+) -> Result<R> {
+    let mut tiff = TiffEncoder::new(out).map_err(err)?;
     let exif_ifd = exif_directory(&mut tiff, fields)?;
-    let mut image = tiff.new_image::<C>(width, height).map_err(err)?;
-    image.rows_per_strip(STRIP_ROWS).map_err(err)?;
-    describe(image.encoder(), exif_ifd, fields, opts)?;
-    let row = width as usize * 3;
-    let strip = STRIP_ROWS as usize * row;
-    // Rows that do not yet fill a strip (only when a run ends mid-strip).
-    let mut pending: Vec<C::Inner> = Vec::new();
-    let mut received = 0usize;
+    let mut dir = tiff.image_directory().map_err(err)?;
+    let mut strips = Strips::<T> {
+        row: width as usize * 3,
+        height: height as usize,
+        codec,
+        pending: Vec::new(),
+        received: 0,
+        offsets: Vec::new(),
+        counts: Vec::new(),
+    };
     // A producer that drops a sink error must not get a file with a strip missing.
     let mut failed = false;
     let result = produce(&mut |rows| {
@@ -246,46 +364,47 @@ where
             return Err(Error::parameter("the TIFF writer failed before"));
         }
         failed = true;
-        let mut s = C::Inner::of(rows)
-            .ok_or_else(|| Error::parameter("the rows do not have the TIFF's sample type"))?;
-        if s.len() % row != 0 {
-            return Err(Error::parameter("a run of rows ends inside a row"));
-        }
-        received += s.len() / row;
-        if received > height as usize {
-            return Err(Error::parameter(format!(
-                "more than the image's {height} rows"
-            )));
-        }
-        if !pending.is_empty() {
-            let take = (strip - pending.len()).min(s.len());
-            pending.extend_from_slice(&s[..take]);
-            s = &s[take..];
-            if pending.len() == strip {
-                image.write_strip(&pending).map_err(err)?;
-                pending.clear();
-            }
-        }
-        while s.len() >= strip {
-            image.write_strip(&s[..strip]).map_err(err)?;
-            s = &s[strip..];
-        }
-        pending.extend_from_slice(s);
+        strips.take(&mut dir, rows)?;
         failed = false;
         Ok(())
     })?;
     if failed {
         return Err(Error::parameter("rows were lost after a write error"));
     }
-    if received != height as usize {
+    if strips.received != height as usize {
         return Err(Error::parameter(format!(
-            "{received} rows of the image's {height}"
+            "{} rows of the image's {height}",
+            strips.received
         )));
     }
-    if !pending.is_empty() {
-        image.write_strip(&pending).map_err(err)?;
+    let last = std::mem::take(&mut strips.pending);
+    strips.store(&mut dir, &last)?;
+
+    dir.write_tag(Tag::ImageWidth, width).map_err(err)?;
+    dir.write_tag(Tag::ImageLength, height).map_err(err)?;
+    dir.write_tag(Tag::BitsPerSample, &[T::BITS; 3][..])
+        .map_err(err)?;
+    dir.write_tag(Tag::Compression, codec.tiff_code())
+        .map_err(err)?;
+    // RGB.
+    dir.write_tag(Tag::PhotometricInterpretation, 2u16)
+        .map_err(err)?;
+    dir.write_tag(Tag::StripOffsets, &strips.offsets[..])
+        .map_err(err)?;
+    dir.write_tag(Tag::SamplesPerPixel, 3u16).map_err(err)?;
+    dir.write_tag(Tag::RowsPerStrip, STRIP_ROWS.min(height))
+        .map_err(err)?;
+    dir.write_tag(Tag::StripByteCounts, &strips.counts[..])
+        .map_err(err)?;
+    // Chunky (RGBRGB...).
+    dir.write_tag(Tag::PlanarConfiguration, 1u16).map_err(err)?;
+    if codec != Compression::None {
+        dir.write_tag(Tag::Predictor, T::PREDICTOR).map_err(err)?;
     }
-    image.finish().map_err(err)?;
+    dir.write_tag(Tag::SampleFormat, &[T::FORMAT; 3][..])
+        .map_err(err)?;
+    describe(&mut dir, exif_ifd, fields, opts)?;
+    dir.finish().map_err(err)?;
     Ok(result)
 }
 

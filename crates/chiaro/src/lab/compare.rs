@@ -383,6 +383,7 @@ mod tests {
                 icc_profile: Vec::new(),
                 exif: ExifInfo::default(),
                 software: "test".into(),
+                compression: None,
             };
             let img = OutputImage {
                 width: w,

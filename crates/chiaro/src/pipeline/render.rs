@@ -187,7 +187,7 @@ impl<'a> Rendering<'a> {
         Ok(self.info())
     }
 
-    /// Streams into an uncompressed 16-bit or float TIFF at `path` (see
+    /// Streams into a TIFF at `path` (see
     /// [`io::write_tiff_streamed`](crate::io::write_tiff_streamed)); `opts` carries the
     /// ICC profile and EXIF.
     pub fn write_tiff(
