@@ -21,6 +21,7 @@ use chiaro::stages::demosaic::Demosaic;
 use chiaro::stages::demosaic::DemosaicMethod;
 use chiaro::stages::exposure::Exposure;
 use chiaro::stages::highlights::{HighlightMode, Highlights};
+use chiaro::stages::resize::ResizeSpec;
 use chiaro::stages::white_balance::WbMode;
 use chiaro::stages::white_balance::WhiteBalance;
 use chiaro::{ErrorKind, Limits};
@@ -141,6 +142,11 @@ struct DevelopArgs {
     /// Mirror the picture: h (left-right) or v (top-bottom), after --rotate.
     #[arg(long, value_parser = ["h", "v"])]
     flip: Option<String>,
+    /// Resize the output in linear light (Lanczos-3, no ringing): the long edge in pixels
+    /// (2048), a box to fit in (1920x1080) or a percentage (50%). Long edge and box never
+    /// enlarge. Applied after --crop.
+    #[arg(long, value_parser = parse_resize)]
+    resize: Option<ResizeSpec>,
     /// Keep only X,Y,W,H of the output, in its upright pixels (after --rotate and --flip).
     #[arg(long, value_parser = parse_crop)]
     crop: Option<(usize, usize, usize, usize)>,
@@ -302,6 +308,8 @@ struct Job {
     turn: u16,
     /// The output rectangle to keep, in upright output pixels.
     crop: Option<(usize, usize, usize, usize)>,
+    /// The output's size, from the rendered (cropped) size.
+    resize: Option<ResizeSpec>,
 }
 
 fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
@@ -360,6 +368,9 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
     if args.hdr && (format != Format::Jpeg || bits != 8 || args.linear) {
         bail!("--hdr writes an Ultra HDR JPEG: it takes JPEG output at 8 bits, without --linear");
     }
+    if args.hdr && args.resize.is_some() {
+        bail!("--resize does not work with --hdr yet (the gain map would need resizing too)");
+    }
     let degrees = args.rotate.as_deref().map_or(Ok(0), str::parse)?;
     let flip = args.flip.as_deref().and_then(|f| f.chars().next());
     let turn = chiaro::stages::orientation::turn_code(degrees, flip)
@@ -371,6 +382,7 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
         sidecar: args.sidecar,
         turn,
         crop: args.crop,
+        resize: args.resize,
         recipe,
         spec: OutputSpec {
             bits,
@@ -550,6 +562,9 @@ fn output_options(job: &Job) -> String {
     if job.format == Format::Jpeg {
         o.push(format!("--quality {}", job.quality));
     }
+    if let Some(r) = job.resize {
+        o.push(format!("--resize {}", r.to_arg()));
+    }
     if let Some(c) = job.compression {
         o.push(format!("--compression {}", format!("{c:?}").to_lowercase()));
     }
@@ -629,9 +644,16 @@ fn develop_file(
         chiaro::io::write_atomic(output, &bytes, job.place).map_err(|e| e.with_path(output))?;
         return Ok(report(dev.info));
     }
-    let rendering =
+    let mut rendering =
         chiaro::pipeline::Rendering::new(&frame, &job.recipe, &job.spec, &job.limits, Some(cancel))
             .map_err(|e| e.with_path(input))?;
+    if let Some(spec) = job.resize {
+        let (w, h) = rendering.size();
+        let (tw, th) = chiaro::stages::resize::target_size(w, h, spec);
+        rendering = rendering
+            .resize_to(tw, th)
+            .map_err(|e| e.with_path(input))?;
+    }
     let opts = EncodeOptions {
         format: job.format,
         quality: job.quality,
@@ -798,6 +820,10 @@ fn parse_crop(text: &str) -> Result<(usize, usize, usize, usize), String> {
             "'{text}' is not X,Y,W,H with a width and height above 0"
         )),
     }
+}
+
+fn parse_resize(text: &str) -> Result<ResizeSpec, String> {
+    ResizeSpec::parse(text).map_err(|e| e.to_string())
 }
 
 /// What a development reports per file: its choices (by stage), then its warnings.

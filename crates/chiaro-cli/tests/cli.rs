@@ -788,6 +788,52 @@ fn turned(img: &Img, code: u16) -> (usize, usize, Vec<f64>) {
 }
 
 #[test]
+fn resize_option_sizes_the_output_and_keeps_its_light() {
+    let d = tmp();
+    // The sample is 768x512 (DefaultCrop may trim it): read the full size first.
+    let full = develop_ok(&d.path().join("full.png"), &["--bits", "16"]);
+    let (w, h) = (full.width, full.height);
+    let scaled = |s: f64| {
+        (
+            (w as f64 * s).round() as usize,
+            (h as f64 * s).round() as usize,
+        )
+    };
+    let half = develop_ok(
+        &d.path().join("half.png"),
+        &["--bits", "16", "--resize", "50%"],
+    );
+    assert_eq!((half.width, half.height), scaled(0.5));
+    let edge = develop_ok(&d.path().join("edge.png"), &["--resize", "300"]);
+    assert_eq!(edge.width.max(edge.height), 300);
+    assert_eq!((edge.width, edge.height), scaled(300.0 / w.max(h) as f64));
+    // A box larger than the picture leaves it as it is.
+    let fit = develop_ok(&d.path().join("fit.png"), &["--resize", "4000x3000"]);
+    assert_eq!((fit.width, fit.height), (w, h));
+    // After --crop, of the cropped picture.
+    let cut = develop_ok(
+        &d.path().join("cut.png"),
+        &["--crop", "0,0,200,100", "--resize", "50%"],
+    );
+    assert_eq!((cut.width, cut.height), (100, 50));
+    // Resizing moves no light: the means agree with the full picture's.
+    for c in 0..3 {
+        let (a, b) = (full.mean()[c], half.mean()[c]);
+        assert!((a - b).abs() < 0.01, "channel {c}: {a} vs {b}");
+    }
+    let o = chiaro([
+        "develop".as_ref(),
+        sample().as_os_str(),
+        "-o".as_ref(),
+        d.path().join("bad.png").as_os_str(),
+        "--resize".as_ref(),
+        "0%".as_ref(),
+    ]);
+    assert_code(&o, 2, "--resize 0%");
+    assert!(stderr(&o).contains("percentage"), "{}", stderr(&o));
+}
+
+#[test]
 fn rotate_flip_and_crop_turn_and_cut_the_picture() {
     let d = tmp();
     let base = develop_ok(&d.path().join("base.png"), &[]);

@@ -42,6 +42,7 @@ use crate::stages::encode::Encoder;
 use crate::stages::lens::warp::{MAX_HALO as MAX_WARP_HALO, Warp};
 use crate::stages::opcodes::{self, Opcode};
 use crate::stages::orientation;
+use crate::stages::resize::resize_rgb;
 
 /// Largest proxy, in pixels (CFA cells).
 const PROXY_PIXELS: usize = 250_000;
@@ -70,8 +71,10 @@ pub struct Rendering<'a> {
     plan: Plan<'a>,
     limits: Limits,
     cancel: Option<&'a AtomicBool>,
-    /// Oriented output size.
+    /// Oriented size of the rendered picture.
     size: (usize, usize),
+    /// The output's size when it is resampled from the rendered picture.
+    resized: Option<(usize, usize)>,
 }
 
 impl<'a> Rendering<'a> {
@@ -100,12 +103,24 @@ impl<'a> Rendering<'a> {
             limits: *limits,
             cancel,
             size,
+            resized: None,
         })
     }
 
     /// Width and height of the (oriented) output in pixels.
     pub fn size(&self) -> (usize, usize) {
-        self.size
+        self.resized.unwrap_or(self.size)
+    }
+
+    /// Resamples the output to `width` x `height` ([`resize_rgb`]: Lanczos-3, no ringing) in
+    /// linear light: the picture is rendered whole at full size, its code values decoded by
+    /// the output transfer function, resized, and encoded again, so edges and fine texture
+    /// keep their brightness (averaging code values darkens them). The size is checked
+    /// against the limits here; the full-size float picture must fit them too.
+    pub fn resize_to(mut self, width: usize, height: usize) -> Result<Self> {
+        self.limits.check_image(width, height, 3)?;
+        self.resized = ((width, height) != self.size).then_some((width, height));
+        Ok(self)
     }
 
     /// Choices planning made from the image (automatic exposure, white balance), by stage.
@@ -152,13 +167,12 @@ impl<'a> Rendering<'a> {
 
     /// Renders the whole image into memory.
     pub fn image(self) -> Result<Developed> {
-        let job = self.job();
         let pixels = match self.plan.ctx.spec.bits {
-            8 => Pixels::U8(job.run(&self.limits)?),
-            16 => Pixels::U16(job.run(&self.limits)?),
-            _ => Pixels::F32(job.run(&self.limits)?),
+            8 => Pixels::U8(self.pixels()?),
+            16 => Pixels::U16(self.pixels()?),
+            _ => Pixels::F32(self.pixels()?),
         };
-        let (width, height) = self.size;
+        let (width, height) = self.size();
         Ok(Developed {
             image: OutputImage {
                 width,
@@ -178,6 +192,18 @@ impl<'a> Rendering<'a> {
         self,
         sink: &mut (dyn FnMut(PixelRows<'_>) -> Result<()> + Send),
     ) -> Result<RenderInfo> {
+        if self.resized.is_some() {
+            // The resampler needs the whole picture: hand the result over in bands.
+            let dev = self.image()?;
+            let row = dev.image.width * 3;
+            let band = row * 64;
+            match &dev.image.pixels {
+                Pixels::U8(v) => v.chunks(band).try_for_each(|b| sink(PixelRows::U8(b)))?,
+                Pixels::U16(v) => v.chunks(band).try_for_each(|b| sink(PixelRows::U16(b)))?,
+                Pixels::F32(v) => v.chunks(band).try_for_each(|b| sink(PixelRows::F32(b)))?,
+            }
+            return Ok(dev.info);
+        }
         let job = self.job();
         match self.plan.ctx.spec.bits {
             8 => job.stream::<u8>(&self.limits, sink)?,
@@ -196,11 +222,39 @@ impl<'a> Rendering<'a> {
         opts: &crate::io::EncodeOptions,
         place: crate::io::Placement,
     ) -> Result<RenderInfo> {
-        let (width, height) = self.size;
+        let (width, height) = self.size();
         let bits = self.plan.ctx.spec.bits;
         crate::io::write_tiff_streamed(path, width, height, bits, opts, place, |sink| {
             self.stream(sink)
         })
+    }
+
+    /// The output samples: rendered, and resampled when [`Rendering::resize_to`] asked.
+    fn pixels<T: Sample>(&self) -> Result<Vec<T>> {
+        let job = self.job();
+        let Some((to_w, to_h)) = self.resized else {
+            return job.run(&self.limits);
+        };
+        let mut full = job.run::<f32>(&self.limits)?;
+        let linear = self.plan.transfer == Transfer::Linear;
+        let encoder = Encoder::new(self.plan.transfer);
+        if !linear {
+            full.par_chunks_mut(4096)
+                .for_each(|c| c.iter_mut().for_each(|v| *v = encoder.decode(*v)));
+        }
+        let (w, h) = self.size;
+        let small = resize_rgb(&full, w, h, to_w, to_h, &self.limits)?;
+        drop(full);
+        let mut out = try_vec_par::<T>(small.len(), &self.limits)?;
+        out.par_chunks_mut(4096)
+            .zip(small.par_chunks(4096))
+            .for_each(|(o, s)| {
+                for (d, &v) in o.iter_mut().zip(s) {
+                    let e = if linear { v } else { encoder.encode(v) };
+                    *d = T::quantize(if job.clamp { e.clamp(0.0, 1.0) } else { e });
+                }
+            });
+        Ok(out)
     }
 
     fn job(&self) -> Job<'_> {

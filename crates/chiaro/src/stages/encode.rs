@@ -56,6 +56,23 @@ impl Encoder {
     }
 }
 
+impl Encoder {
+    /// The inverse of [`Encoder::encode`]: linear light (0..1) of a code value (clamped to
+    /// 0..1 first), as fast and as accurate.
+    #[inline(always)]
+    pub fn decode(&self, v: f32) -> f32 {
+        let v = v.clamp(0.0, 1.0);
+        let base = ((v + self.offset) / self.scale).max(f32::MIN_POSITIVE);
+        let p = fastmath::pow(base, 1.0 / self.power);
+        let linear = if v <= self.toe * self.slope {
+            v / self.slope
+        } else {
+            p
+        };
+        if v > 0.0 { linear } else { 0.0 }
+    }
+}
+
 impl PointKernel for Encoder {
     fn apply(&self, row: &mut [f32], _: &RowAt<'_>) {
         encode_row(self, row);
@@ -103,6 +120,29 @@ mod tests {
             assert!((enc.encode(2.0) - 1.0).abs() < 1e-6);
             assert_eq!(enc.encode(-1.0), 0.0);
             assert_eq!(enc.encode(f32::NAN.max(0.0)), 0.0);
+        }
+    }
+
+    /// The decoder against the standards' inverse curves in f64.
+    #[test]
+    fn decoder_inverts_the_standard_curves() {
+        let inverse = |t: Transfer, v: f64| match t {
+            Transfer::Srgb if v <= 0.040_45 => v / 12.92,
+            Transfer::Srgb => ((v + 0.055) / 1.055).powf(2.4),
+            Transfer::Rec709 if v < 0.081_242_86 => v / 4.5,
+            Transfer::Rec709 => ((v + 0.099_296_8) / 1.099_296_8).powf(1.0 / 0.45),
+            Transfer::Gamma(g) => v.powf(g),
+            Transfer::Linear => v,
+        };
+        for t in [Transfer::Srgb, Transfer::Rec709, Transfer::Gamma(1.8)] {
+            let enc = Encoder::new(t);
+            let worst = (0..=100_000)
+                .map(|i| i as f64 / 100_000.0)
+                .map(|v| (f64::from(enc.decode(v as f32)) - inverse(t, v)).abs())
+                .fold(0.0f64, f64::max);
+            assert!(worst < 2e-6, "{t:?}: {worst}");
+            assert_eq!(enc.decode(-0.5), 0.0);
+            assert!((enc.decode(1.5) - 1.0).abs() < 1e-6);
         }
     }
 

@@ -17,6 +17,7 @@ pub mod lens;
 pub mod look;
 pub mod opcodes;
 pub mod orientation;
+pub mod resize;
 pub mod tone;
 pub mod white_balance;
 
