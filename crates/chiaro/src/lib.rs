@@ -18,6 +18,7 @@ pub mod fastmath;
 pub mod image;
 pub mod io;
 pub mod lab;
+pub mod lensfun;
 pub mod limits;
 pub mod pipeline;
 pub mod raw;

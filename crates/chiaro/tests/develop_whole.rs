@@ -685,11 +685,7 @@ fn warp_rectilinear_puts_a_distorted_dot_grid_back_on_its_grid() {
         }
     });
     // The ideal scene: dots on a grid.
-    let scene = |x: f64, y: f64| {
-        let g = |v: f64| ((v - spacing / 2.0) / spacing).round() * spacing + spacing / 2.0;
-        let d2 = (x - g(x)).powi(2) + (y - g(y)).powi(2);
-        0.05 + 0.8 * (-d2 / (2.0 * sigma * sigma)).exp()
-    };
+    let scene = |x: f64, y: f64| common::dot_scene(spacing, sigma, x, y);
     let cfa = CfaPattern::bayer("RGGB").expect("pattern");
     let (black, white) = (1024u16, 65535u16);
     // The capture: pixel q of colour c shows the scene at the point the correction maps to
@@ -750,41 +746,8 @@ fn warp_rectilinear_puts_a_distorted_dot_grid_back_on_its_grid() {
         let raw = chiaro::raw::dng::decode(&bytes, &chiaro::Limits::default()).expect("decodes");
         (linear_srgb(&raw, Recipe::default()).0, bytes)
     };
-    // Each dot's centroid per channel, against its ideal place; dots whose window stays
-    // inside the frame.
-    let displacement = |rgb: &[f32]| -> (f64, f64) {
-        let (mut sum2, mut worst, mut n) = (0.0f64, 0.0f64, 0usize);
-        let r = 12i64;
-        for gy in 0..(h as f64 / spacing) as i64 {
-            for gx in 0..(w as f64 / spacing) as i64 {
-                let (px, py) = (
-                    gx as f64 * spacing + spacing / 2.0,
-                    gy as f64 * spacing + spacing / 2.0,
-                );
-                let (x0, y0) = (px as i64 - r, py as i64 - r);
-                if x0 < 0 || y0 < 0 || x0 + 2 * r >= w as i64 || y0 + 2 * r >= h as i64 {
-                    continue;
-                }
-                for c in 0..3 {
-                    let (mut sw, mut sx, mut sy) = (0.0, 0.0, 0.0);
-                    for y in y0..=y0 + 2 * r {
-                        for x in x0..=x0 + 2 * r {
-                            let v = f64::from(rgb[(y as usize * w + x as usize) * 3 + c]);
-                            let wt = (v - 0.1).max(0.0);
-                            sw += wt;
-                            sx += wt * x as f64;
-                            sy += wt * y as f64;
-                        }
-                    }
-                    let d = ((sx / sw - px).powi(2) + (sy / sw - py).powi(2)).sqrt();
-                    sum2 += d * d;
-                    worst = worst.max(d);
-                    n += 1;
-                }
-            }
-        }
-        ((sum2 / n as f64).sqrt(), worst)
-    };
+    // Each dot's centroid per channel, against its ideal place.
+    let displacement = |rgb: &[f32]| common::dot_displacement(rgb, w, h, spacing, 0.1);
     let sdk = common::shared_data().and_then(|d| dng_sdk::binary(&d));
     let through_sdk = |file: &[u8]| {
         let sdk = sdk.as_ref()?;

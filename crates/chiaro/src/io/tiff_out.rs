@@ -83,9 +83,18 @@ pub(super) fn encode_streamed<W: Write + Seek + Send, R>(
         produce: impl FnOnce(&mut (dyn FnMut(PixelRows<'_>) -> Result<()> + Send)) -> Result<R>,
         sink: &mut (dyn FnMut(&[T]) -> Result<()> + Send),
     ) -> Result<R> {
+        // After a refused run nothing more is taken: the file would miss rows.
+        let mut refused = false;
         produce(&mut |rows| {
-            let s = T::of(rows)
-                .ok_or_else(|| Error::parameter("the rows do not have the TIFF's sample type"))?;
+            if refused {
+                return Err(Error::parameter("the TIFF writer refused rows before"));
+            }
+            let Some(s) = T::of(rows) else {
+                refused = true;
+                return Err(Error::parameter(
+                    "the rows do not have the TIFF's sample type",
+                ));
+            };
             sink(s)
         })
     }

@@ -24,6 +24,7 @@ use crate::stages::color::Color;
 use crate::stages::demosaic::Demosaic;
 use crate::stages::exposure::Exposure;
 use crate::stages::highlights::{HighlightMode, Highlights};
+use crate::stages::lens::LensCorrection;
 use crate::stages::tone::curve::ToneCurve;
 use crate::stages::white_balance::WhiteBalance;
 
@@ -67,7 +68,8 @@ impl PartialEq for Recipe {
 }
 
 impl Default for Recipe {
-    /// The default development for display: as-shot white, rcd-fit, highlight blend, sRGB,
+    /// The default development for display: as-shot white, rcd-fit, lens corrections (the
+    /// file's own, else lensfun's once resolved), highlight blend, sRGB,
     /// baseline exposure, the tone curve (raw white to display white).
     fn default() -> Self {
         Recipe {
@@ -75,6 +77,7 @@ impl Default for Recipe {
             stages: vec![
                 Box::new(WhiteBalance::default()),
                 Box::new(Demosaic::default()),
+                Box::new(LensCorrection::default()),
                 Box::new(Highlights {
                     mode: HighlightMode::Blend,
                 }),

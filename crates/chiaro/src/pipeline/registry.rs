@@ -45,6 +45,7 @@ impl Registry {
             r.register::<defects::Defects>();
             r.register::<white_balance::WhiteBalance>();
             r.register::<demosaic::Demosaic>();
+            r.register::<lens::LensCorrection>();
             r.register::<highlights::Highlights>();
             r.register::<color::Color>();
             r.register::<exposure::Exposure>();

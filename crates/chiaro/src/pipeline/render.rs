@@ -39,7 +39,8 @@ use crate::io::{OutputImage, PixelRows, Pixels};
 use crate::limits::{Limits, try_vec, try_vec_par};
 use crate::raw::CfaPattern;
 use crate::stages::encode::Encoder;
-use crate::stages::lens::warp::{MAX_HALO as MAX_WARP_HALO, Warp};
+use crate::stages::lens::warp::{DngWarp, MAX_HALO as MAX_WARP_HALO, Warp};
+use crate::stages::lens::{LensCorrection, is_lens_opcode};
 use crate::stages::opcodes::{self, Opcode};
 use crate::stages::orientation;
 use crate::stages::resize::resize_rgb;
@@ -351,7 +352,18 @@ impl<'a> Plan<'a> {
                         stage.name()
                     )));
                 }
-                let list = frame.rgb_opcodes();
+                // The file's lens opcodes only where the lens stage (or its absence: the
+                // DNG's default) takes them.
+                let embedded_lens = recipe
+                    .get::<LensCorrection>()
+                    .is_none_or(|l| LensCorrection::uses_embedded(l.source, frame));
+                let list: Vec<Opcode> = frame
+                    .rgb_opcodes()
+                    .iter()
+                    .filter(|op| embedded_lens || !is_lens_opcode(op))
+                    .cloned()
+                    .collect();
+                let list = &list[..];
                 ctx.warnings.extend(
                     opcodes::unsupported_in_rgb(list)
                         .into_iter()
@@ -372,7 +384,8 @@ impl<'a> Plan<'a> {
                         names.push("opcodes");
                     }
                     if let Some(w) = warp {
-                        let warp = Warp::new(w, frame.width(), frame.height());
+                        let (fw, fh) = (frame.width(), frame.height());
+                        let warp = Warp::new(DngWarp::new(w, fw, fh), fw, fh);
                         if warp.halo() > MAX_WARP_HALO {
                             ctx.warnings.push(format!(
                                 "OpcodeList3: WarpRectilinear moves pixels by up to {} px (more \

@@ -154,3 +154,48 @@ pub fn box_mean(rgb: &[f32], width: usize, cx: usize, cy: usize, size: usize) ->
     let h = size / 2;
     rect_mean(rgb, width, cy - h, cy + h, cx - h, cx + h)
 }
+
+/// A scene of Gaussian dots (`sigma` px) on a square grid of `spacing` px, dot centres at
+/// `spacing / 2 + k spacing`: 0.05 background, 0.85 peaks.
+pub fn dot_scene(spacing: f64, sigma: f64, x: f64, y: f64) -> f64 {
+    let g = |v: f64| ((v - spacing / 2.0) / spacing).round() * spacing + spacing / 2.0;
+    let d2 = (x - g(x)).powi(2) + (y - g(y)).powi(2);
+    0.05 + 0.8 * (-d2 / (2.0 * sigma * sigma)).exp()
+}
+
+/// RMS and worst distance (px) of each dot's centroid, per channel, from its place on the
+/// [`dot_scene`] grid, in a `w` x `h` interleaved RGB image; dots whose 25 px window leaves
+/// the image are not counted. Samples above `floor` weigh by how much they exceed it.
+pub fn dot_displacement(rgb: &[f32], w: usize, h: usize, spacing: f64, floor: f32) -> (f64, f64) {
+    let (mut sum2, mut worst, mut n) = (0.0f64, 0.0f64, 0usize);
+    let r = 12i64;
+    for gy in 0..(h as f64 / spacing) as i64 {
+        for gx in 0..(w as f64 / spacing) as i64 {
+            let (px, py) = (
+                gx as f64 * spacing + spacing / 2.0,
+                gy as f64 * spacing + spacing / 2.0,
+            );
+            let (x0, y0) = (px as i64 - r, py as i64 - r);
+            if x0 < 0 || y0 < 0 || x0 + 2 * r >= w as i64 || y0 + 2 * r >= h as i64 {
+                continue;
+            }
+            for c in 0..3 {
+                let (mut sw, mut sx, mut sy) = (0.0, 0.0, 0.0);
+                for y in y0..=y0 + 2 * r {
+                    for x in x0..=x0 + 2 * r {
+                        let v = rgb[(y as usize * w + x as usize) * 3 + c];
+                        let wt = f64::from((v - floor).max(0.0));
+                        sw += wt;
+                        sx += wt * x as f64;
+                        sy += wt * y as f64;
+                    }
+                }
+                let d = ((sx / sw - px).powi(2) + (sy / sw - py).powi(2)).sqrt();
+                sum2 += d * d;
+                worst = worst.max(d);
+                n += 1;
+            }
+        }
+    }
+    ((sum2 / n as f64).sqrt(), worst)
+}

@@ -1,11 +1,12 @@
-//! DNG WarpRectilinear and WarpRectilinear2 (DNG 1.7 spec, chapter 7): lens distortion and
-//! lateral chromatic aberration corrected by a per-plane warp, as the DNG's OpcodeList3 asks.
+//! Resampling warps: lens distortion and lateral chromatic aberration corrected by moving
+//! each plane, from the DNG's own opcodes (WarpRectilinear, WarpRectilinear2; DNG 1.7 spec,
+//! chapter 7) or from lensfun's models ([`super::lensfun`]).
 //!
-//! Each output pixel `(x, y)` (pixel indices, as the DNG SDK takes them) reads its plane of
-//! the input at the position the opcode's polynomials give ([`Opcode::WarpRectilinear`]'s
-//! parameters), resampled with the Catmull-Rom cubic (support 4, interpolating; its small
-//! overshoot at edges is the only ringing). Input positions outside the image take the
-//! nearest edge pixel.
+//! A [`Mapping`] says where each output pixel `(x, y)` (pixel indices, as the DNG SDK takes
+//! them) reads each plane of the input; [`Warp`] resamples there with the Catmull-Rom cubic
+//! (support 4, interpolating; its small overshoot at edges, at most 1/8 of a step, is the
+//! only ringing) and can scale the pixel by a gain of the position read (devignetting of the
+//! uncorrected image). Input positions outside the image take the nearest edge pixel.
 //!
 //! # Units
 //! In and out: linear camera RGB, any range (the warp is linear in the samples).
@@ -22,21 +23,31 @@ use crate::raw::dng::opcodes::{WarpPlane, WarpRectilinear};
 /// pixels by at most a few percent of the image diagonal (about 250 px on a 12 MP phone).
 pub const MAX_HALO: usize = 512;
 
-/// A planned warp for a frame of a given size.
-pub struct Warp {
+/// Where a warp reads its input.
+pub trait Mapping: Send + Sync {
+    /// Where output pixel (`x`, `y`) of `plane` (0 red, 1 green, 2 blue) reads the input.
+    fn source(&self, plane: usize, x: f64, y: f64) -> (f64, f64);
+    /// All planes read at one place (one position per pixel).
+    fn shared(&self) -> bool;
+    /// The gain a pixel read at input position (`x`, `y`) gets; `None`: no gain.
+    fn gain(&self, _x: f64, _y: f64) -> Option<f32> {
+        None
+    }
+}
+
+/// The DNG opcode's polynomials for a frame of a given size.
+pub struct DngWarp {
     /// The polynomials of each of the three planes.
     planes: [WarpPlane; 3],
     reciprocal: bool,
-    /// All planes share one polynomial (one position per pixel).
     shared: bool,
     /// Optical centre in pixels.
     centre: (f64, f64),
     /// Distance from the centre to the farthest image corner, pixels.
     radius: f64,
-    halo: usize,
 }
 
-impl Warp {
+impl DngWarp {
     /// The warp `w` on a frame of `width` x `height` pixels.
     pub fn new(w: &WarpRectilinear, width: usize, height: usize) -> Self {
         let plane = |i: usize| w.planes[i.min(w.planes.len().saturating_sub(1))];
@@ -48,32 +59,17 @@ impl Warp {
             .map(|&(x, y): &(f64, f64)| (x - centre.0).hypot(y - centre.1))
             .fold(0.0, f64::max)
             .max(1.0);
-        let mut warp = Warp {
+        DngWarp {
             shared: planes.iter().all(|p| *p == planes[0]),
             planes,
             reciprocal: w.reciprocal,
             centre,
             radius,
-            halo: 0,
-        };
-        // The largest displacement over a grid of the frame (the polynomials are smooth), plus
-        // the cubic's reach and a pixel of margin.
-        let mut reach = 0.0f64;
-        for gy in 0..=64 {
-            for gx in 0..=64 {
-                let (x, y) = (fw * f64::from(gx) / 64.0, fh * f64::from(gy) / 64.0);
-                for p in 0..3 {
-                    let (sx, sy) = warp.source(p, x, y);
-                    reach = reach.max((sx - x).abs()).max((sy - y).abs());
-                }
-            }
         }
-        // A hostile opcode cannot ask for more context than the frame has.
-        warp.halo = ((reach - 1e-6).max(0.0).ceil() as usize).min(width.max(height)) + 3;
-        warp
     }
+}
 
-    /// Where output pixel (`x`, `y`) of `plane` reads the input.
+impl Mapping for DngWarp {
     #[inline]
     fn source(&self, plane: usize, x: f64, y: f64) -> (f64, f64) {
         let p = &self.planes[plane];
@@ -91,6 +87,43 @@ impl Warp {
             self.centre.1 + m * (f * dy + ty),
         )
     }
+
+    fn shared(&self) -> bool {
+        self.shared
+    }
+}
+
+/// A planned warp: a mapping and the border it needs.
+pub struct Warp<M> {
+    map: M,
+    halo: usize,
+}
+
+impl<M: Mapping> Warp<M> {
+    /// `map` on a frame of `width` x `height` pixels.
+    pub fn new(map: M, width: usize, height: usize) -> Self {
+        let (fw, fh) = (width as f64, height as f64);
+        // The largest displacement over a grid of the frame (the mappings are smooth), plus
+        // the cubic's reach and a pixel of margin.
+        let mut reach = 0.0f64;
+        for gy in 0..=64 {
+            for gx in 0..=64 {
+                let (x, y) = (fw * f64::from(gx) / 64.0, fh * f64::from(gy) / 64.0);
+                for p in 0..3 {
+                    let (sx, sy) = map.source(p, x, y);
+                    reach = reach.max((sx - x).abs()).max((sy - y).abs());
+                }
+            }
+        }
+        // A hostile mapping cannot ask for more context than the frame has (NaN gives 0).
+        let halo = ((reach - 1e-6).max(0.0).ceil() as usize).min(width.max(height)) + 3;
+        Warp { map, halo }
+    }
+
+    /// The mapping.
+    pub fn mapping(&self) -> &M {
+        &self.map
+    }
 }
 
 /// Catmull-Rom weights of the four taps around a position `t` past the second one.
@@ -105,7 +138,7 @@ fn cubic_weights(t: f32) -> [f32; 4] {
     ]
 }
 
-impl AreaKernel for Warp {
+impl<M: Mapping> AreaKernel for Warp<M> {
     fn halo(&self) -> usize {
         self.halo
     }
@@ -130,17 +163,25 @@ impl AreaKernel for Warp {
                 w,
             )
         };
+        let shared = self.map.shared();
+        let positions = if shared { 1 } else { ch.min(3) };
         for y in d.y..d.bottom() {
             for x in d.x..d.right() {
                 let out = ((y - d.y) * d.width + (x - d.x)) * ch;
-                for c in 0..ch.min(3) {
-                    if c > 0 && self.shared {
-                        continue;
+                let at: [(f64, f64); 3] = std::array::from_fn(|c| {
+                    if c < positions {
+                        self.map.source(c, x as f64, y as f64)
+                    } else {
+                        (0.0, 0.0)
                     }
-                    let (sx, sy) = self.source(c, x as f64, y as f64);
+                });
+                // The gain of the position green reads (all planes' when shared).
+                let (gx, gy) = at[if positions == 3 { 1 } else { 0 }];
+                let gain = self.map.gain(gx, gy).unwrap_or(1.0);
+                for (c, &(sx, sy)) in at.iter().enumerate().take(positions) {
                     let (xs, wx) = taps(sx, s.x, x_max);
                     let (ys, wy) = taps(sy, s.y, y_max);
-                    let planes = if self.shared { 0..ch } else { c..c + 1 };
+                    let planes = if shared { 0..ch } else { c..c + 1 };
                     for p in planes {
                         let mut acc = 0.0f32;
                         for (yy, wyy) in ys.iter().zip(wy) {
@@ -151,7 +192,7 @@ impl AreaKernel for Warp {
                             }
                             acc += wyy * line;
                         }
-                        dst.data[out + p] = acc;
+                        dst.data[out + p] = acc * gain;
                     }
                 }
             }
@@ -182,7 +223,11 @@ mod tests {
     fn identity_warp_copies_the_image() {
         let (w, h) = (40, 30);
         let data: Vec<f32> = (0..w * h * 3).map(|i| (i as f32 * 0.37).sin()).collect();
-        let k = Warp::new(&warp([1.0, 0.0, 0.0, 0.0, 0.0, 0.0]), w, h);
+        let k = Warp::new(
+            DngWarp::new(&warp([1.0, 0.0, 0.0, 0.0, 0.0, 0.0]), w, h),
+            w,
+            h,
+        );
         assert_eq!(k.halo(), 3);
         let src = TileView {
             data: &data,
@@ -203,7 +248,7 @@ mod tests {
     #[test]
     fn positions_follow_the_spec_polynomials() {
         // Centre (50, 25) of a 100 x 50 frame; the farthest corner is sqrt(50^2 + 25^2) away.
-        let k = Warp::new(&warp([1.0, 0.1, -0.02, 0.003, 0.004, -0.005]), 100, 50);
+        let k = DngWarp::new(&warp([1.0, 0.1, -0.02, 0.003, 0.004, -0.005]), 100, 50);
         let m = 50.0f64.hypot(25.0);
         let (x, y) = (90.0, 5.0);
         let (dx, dy) = ((x - 50.0) / m, (y - 25.0) / m);
@@ -217,11 +262,12 @@ mod tests {
         let mut second = warp([1.0, 0.1, -0.02, 0.003, 0.0, 0.0]);
         second.reciprocal = true;
         second.second = true;
-        let k2 = Warp::new(&second, 100, 50);
+        let k2 = DngWarp::new(&second, 100, 50);
         let (sx, _) = k2.source(0, x, y);
         assert!((sx - (50.0 + m * dx / f)).abs() < 1e-9, "{sx}");
         // The halo covers the largest displacement (at a corner here).
         let (cx, cy) = k.source(0, 0.0, 0.0);
-        assert!(k.halo() as f64 >= cx.abs().max(cy.abs()));
+        let planned = Warp::new(k, 100, 50);
+        assert!(planned.halo() as f64 >= cx.abs().max(cy.abs()));
     }
 }
