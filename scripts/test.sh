@@ -75,6 +75,18 @@ if ! command -v tiffcp >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/
     || echo "warning: could not install libtiff-tools; the TIFF test checks without libtiff" >&2
 fi
 
+# lensfun's database (CC BY-SA data, never shipped in the repository) and lensfun itself
+# (LGPL, only as the test peer, loaded by tests/peers/lensfun_peer.py through ctypes):
+# tests/lens_lensfun.rs compares chiaro's lookups and corrections with it. Without them
+# those parts say they were left out.
+if { [ ! -d /usr/share/lensfun/version_1 ] || ! ldconfig -p 2>/dev/null | grep -q liblensfun.so.1; } \
+  && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing liblensfun-data-v1 and liblensfun1 (apt-get) for the lensfun tests..."
+  apt-get install -y -qq liblensfun-data-v1 liblensfun1 >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq liblensfun-data-v1 liblensfun1 >/dev/null 2>&1; } \
+    || echo "warning: could not install lensfun; the lensfun peer test checks without it" >&2
+fi
+
 # Licence guard: no GPL/AGPL crate in the default build (deny.toml).
 if ! cargo deny --version >/dev/null 2>&1; then
   echo "installing cargo-deny (cargo install, about 8 minutes on 2 cores)..."

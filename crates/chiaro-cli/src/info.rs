@@ -9,10 +9,18 @@ use chiaro::raw::RawImage;
 use chiaro::stages::opcodes;
 use serde_json::{Value, json};
 
-pub fn run(path: &Path, as_json: bool, reader: &crate::RawReader) -> anyhow::Result<()> {
+pub fn run(
+    path: &Path,
+    as_json: bool,
+    reader: &crate::RawReader,
+    lens_db: &crate::LensDb,
+) -> anyhow::Result<()> {
     let raw = reader.read(path, &chiaro::Limits::default())?;
     let mut v = describe(path, &raw);
-    let plan = plan(&raw);
+    let plan = plan(&raw, lens_db);
+    v["lens_correction"] = plan
+        .as_ref()
+        .map_or(Value::Null, |p| Value::from(p.lens.clone()));
     v["auto_exposure"] = plan
         .as_ref()
         .and_then(|p| p.auto_exposure.clone())
@@ -43,11 +51,13 @@ struct Plan {
     /// The default development's choices from the image (white balance, ...).
     notes: Vec<(&'static str, String)>,
     warnings: Vec<String>,
+    /// Which lens correction the default development applies, from where (or why none).
+    lens: String,
 }
 
 /// Plans the default development with automatic exposure (`None` when the file cannot be
 /// prepared for rendering).
-fn plan(raw: &RawImage) -> Option<Plan> {
+fn plan(raw: &RawImage, lens_db: &crate::LensDb) -> Option<Plan> {
     use chiaro::pipeline::{OutputSpec, Recipe, Rendering};
     use chiaro::stages::exposure::Exposure;
     let limits = chiaro::Limits::default();
@@ -56,8 +66,9 @@ fn plan(raw: &RawImage) -> Option<Plan> {
         bits: 8,
         linear: false,
     };
-    let default = Rendering::new(&frame, &Recipe::default(), &spec, &limits, None).ok()?;
-    let mut recipe = Recipe::default();
+    let (with_lens, lens, _) = lens_db.resolve(&Recipe::default(), &frame);
+    let default = Rendering::new(&frame, &with_lens, &spec, &limits, None).ok()?;
+    let mut recipe = with_lens.clone();
     recipe.set(Exposure {
         ev: 0.0,
         baseline: true,
@@ -74,6 +85,7 @@ fn plan(raw: &RawImage) -> Option<Plan> {
         auto_exposure,
         notes: default.notes().to_vec(),
         warnings: default.warnings().to_vec(),
+        lens: lens.trim_start_matches("lens: ").to_string(),
     })
 }
 
@@ -180,7 +192,8 @@ fn summary(path: &Path, raw: &RawImage, v: &Value, plan: Option<&Plan>, out: &mu
     line("opcodes", (!parts.is_empty()).then(|| parts.join("; ")));
     if let Some(p) = plan {
         line("develops", Some(p.steps.join(" > ")));
-        for (stage, note) in &p.notes {
+        line("corrects", Some(format!("lens: {}", p.lens)));
+        for (stage, note) in p.notes.iter().filter(|(stage, _)| *stage != "lens") {
             line("", Some(format!("{stage}: {note}")));
         }
         line(

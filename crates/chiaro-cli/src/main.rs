@@ -54,6 +54,9 @@ enum Command {
         /// Decode camera raws in this process instead of an isolated worker process.
         #[arg(long)]
         no_isolate: bool,
+        /// A folder of lensfun XML files instead of the installed database.
+        #[arg(long)]
+        lens_db: Option<PathBuf>,
     },
     /// Extract the preview JPEG a raw file embeds (fast, nothing is developed).
     Thumbnail {
@@ -155,6 +158,14 @@ struct DevelopArgs {
     /// white balance scales them).
     #[arg(long, value_parser = ["blend", "clip", "none"])]
     highlights: Option<String>,
+    /// Lens corrections: auto (default: the file's own, else lensfun's database), embedded
+    /// (only the file's), lensfun (only the database's) or off.
+    #[arg(long, value_parser = ["auto", "off", "embedded", "lensfun"])]
+    lens: Option<String>,
+    /// A folder of lensfun XML files to use instead of the installed database
+    /// (/usr/share/lensfun/version_1, Debian's liblensfun-data-v1).
+    #[arg(long)]
+    lens_db: Option<PathBuf>,
     /// A built-in look (natural, authentic, vibrant, mono, mono-warm, soft, none; see
     /// `chiaro looks list`), a look TOML file, or a .cube 3D LUT (applied to the output's
     /// code values after the tone curve).
@@ -219,7 +230,10 @@ fn main() -> ExitCode {
             file,
             json,
             no_isolate,
-        } => match info::run(&file, json, &RawReader::new(no_isolate)) {
+            lens_db,
+        } => match LensDb::new(lens_db.as_deref())
+            .and_then(|db| info::run(&file, json, &RawReader::new(no_isolate), &db))
+        {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 // The library's message is complete on its own line; no cause chain.
@@ -310,6 +324,72 @@ struct Job {
     crop: Option<(usize, usize, usize, usize)>,
     /// The output's size, from the rendered (cropped) size.
     resize: Option<ResizeSpec>,
+    /// lensfun's database, read when a file first needs it.
+    lens_db: LensDb,
+}
+
+/// lensfun's database: a folder given, or the installed one, read at most once.
+pub(crate) struct LensDb {
+    dir: Option<PathBuf>,
+    db: std::sync::OnceLock<Option<chiaro::lensfun::Database>>,
+}
+
+impl LensDb {
+    /// The folder `dir` (read now, so a bad one is a usage error) or the installed database.
+    pub(crate) fn new(dir: Option<&Path>) -> anyhow::Result<Self> {
+        let db = std::sync::OnceLock::new();
+        if let Some(d) = dir {
+            let loaded = chiaro::lensfun::Database::load_dir(d)
+                .with_context(|| format!("--lens-db {}", d.display()))?;
+            if loaded.lenses.is_empty() {
+                bail!("--lens-db {}: no lenses in its XML files", d.display());
+            }
+            let _ = db.set(Some(loaded));
+        }
+        Ok(LensDb {
+            dir: dir.map(Path::to_path_buf),
+            db,
+        })
+    }
+
+    fn get(&self) -> Option<&chiaro::lensfun::Database> {
+        self.db
+            .get_or_init(chiaro::lensfun::Database::system)
+            .as_ref()
+    }
+
+    /// `recipe` with its lens stage resolved for `frame` when that stage wants lensfun's
+    /// correction and has none yet (a recipe that carries one, as a sidecar does, keeps it);
+    /// what the lens stage will do, or why lensfun gave nothing; and whether that is worth a
+    /// warning (lensfun was asked for by name and gave nothing).
+    pub(crate) fn resolve(
+        &self,
+        recipe: &Recipe,
+        frame: &chiaro::pipeline::Frame,
+    ) -> (Recipe, String, bool) {
+        use chiaro::stages::lens::{LensCorrection, LensSource};
+        let mut recipe = recipe.clone();
+        let Some(lens) = recipe.get_mut::<LensCorrection>() else {
+            return (recipe, "lens: no correction (no lens stage)".into(), false);
+        };
+        if lens.lensfun.is_some() || !lens.wants_lensfun(frame) {
+            let said = lens.describe(frame);
+            return (recipe, said, false);
+        }
+        let asked = lens.source == LensSource::Lensfun;
+        let said = match self.get() {
+            Some(db) => lens.resolve(frame, db),
+            None => format!(
+                "lens: no correction: no lensfun database {}",
+                match &self.dir {
+                    Some(d) => format!("in {}", d.display()),
+                    None => "installed (Debian: liblensfun-data-v1; or --lens-db DIR)".into(),
+                }
+            ),
+        };
+        let warn = asked && lens.lensfun.is_none();
+        (recipe, said, warn)
+    }
 }
 
 fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
@@ -383,6 +463,7 @@ fn develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
         turn,
         crop: args.crop,
         resize: args.resize,
+        lens_db: LensDb::new(args.lens_db.as_deref())?,
         recipe,
         spec: OutputSpec {
             bits,
@@ -527,7 +608,7 @@ fn develop_one(
     output: &Path,
     cancel: &AtomicBool,
 ) -> Result<Notes, chiaro::Error> {
-    let notes = develop_file(job, input, output, cancel)?;
+    let (notes, recipe) = develop_file(job, input, output, cancel)?;
     let skipped = notes.iter().any(|n| n.0 == SKIPPED);
     if job.sidecar && !skipped {
         let mut name = output.as_os_str().to_owned();
@@ -538,7 +619,7 @@ fn develop_one(
             env!("CARGO_PKG_VERSION"),
             output.display(),
             output_options(job),
-            job.recipe.to_toml()?
+            recipe.to_toml()?
         );
         let place = Placement {
             overwrite: true,
@@ -597,17 +678,20 @@ fn output_options(job: &Job) -> String {
     o.join(" ")
 }
 
+/// Develops one file; gives what to report and the recipe used (the job's, with the lens
+/// correction resolved for the file).
 fn develop_file(
     job: &Job,
     input: &Path,
     output: &Path,
     cancel: &AtomicBool,
-) -> Result<Notes, chiaro::Error> {
+) -> Result<(Notes, Recipe), chiaro::Error> {
     if cancel.load(Ordering::SeqCst) {
         return Err(chiaro::Error::new(ErrorKind::Cancelled, "cancelled"));
     }
     if job.skip_existing && output.exists() {
-        return Ok(vec![(SKIPPED, format!("{} exists", output.display()))]);
+        let notes = vec![(SKIPPED, format!("{} exists", output.display()))];
+        return Ok((notes, job.recipe.clone()));
     }
     if !job.place.overwrite && output.exists() {
         return Err(chiaro::Error::new(
@@ -617,18 +701,26 @@ fn develop_file(
         .with_path(output));
     }
     // The sensor samples are dropped once the frame is prepared, before the output exists.
-    let frame = {
+    let (frame, recipe, lens_note) = {
         let raw = job.reader.read(input, &job.limits)?;
         let mut frame =
             chiaro::pipeline::prepare(&raw, &job.limits).map_err(|e| e.with_path(input))?;
         if job.half_size {
             frame = frame.binned(&job.limits).map_err(|e| e.with_path(input))?;
         }
-        reframe(frame, job.turn, job.crop).map_err(|e| e.with_path(input))?
+        // Lens corrections are centred on the whole picture, before the user's crop.
+        let (recipe, said, warn) = job.lens_db.resolve(&job.recipe, &frame);
+        let frame = reframe(frame, job.turn, job.crop).map_err(|e| e.with_path(input))?;
+        (frame, recipe, warn.then_some(said))
+    };
+    let report = |info| {
+        let mut notes = report(info);
+        notes.extend(lens_note.clone().map(|n| ("warning", n)));
+        notes
     };
     if job.hdr {
         let (dev, map) =
-            chiaro::pipeline::hdr::ultra_hdr(&frame, &job.recipe, &job.limits, Some(cancel))
+            chiaro::pipeline::hdr::ultra_hdr(&frame, &recipe, &job.limits, Some(cancel))
                 .map_err(|e| e.with_path(input))?;
         let opts = EncodeOptions {
             format: Format::Jpeg,
@@ -642,10 +734,10 @@ fn develop_file(
         let bytes = chiaro::io::ultrahdr::encode(&dev.image, &opts, &map)
             .map_err(|e| e.with_path(output))?;
         chiaro::io::write_atomic(output, &bytes, job.place).map_err(|e| e.with_path(output))?;
-        return Ok(report(dev.info));
+        return Ok((report(dev.info), recipe));
     }
     let mut rendering =
-        chiaro::pipeline::Rendering::new(&frame, &job.recipe, &job.spec, &job.limits, Some(cancel))
+        chiaro::pipeline::Rendering::new(&frame, &recipe, &job.spec, &job.limits, Some(cancel))
             .map_err(|e| e.with_path(input))?;
     if let Some(spec) = job.resize {
         let (w, h) = rendering.size();
@@ -669,7 +761,7 @@ fn develop_file(
         let info = rendering
             .write_tiff(output, &opts, job.place)
             .map_err(|e| e.with_path(input))?;
-        return Ok(report(info));
+        return Ok((report(info), recipe));
     }
     let dev = rendering.image().map_err(|e| e.with_path(input))?;
     drop(frame);
@@ -678,7 +770,7 @@ fn develop_file(
     }
     chiaro::io::write_image(output, &dev.image, &opts, job.place)
         .map_err(|e| e.with_path(output))?;
-    Ok(report(dev.info))
+    Ok((report(dev.info), recipe))
 }
 
 /// The frame turned by orientation code `turn` after its own orientation, then cropped to
@@ -889,6 +981,15 @@ fn build_recipe(args: &DevelopArgs) -> anyhow::Result<Recipe> {
         recipe.set(Demosaic {
             method: DemosaicMethod::from_name(d)?,
         });
+    }
+    if let Some(l) = &args.lens {
+        let mut lens = recipe
+            .get::<chiaro::stages::lens::LensCorrection>()
+            .cloned()
+            .unwrap_or_default();
+        lens.source = chiaro::stages::lens::LensSource::from_name(l)?;
+        lens.lensfun = None;
+        recipe.set(lens);
     }
     if let Some(h) = &args.highlights {
         let mode = match h.as_str() {

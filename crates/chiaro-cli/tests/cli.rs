@@ -1636,6 +1636,143 @@ fn headerless_raw_with_sidecar_develops() {
     decode(&out).assert_sample_size();
 }
 
+/// A lensfun database of one camera and lens (the library's tests check the maths).
+const LENS_DB: &str = r#"<lensdatabase version="1">
+    <mount><name>Test Mount</name></mount>
+    <camera><maker>Testcam</maker><model>Testcam T1</model>
+        <mount>Test Mount</mount><cropfactor>1</cropfactor></camera>
+    <lens><maker>Testcam</maker><model>Testcam 24mm f/2.8</model>
+        <mount>Test Mount</mount><cropfactor>1</cropfactor>
+        <calibration>
+            <distortion model="poly3" focal="24" k1="-0.02"/>
+            <vignetting model="pa" focal="24" aperture="2.8" distance="10" k1="-0.5" k2="0" k3="0"/>
+        </calibration></lens>
+</lensdatabase>"#;
+
+/// A flat grey headerless raw of the test camera and lens, with its sidecar.
+fn lens_raw(dir: &Path, lens: &str) -> PathBuf {
+    let (w, h) = (240usize, 160usize);
+    let bytes: Vec<u8> = (0..w * h).flat_map(|_| 3000u16.to_le_bytes()).collect();
+    let raw = dir.join(format!("shot_{}.raw", lens.len()));
+    std::fs::write(&raw, bytes).expect("raw");
+    let side = format!(
+        "width = {w}\nheight = {h}\ndtype = \"u16le\"\nbits = 14\ncfa = \"RGGB\"\nblack = 0\n\
+         white = 16383\nmake = \"Testcam\"\nmodel = \"Testcam T1\"\nlens = \"{lens}\"\n\
+         focal_length = 24.0\nf_number = 2.8\n"
+    );
+    std::fs::write(raw.with_extension("toml"), side).expect("sidecar");
+    raw
+}
+
+#[test]
+fn lens_option_applies_lensfun_corrections_and_info_says_so() {
+    let d = tmp();
+    let db = d.path().join("lensfun");
+    std::fs::create_dir(&db).expect("folder");
+    std::fs::write(db.join("test.xml"), LENS_DB).expect("db");
+    let raw = lens_raw(d.path(), "Testcam 24mm f/2.8");
+    let run = |name: &str, extra: &[&str]| {
+        let out = d.path().join(name);
+        let mut args: Vec<OsArg> = vec!["develop".into(), raw.clone().into(), "-o".into()];
+        args.push(out.clone().into());
+        args.push("--lens-db".into());
+        args.push(db.clone().into());
+        args.extend(extra.iter().map(OsArg::from));
+        let o = chiaro(&args);
+        assert_code(&o, 0, &format!("develop {extra:?}"));
+        (decode(&out), stderr(&o))
+    };
+    let (on, said) = run("on.tif", &["--lens", "lensfun", "--sidecar", "--linear"]);
+    assert!(
+        said.contains("lens: lensfun: Testcam 24mm f/2.8") && said.contains("vignetting"),
+        "{said}"
+    );
+    let (off, said_off) = run("off.tif", &["--lens", "off", "--linear"]);
+    assert!(!said_off.contains("lensfun"), "{said_off}");
+    // A flat field stays flat uncorrected; corrected, output pixel (4, 4) reads the source
+    // at the distorted radius r (1 - k1 + k1 r^2), k1 = -0.02, of its normalised radius
+    // (lensfun: 1 = half the shorter side, scaled by the calibration's 3:2 diagonal over the
+    // picture's), and is divided by the vignetting 1 + k1 r^2 there, k1 = -0.5, r over the
+    // half-diagonal.
+    let (w, h) = (on.width as f64, on.height as f64);
+    let at = |img: &Img, x: usize, y: usize| img.data[(y * img.width + x) * 3 + 1];
+    let (cx, cy) = (on.width / 2, on.height / 2);
+    let (wm, hm) = (w - 1.0, h - 1.0);
+    let cc = (1.5f64 * 1.5 + 1.0).sqrt() / ((wm / hm).powi(2) + 1.0).sqrt();
+    let r = cc * (2.0 * 4.0 - wm).hypot(2.0 * 4.0 - hm) / hm;
+    let source = r * (1.02 - 0.02 * r * r);
+    let want = 1.0 / (1.0 - 0.5 * source * source / (1.5 * 1.5 + 1.0));
+    let gain = (at(&on, 4, 4) / at(&off, 4, 4)) / (at(&on, cx, cy) / at(&off, cx, cy));
+    assert!(
+        (gain / want - 1.0).abs() < 0.01,
+        "corner gain {gain}, lensfun's {want}"
+    );
+    assert!((at(&off, 4, 4) / at(&off, cx, cy) - 1.0).abs() < 0.01);
+    // The sidecar carries the resolved correction: it develops the same without the database.
+    let side = d.path().join("on.tif.chiaro.toml");
+    let text = std::fs::read_to_string(&side).expect("sidecar written");
+    assert!(
+        text.contains("[stages.lensfun]") || text.contains("lensfun ="),
+        "{text}"
+    );
+    let again = d.path().join("again.tif");
+    let o = chiaro([
+        OsArg::from("develop"),
+        raw.clone().into(),
+        "-o".into(),
+        again.clone().into(),
+        "--linear".into(),
+        "--recipe".into(),
+        side.into(),
+    ]);
+    assert_code(&o, 0, "develop --recipe sidecar");
+    assert_eq!(decode(&again).data, on.data);
+    // info names the correction and where it comes from.
+    let o = chiaro([
+        OsArg::from("info"),
+        raw.clone().into(),
+        "--lens-db".into(),
+        db.clone().into(),
+    ]);
+    assert_code(&o, 0, "info");
+    let text = stdout(&o);
+    assert!(
+        text.contains("corrects  lens: lensfun: Testcam 24mm f/2.8"),
+        "{text}"
+    );
+    assert!(text.contains("test.xml"), "{text}");
+    // A lens the database lacks, asked for by name: a warning that says why.
+    let other = lens_raw(d.path(), "Othermaker 85mm f/1.4");
+    let out = d.path().join("other.png");
+    let o = chiaro([
+        OsArg::from("develop"),
+        other.into(),
+        "-o".into(),
+        out.into(),
+        "--lens".into(),
+        "lensfun".into(),
+        "--lens-db".into(),
+        db.clone().into(),
+    ]);
+    assert_code(&o, 0, "unknown lens");
+    assert!(
+        stderr(&o).contains("is not in the lensfun database"),
+        "{}",
+        stderr(&o)
+    );
+    // A folder that is not a lensfun database is a usage error.
+    let o = chiaro([
+        OsArg::from("develop"),
+        raw.into(),
+        "-o".into(),
+        d.path().join("x.png").into(),
+        "--lens-db".into(),
+        d.path().join("nowhere").into(),
+    ]);
+    assert_code(&o, 2, "bad --lens-db");
+    assert!(stderr(&o).contains("--lens-db"), "{}", stderr(&o));
+}
+
 #[test]
 fn info_prints_text_and_json() {
     let o = chiaro([OsArg::from("info"), sample().into()]);

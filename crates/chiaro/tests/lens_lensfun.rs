@@ -164,7 +164,7 @@ fn a_dot_grid_through_a_lensfun_lens_develops_onto_the_ideal_grid() {
         &frame,
         LensCorrection {
             source: LensSource::Off,
-            lensfun: None,
+            ..LensCorrection::default()
         },
     );
     let (rms, worst) = common::dot_displacement(&corrected, w, h, spacing, 0.1);
@@ -218,7 +218,7 @@ fn lens_source_chooses_between_the_files_opcodes_and_lensfun() {
     ] {
         let mut lens = LensCorrection {
             source,
-            lensfun: None,
+            ..LensCorrection::default()
         };
         let said = lens.resolve(&frame, &db);
         assert_eq!(lens.lensfun.is_some(), consulted, "{source:?}: {said}");

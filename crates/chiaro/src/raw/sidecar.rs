@@ -11,6 +11,11 @@
 //! color_matrix_d65 = [..]  # optional: XYZ (D65) -> camera, row-major, as a DNG ColorMatrix
 //! wb_gains = [r, g, b]     # optional: as-shot white-balance multipliers
 //! orientation = 6          # optional: EXIF orientation code 1..8 (6: turn clockwise)
+//! make = "Nikon"           # optional: the camera and shot, as EXIF would give them
+//! model = "D750"           #   (lens corrections look them up in lensfun's database)
+//! lens = "AF-S Nikkor 24-120mm f/4G ED VR"
+//! focal_length = 50.0      #   mm
+//! f_number = 8.0
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -48,6 +53,11 @@ struct Sidecar {
     orientation: Option<u16>,
     #[allow(dead_code)]
     source: Option<String>,
+    make: Option<String>,
+    model: Option<String>,
+    lens: Option<String>,
+    focal_length: Option<f64>,
+    f_number: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -177,7 +187,14 @@ pub fn read(path: &Path, limits: &Limits) -> Result<RawImage> {
         },
         opcodes: OpcodeLists::default(),
         noise_profile: vec![],
-        exif: ExifInfo::default(),
+        exif: ExifInfo {
+            make: s.make,
+            model: s.model,
+            lens_model: s.lens,
+            focal_length: s.focal_length.filter(|f| f.is_finite() && *f > 0.0),
+            f_number: s.f_number.filter(|f| f.is_finite() && *f > 0.0),
+            ..ExifInfo::default()
+        },
         format: "headerless + TOML sidecar".into(),
         warnings: vec![],
     };

@@ -19,6 +19,7 @@ pub mod warp;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+use crate::image::Rect;
 use crate::lensfun::{Correction, Database};
 use crate::pipeline::Frame;
 use crate::pipeline::stage::{
@@ -61,7 +62,13 @@ impl LensSource {
 pub struct LensCorrection {
     pub source: LensSource,
     /// lensfun's correction for this picture, from [`LensCorrection::resolve`].
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub lensfun: Option<Correction>,
+    /// The picture the correction is centred on, `[x, y, width, height]` in frame pixels
+    /// (the frame's crop when it was resolved, before any crop of the user's); `None`: the
+    /// frame's crop.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub picture: Option<[usize; 4]>,
 }
 
 /// Whether an OpcodeList3 opcode is a lens correction (the ones `source` chooses between).
@@ -92,6 +99,8 @@ impl LensCorrection {
     /// keeps the correction and says what was found, or why nothing was.
     pub fn resolve(&mut self, frame: &Frame, db: &Database) -> String {
         self.lensfun = None;
+        let c = frame.crop();
+        self.picture = Some([c.x, c.y, c.width, c.height]);
         if !self.wants_lensfun(frame) {
             return self.describe(frame);
         }
@@ -148,7 +157,10 @@ impl Stage for LensCorrection {
             return Ok(None);
         };
         ctx.notes.push(("lens", c.describe()));
-        let map = LensfunMap::new(c, frame.crop());
+        let picture = self
+            .picture
+            .map_or(frame.crop(), |[x, y, w, h]| Rect::new(x, y, w, h));
+        let map = LensfunMap::new(c, picture);
         if !map.moves() {
             return Ok(c
                 .vignetting
