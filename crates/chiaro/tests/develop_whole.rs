@@ -610,16 +610,18 @@ fn auto_exposure_matches_the_photographers_lightness_on_kodak() {
     );
 }
 
-/// The source position a WarpRectilinear or WarpRectilinear2 plane gives output pixel
-/// `(x, y)` of a `w` x `h` image, written from the DNG 1.7 text: the radial ratio
-/// `f = sum k_i r^i` (`1 / f` with `reciprocal`) with `r` pinned to the valid range, the
+/// The source position a WarpRectilinear, WarpRectilinear2 or WarpFisheye plane gives
+/// output pixel `(x, y)` of a `w` x `h` image, written from the DNG 1.7 text: the radial
+/// ratio `f = sum k_i r^i` (`1 / f` with `reciprocal`) with `r` pinned to the valid range, the
 /// tangential terms `kt0, kt1`, centre `(cx, cy)` relative to the image, distances
-/// normalised by the farthest corner.
+/// normalised by the farthest corner. WarpFisheye: the source radius is
+/// `t (kr0 + kr1 t^2 + kr2 t^4 + kr3 t^6)` of `t = atan(r)`, no tangential terms.
 struct Lens {
     radial: [f64; 15],
     tangential: [f64; 2],
     valid: [f64; 2],
     reciprocal: bool,
+    fisheye: bool,
 }
 
 impl Lens {
@@ -636,6 +638,14 @@ impl Lens {
         .fold(0.0, f64::max);
         let (dx, dy) = ((x - xc) / m, (y - yc) / m);
         let r2 = (dx * dx + dy * dy).min(1.0);
+        if self.fisheye {
+            let r = r2.sqrt();
+            let t = r.atan();
+            let k = &self.radial;
+            let rs = t * (k[0] + k[1] * t.powi(2) + k[2] * t.powi(4) + k[3] * t.powi(6));
+            let f = if r > 1e-9 { rs / r } else { k[0] };
+            return (xc + m * f * dx, yc + m * f * dy);
+        }
         let r = r2.sqrt().clamp(self.valid[0], self.valid[1]);
         let poly: f64 = (0..15).map(|i| self.radial[i] * r.powi(i as i32)).sum();
         let f = if self.reciprocal { 1.0 / poly } else { poly };
@@ -655,6 +665,7 @@ impl Lens {
             tangential: kt,
             valid: [0.0, 1.0],
             reciprocal: false,
+            fisheye: false,
         }
     }
 }
@@ -662,13 +673,13 @@ impl Lens {
 /// A grid of dots photographed through a lens with barrel distortion and lateral chromatic
 /// aberration (a different magnification per colour), stored as a DNG whose OpcodeList3
 /// carries the matching warp: developed, every dot of every colour sits on the ideal grid.
-/// Two lenses: one as WarpRectilinear (and the same polynomial as WarpRectilinear2, which
+/// Three lenses: one as WarpRectilinear (and the same polynomial as WarpRectilinear2, which
 /// must give the same pixels), one only WarpRectilinear2 can state (odd terms, the
-/// reciprocal form, a valid range short of the corners). Without the opcode the same file
+/// reciprocal form, a valid range short of the corners), and a fisheye as WarpFisheye. Without the opcode the same file
 /// shows the distortion; Adobe's DNG SDK, reading the same files, must also put the dots back,
 /// or the test and chiaro share a misreading of the spec.
 #[test]
-fn warp_rectilinear_puts_a_distorted_dot_grid_back_on_its_grid() {
+fn dng_warps_put_a_distorted_dot_grid_back_on_its_grid() {
     use chiaro::raw::dng::opcodes::{Opcode, WarpPlane, WarpRectilinear, serialize_list};
     let (w, h, spacing, sigma) = (480usize, 320usize, 32.0f64, 1.6f64);
     let centre = (0.52, 0.47);
@@ -682,6 +693,19 @@ fn warp_rectilinear_puts_a_distorted_dot_grid_back_on_its_grid() {
             tangential: [-0.0003, 0.0005],
             valid: [0.0, 0.9],
             reciprocal: true,
+            fisheye: false,
+        }
+    });
+    // A fisheye capture developed to a rectilinear picture (WarpFisheye).
+    let v3 = [1.0006, 1.0, 0.9994].map(|k0| {
+        let mut radial = [0.0; 15];
+        radial[..2].copy_from_slice(&[k0, 0.25]);
+        Lens {
+            radial,
+            tangential: [0.0; 2],
+            valid: [0.0, 1.0],
+            reciprocal: false,
+            fisheye: true,
         }
     });
     // The ideal scene: dots on a grid.
@@ -723,6 +747,7 @@ fn warp_rectilinear_puts_a_distorted_dot_grid_back_on_its_grid() {
             cy: centre.1,
             reciprocal: lens[0].reciprocal,
             second,
+            fisheye: lens[0].fisheye,
         })
     };
     let develop_dots = |samples: &[u16], list3: Option<Vec<u8>>| {
@@ -760,6 +785,7 @@ fn warp_rectilinear_puts_a_distorted_dot_grid_back_on_its_grid() {
     for (name, lens, second) in [
         ("WarpRectilinear", &v1, false),
         ("WarpRectilinear2", &v2, true),
+        ("WarpFisheye", &v3, false),
     ] {
         let samples = capture(lens);
         let (corrected, file) =
@@ -778,7 +804,7 @@ fn warp_rectilinear_puts_a_distorted_dot_grid_back_on_its_grid() {
             rms <= 0.3 && worst <= 0.8,
             "{name}: RMS {rms:.3} px, worst {worst:.3} px"
         );
-        if !second {
+        if name == "WarpRectilinear" {
             let (again, _) = develop_dots(&samples, Some(serialize_list(&[opcode(lens, true)])));
             assert_eq!(
                 again, corrected,
@@ -813,6 +839,7 @@ fn an_excessive_warp_is_left_out_with_a_warning() {
         cy: 0.5,
         reciprocal: false,
         second: false,
+        fisheye: false,
     });
     let raw = flat_dng(w, h, 2000, None, Some(serialize_list(&[warp])));
     let spec = OutputSpec {

@@ -1926,11 +1926,26 @@ fn hostile_opcodes_never_panic() {
                 },
             ),
             (
-                "required unsupported warp",
+                "required unknown opcode",
                 Opcode::Unsupported {
-                    id: opcodes::id::WARP_FISHEYE,
+                    id: 4_000_001,
                     optional: false,
                 },
+            ),
+            (
+                "fisheye warp far outside the image",
+                Opcode::WarpRectilinear(opcodes::WarpRectilinear {
+                    planes: vec![opcodes::WarpPlane {
+                        radial: std::array::from_fn(|i| if i < 4 { -1e12 } else { 0.0 }),
+                        tangential: [0.0; 2],
+                        valid: [0.0, 1.0],
+                    }],
+                    cx: 0.0,
+                    cy: 1.0,
+                    reciprocal: false,
+                    second: false,
+                    fisheye: true,
+                }),
             ),
             (
                 "rectilinear warp far outside the image",
@@ -1943,6 +1958,7 @@ fn hostile_opcodes_never_panic() {
                     cy: 0.0,
                     reciprocal: false,
                     second: false,
+                    fisheye: false,
                 }),
             ),
             (
@@ -1957,6 +1973,7 @@ fn hostile_opcodes_never_panic() {
                     cy: 0.5,
                     reciprocal: true,
                     second: true,
+                    fisheye: false,
                 }),
             ),
             (

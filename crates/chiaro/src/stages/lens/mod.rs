@@ -121,6 +121,7 @@ impl LensCorrection {
                 .iter()
                 .filter(|o| is_lens_opcode(o))
                 .map(|o| match o {
+                    Opcode::WarpRectilinear(w) if w.fisheye => "WarpFisheye",
                     Opcode::WarpRectilinear(w) if w.second => "WarpRectilinear2",
                     Opcode::WarpRectilinear(_) => "WarpRectilinear",
                     _ => "FixVignetteRadial",

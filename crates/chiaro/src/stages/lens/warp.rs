@@ -1,6 +1,6 @@
 //! Resampling warps: lens distortion and lateral chromatic aberration corrected by moving
-//! each plane, from the DNG's own opcodes (WarpRectilinear, WarpRectilinear2; DNG 1.7 spec,
-//! chapter 7) or from lensfun's models ([`super::lensfun`]).
+//! each plane, from the DNG's own opcodes (WarpRectilinear, WarpRectilinear2, WarpFisheye;
+//! DNG 1.7 spec, chapter 7) or from lensfun's models ([`super::lensfun`]).
 //!
 //! A [`Mapping`] says where each output pixel `(x, y)` (pixel indices, as the DNG SDK takes
 //! them) reads each plane of the input; [`Warp`] resamples there with the Catmull-Rom cubic
@@ -40,6 +40,7 @@ pub struct DngWarp {
     /// The polynomials of each of the three planes.
     planes: [WarpPlane; 3],
     reciprocal: bool,
+    fisheye: bool,
     shared: bool,
     /// Optical centre in pixels.
     centre: (f64, f64),
@@ -63,6 +64,7 @@ impl DngWarp {
             shared: planes.iter().all(|p| *p == planes[0]),
             planes,
             reciprocal: w.reciprocal,
+            fisheye: w.fisheye,
             centre,
             radius,
         }
@@ -77,6 +79,19 @@ impl Mapping for DngWarp {
         let m = self.radius;
         let (dx, dy) = ((x - self.centre.0) / m, (y - self.centre.1) / m);
         let r2 = (dx * dx + dy * dy).min(1.0);
+        if self.fisheye {
+            // The input radius t (k0 + k1 t^2 + k2 t^4 + k3 t^6) of t = atan(r), over r.
+            let f = if r2 < 1e-12 {
+                1.0
+            } else {
+                let r = r2.sqrt();
+                let t = r.atan();
+                let t2 = t * t;
+                let k = &p.radial;
+                t * (k[0] + t2 * (k[1] + t2 * (k[2] + t2 * k[3]))) / r
+            };
+            return (self.centre.0 + m * f * dx, self.centre.1 + m * f * dy);
+        }
         let r = r2.sqrt().clamp(p.valid[0], p.valid[1]);
         let poly = p.radial.iter().rev().fold(0.0, |acc, k| acc * r + k);
         let f = if self.reciprocal { 1.0 / poly } else { poly };
@@ -216,6 +231,7 @@ mod tests {
             cy: 0.5,
             reciprocal: false,
             second: false,
+            fisheye: false,
         }
     }
 

@@ -382,10 +382,10 @@ pub fn apply_to_plane(
             }
             // `pipeline::prepare` applies it, as a crop.
             Opcode::TrimBounds { .. } => {}
-            Opcode::WarpRectilinear(_) => warnings.push(
-                "WarpRectilinear on the mosaic not applied (chiaro warps demosaiced RGB, OpcodeList3)"
-                    .into(),
-            ),
+            Opcode::WarpRectilinear(_) => warnings.push(format!(
+                "{} on the mosaic not applied (chiaro warps demosaiced RGB, OpcodeList3)",
+                name(op.id())
+            )),
             Opcode::Unsupported { id, optional } => warnings.push(format!(
                 "{} opcode (id {id}{}) not supported; skipped",
                 name(*id),

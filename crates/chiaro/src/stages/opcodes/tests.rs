@@ -438,7 +438,7 @@ fn per_row_and_per_column_deltas_and_scales_follow_the_pitch() {
 fn unsupported_opcodes_only_warn() {
     let list = [
         Opcode::Unsupported {
-            id: 2,
+            id: 15,
             optional: true,
         },
         Opcode::Unsupported {
@@ -458,7 +458,7 @@ fn unsupported_opcodes_only_warn() {
     assert_eq!(p, before);
     // TrimBounds is a crop, which prepare applies: no warning here.
     assert_eq!(w.len(), 2);
-    assert!(w[0].contains("WarpFisheye"));
+    assert!(w[0].contains("id 15"), "{w:?}");
     let names = unsupported_in_rgb(&list);
     assert_eq!(names.len(), 2);
     assert!(names[1].contains("77"));
@@ -506,7 +506,7 @@ fn rgb_list(w: usize, h: usize) -> Vec<Opcode> {
             table: (0..=65535u32).map(|i| (i / 2 + 1000) as u16).collect(),
         },
         Opcode::Unsupported {
-            id: 2,
+            id: 15,
             optional: true,
         },
     ]
@@ -597,6 +597,7 @@ fn all_kinds() -> Vec<Opcode> {
             cy: 0.45,
             reciprocal: false,
             second: false,
+            fisheye: false,
         }),
         Opcode::WarpRectilinear(crate::raw::dng::opcodes::WarpRectilinear {
             planes: vec![WarpPlane {
@@ -608,9 +609,24 @@ fn all_kinds() -> Vec<Opcode> {
             cy: 0.6,
             reciprocal: true,
             second: true,
+            fisheye: false,
+        }),
+        Opcode::WarpRectilinear(crate::raw::dng::opcodes::WarpRectilinear {
+            planes: vec![crate::raw::dng::opcodes::WarpPlane {
+                radial: std::array::from_fn(|i| {
+                    [1.0, 0.2, -0.01, 0.001].get(i).map_or(0.0, |k| *k)
+                }),
+                tangential: [0.0; 2],
+                valid: [0.0, 1.0],
+            }],
+            cx: 0.5,
+            cy: 0.45,
+            reciprocal: false,
+            second: false,
+            fisheye: true,
         }),
         Opcode::Unsupported {
-            id: 2,
+            id: 15,
             optional: false,
         },
     ]);

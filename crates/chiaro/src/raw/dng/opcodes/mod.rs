@@ -133,9 +133,10 @@ pub enum Opcode {
     ScalePerRow { area: AreaSpec, scales: Vec<f32> },
     /// One factor per selected column, multiplied.
     ScalePerColumn { area: AreaSpec, scales: Vec<f32> },
-    /// Lens distortion and lateral chromatic aberration as a warp (DNG 1.7, WarpRectilinear
-    /// and WarpRectilinear2): each output pixel takes the input at the position the plane's
-    /// radial and tangential polynomials give. One plane's coefficients apply to every plane.
+    /// Lens distortion and lateral chromatic aberration as a warp (DNG 1.7, WarpRectilinear,
+    /// WarpRectilinear2 and WarpFisheye): each output pixel takes the input at the position
+    /// the plane's radial and tangential polynomials give. One plane's coefficients apply
+    /// to every plane.
     WarpRectilinear(WarpRectilinear),
     /// An opcode chiaro does not implement (other warps, unknown ids). `optional` is bit 0 of the
     /// opcode's flags: the writer allows readers to skip it.
@@ -157,6 +158,7 @@ impl Opcode {
             Opcode::DeltaPerColumn { .. } => id::DELTA_PER_COLUMN,
             Opcode::ScalePerRow { .. } => id::SCALE_PER_ROW,
             Opcode::ScalePerColumn { .. } => id::SCALE_PER_COLUMN,
+            Opcode::WarpRectilinear(w) if w.fisheye => id::WARP_FISHEYE,
             Opcode::WarpRectilinear(w) if w.second => id::WARP_RECTILINEAR_2,
             Opcode::WarpRectilinear(_) => id::WARP_RECTILINEAR,
             Opcode::Unsupported { id, .. } => *id,
@@ -185,6 +187,9 @@ impl Opcode {
 /// `xc + m (f dx + kt0 2 dx dy + kt1 (r^2 + 2 dx^2))`,
 /// `yc + m (f dy + kt1 2 dx dy + kt0 (r^2 + 2 dy^2))`. WarpRectilinear (DNG 1.3) has the even
 /// terms `k0, k2, k4, k6` only (its `kr0..kr3`), the range 0..1 and no reciprocal.
+/// WarpFisheye (DNG 1.3) maps a rectilinear output onto a fisheye input: with
+/// `t = atan(r)`, the input radius is `t (k0 + k1 t^2 + k2 t^4 + k3 t^6)` (its `kr0..kr3`,
+/// kept in `radial[0..4]`), so `f` is that over `r`; it has no tangential terms.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WarpRectilinear {
     /// Per plane (1 to 4; one applies to every plane).
@@ -196,6 +201,8 @@ pub struct WarpRectilinear {
     pub reciprocal: bool,
     /// Stored as WarpRectilinear2 (id 14) rather than WarpRectilinear (id 1).
     pub second: bool,
+    /// WarpFisheye (id 2).
+    pub fisheye: bool,
 }
 
 /// One plane's warp polynomials.
@@ -275,6 +282,15 @@ pub fn describe(op: &Opcode) -> String {
                 .filter(|(_, k)| **k != 0.0)
                 .map(|(i, k)| format!("{k:.5} r^{i}"))
                 .collect();
+            let terms = if w.fisheye {
+                p.radial[..4]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| format!("{k:.5} t^{}", 2 * i + 1))
+                    .collect()
+            } else {
+                terms
+            };
             format!(
                 "{n}: {} plane(s), radial {}{}, tangential [{:.5}, {:.5}], centre ({:.3}, {:.3})",
                 w.planes.len(),

@@ -65,7 +65,7 @@ impl<'a> Reader<'a> {
 }
 
 /// Parses an opcode list (the bytes of tag OpcodeList1, 2 or 3). Known opcodes with
-/// malformed payloads are errors; other warps and unknown ids become [`Opcode::Unsupported`].
+/// malformed payloads are errors; unknown ids become [`Opcode::Unsupported`].
 pub fn parse_list(bytes: &[u8], limits: &Limits) -> Result<Vec<Opcode>> {
     let mut r = Reader { b: bytes, p: 0 };
     let count = r.u32()? as usize;
@@ -197,6 +197,7 @@ fn parse_opcode(opcode_id: u32, optional: bool, payload: &[u8], limits: &Limits)
         id::WARP_RECTILINEAR | id::WARP_RECTILINEAR_2 => {
             Opcode::WarpRectilinear(warp(&mut r, size, opcode_id == id::WARP_RECTILINEAR_2)?)
         }
+        id::WARP_FISHEYE => Opcode::WarpRectilinear(fisheye(&mut r, size)?),
         id::DELTA_PER_ROW | id::DELTA_PER_COLUMN | id::SCALE_PER_ROW | id::SCALE_PER_COLUMN => {
             let area = area(&mut r)?;
             let n = r.u32()? as u64;
@@ -321,13 +322,7 @@ fn warp(r: &mut Reader, size: usize, second: bool) -> Result<WarpRectilinear> {
         };
         planes.push(plane);
     }
-    let cx = r.finite_f64("optical centre")?;
-    let cy = r.finite_f64("optical centre")?;
-    if !(0.0..=1.0).contains(&cx) || !(0.0..=1.0).contains(&cy) {
-        return Err(Error::decode(format!(
-            "optical centre ({cx}, {cy}) outside the image (0..1)"
-        )));
-    }
+    let (cx, cy) = centre(r)?;
     let reciprocal = second && r.u32()? != 0;
     Ok(WarpRectilinear {
         planes,
@@ -335,7 +330,50 @@ fn warp(r: &mut Reader, size: usize, second: bool) -> Result<WarpRectilinear> {
         cy,
         reciprocal,
         second,
+        fisheye: false,
     })
+}
+
+/// Reads a WarpFisheye payload: planes, per plane `kr0..kr3`, the centre.
+fn fisheye(r: &mut Reader, size: usize) -> Result<WarpRectilinear> {
+    let n = r.u32()?;
+    if n == 0 || n > 4 {
+        return Err(Error::decode(format!("warp for {n} planes (1..=4)")));
+    }
+    expect_size(size, 4 + 32 * u64::from(n) + 16)?;
+    let mut planes = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let mut radial = [0.0; 15];
+        for k in &mut radial[..4] {
+            *k = r.finite_f64("warp coefficient")?;
+        }
+        planes.push(WarpPlane {
+            radial,
+            tangential: [0.0; 2],
+            valid: [0.0, 1.0],
+        });
+    }
+    let (cx, cy) = centre(r)?;
+    Ok(WarpRectilinear {
+        planes,
+        cx,
+        cy,
+        reciprocal: false,
+        second: false,
+        fisheye: true,
+    })
+}
+
+/// A warp's optical centre, relative to the image (0..1).
+fn centre(r: &mut Reader) -> Result<(f64, f64)> {
+    let cx = r.finite_f64("optical centre")?;
+    let cy = r.finite_f64("optical centre")?;
+    if !(0.0..=1.0).contains(&cx) || !(0.0..=1.0).contains(&cy) {
+        return Err(Error::decode(format!(
+            "optical centre ({cx}, {cy}) outside the image (0..1)"
+        )));
+    }
+    Ok((cx, cy))
 }
 
 /// Reads a GainMap payload: area, map size, spacing, origin, planes and gains.
@@ -456,7 +494,9 @@ pub fn serialize_list(list: &[Opcode]) -> Vec<u8> {
             Opcode::WarpRectilinear(w) => {
                 p.u32(w.planes.len() as u32);
                 for plane in &w.planes {
-                    if w.second {
+                    if w.fisheye {
+                        plane.radial[..4].iter().for_each(|&v| p.f64(v));
+                    } else if w.second {
                         plane.radial.iter().for_each(|&v| p.f64(v));
                         plane.tangential.iter().for_each(|&v| p.f64(v));
                         plane.valid.iter().for_each(|&v| p.f64(v));
