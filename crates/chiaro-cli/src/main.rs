@@ -154,9 +154,10 @@ struct DevelopArgs {
     #[arg(long, value_parser = parse_crop)]
     crop: Option<(usize, usize, usize, usize)>,
     /// Clipped highlights: blend (default: rebuilt from the channels that did not clip,
-    /// rolling into white), clip (each channel at the sensor's white) or none (left as the
-    /// white balance scales them).
-    #[arg(long, value_parser = ["blend", "clip", "none"])]
+    /// rolling into white), clip (each channel at the sensor's white), reconstruct (each
+    /// clipped channel rebuilt from the unclipped ones in the colour around the clipped
+    /// areas: keeps the hue) or none (left as the white balance scales them).
+    #[arg(long, value_parser = ["blend", "clip", "reconstruct", "none"])]
     highlights: Option<String>,
     /// Lens corrections: auto (default: the file's own, else lensfun's database), embedded
     /// (only the file's), lensfun (only the database's) or off.
@@ -995,6 +996,7 @@ fn build_recipe(args: &DevelopArgs) -> anyhow::Result<Recipe> {
         let mode = match h.as_str() {
             "clip" => HighlightMode::Clip,
             "none" => HighlightMode::None,
+            "reconstruct" => HighlightMode::Reconstruct,
             _ => HighlightMode::Blend,
         };
         recipe.set(Highlights { mode });

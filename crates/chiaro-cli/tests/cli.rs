@@ -1048,11 +1048,13 @@ fn highlights_option_sets_the_mode() {
     let blend = dev("blend.tif", &["--highlights", "blend"]);
     let default = dev("default.tif", &[]);
     let clip = dev("clip.tif", &["--highlights", "clip"]);
+    let rebuilt = dev("rebuilt.tif", &["--highlights", "reconstruct"]);
     assert_eq!(diff(&blend, &default), 0.0, "blend is the default");
     assert!(
         diff(&clip, &blend) > 0.0,
         "the rose's clipped petals differ"
     );
+    assert!(diff(&rebuilt, &blend) > 0.0, "reconstruct is its own mode");
 }
 
 #[test]
