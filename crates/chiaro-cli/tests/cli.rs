@@ -1058,6 +1058,43 @@ fn highlights_option_sets_the_mode() {
 }
 
 #[test]
+fn sharpen_option_sets_the_amount() {
+    let d = tmp();
+    let soft = develop_ok(
+        &d.path().join("soft.png"),
+        &["--bits", "16", "--sharpen", "off"],
+    );
+    let default = develop_ok(&d.path().join("default.png"), &["--bits", "16"]);
+    let strong = develop_ok(
+        &d.path().join("strong.png"),
+        &["--bits", "16", "--sharpen", "2"],
+    );
+    // Local contrast: mean absolute difference of horizontal neighbours (green).
+    let detail = |img: &Img| {
+        let mut s = 0.0;
+        for y in 0..img.height {
+            for x in 1..img.width {
+                let i = (y * img.width + x) * 3 + 1;
+                s += (img.data[i] - img.data[i - 3]).abs();
+            }
+        }
+        s / (img.width * img.height) as f64
+    };
+    let (a, b, c) = (detail(&soft), detail(&default), detail(&strong));
+    assert!(a < b && b < c, "detail {a:.5} < {b:.5} < {c:.5}");
+    let o = chiaro([
+        OsArg::from("develop"),
+        sample().into(),
+        "-o".into(),
+        d.path().join("x.png").into(),
+        "--sharpen".into(),
+        "9".into(),
+    ]);
+    assert_code(&o, 2, "--sharpen 9");
+    assert!(stderr(&o).contains("from 0 to 4"), "{}", stderr(&o));
+}
+
+#[test]
 fn images_and_text_given_as_raws_are_named() {
     let d = tmp();
     let png = d.path().join("photo.png");

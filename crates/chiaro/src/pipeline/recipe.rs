@@ -25,6 +25,7 @@ use crate::stages::demosaic::Demosaic;
 use crate::stages::exposure::Exposure;
 use crate::stages::highlights::{HighlightMode, Highlights};
 use crate::stages::lens::LensCorrection;
+use crate::stages::sharpen::Sharpen;
 use crate::stages::tone::curve::ToneCurve;
 use crate::stages::white_balance::WhiteBalance;
 
@@ -69,7 +70,7 @@ impl PartialEq for Recipe {
 
 impl Default for Recipe {
     /// The default development for display: as-shot white, rcd-fit, lens corrections (the
-    /// file's own, else lensfun's once resolved), highlight blend, sRGB,
+    /// file's own, else lensfun's once resolved), highlight blend, sRGB, capture sharpening,
     /// baseline exposure, the tone curve (raw white to display white).
     fn default() -> Self {
         Recipe {
@@ -82,6 +83,7 @@ impl Default for Recipe {
                     mode: HighlightMode::Blend,
                 }),
                 Box::new(Color::default()),
+                Box::new(Sharpen::default()),
                 Box::new(Exposure {
                     ev: 0.0,
                     baseline: true,
@@ -223,9 +225,11 @@ impl Recipe {
     }
 
     /// Scene-referred variant (for `--linear`): drops display-referred stages (tone curve,
-    /// looks after it) and the baseline exposure.
+    /// looks after it), capture sharpening (scene-linear output is for further work and
+    /// analysis, as other raw developers export it) and the baseline exposure.
     pub fn linear(mut self) -> Self {
-        self.stages.retain(|s| s.signals().1 <= Signal::SceneRgb);
+        self.stages
+            .retain(|s| s.signals().1 <= Signal::SceneRgb && s.name() != "sharpen");
         if let Some(e) = self.get_mut::<Exposure>() {
             e.baseline = false;
         }

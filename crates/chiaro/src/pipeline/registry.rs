@@ -48,6 +48,7 @@ impl Registry {
             r.register::<lens::LensCorrection>();
             r.register::<highlights::Highlights>();
             r.register::<color::Color>();
+            r.register::<sharpen::Sharpen>();
             r.register::<exposure::Exposure>();
             r.register::<tone::curve::ToneCurve>();
             r.register::<look::Look>();

@@ -18,6 +18,7 @@ pub mod look;
 pub mod opcodes;
 pub mod orientation;
 pub mod resize;
+pub mod sharpen;
 pub mod tone;
 pub mod white_balance;
 
