@@ -4,9 +4,10 @@
 //!
 //! A [`Mapping`] says where each output pixel `(x, y)` (pixel indices, as the DNG SDK takes
 //! them) reads each plane of the input; [`Warp`] resamples there with the Catmull-Rom cubic
-//! (support 4, interpolating; its small overshoot at edges, at most 1/8 of a step, is the
-//! only ringing) and can scale the pixel by a gain of the position read (devignetting of the
-//! uncorrected image). Input positions outside the image take the nearest edge pixel.
+//! (support 4, interpolating), clamped to the range of the 16 samples it reads, so an edge
+//! never rings (unclamped, the cubic overshoots by up to 7 % of a step), and can scale the
+//! pixel by a gain of the position read (devignetting of the uncorrected image). Input
+//! positions outside the image take the nearest edge pixel.
 //!
 //! # Units
 //! In and out: linear camera RGB, any range (the warp is linear in the samples).
@@ -199,15 +200,20 @@ impl<M: Mapping> AreaKernel for Warp<M> {
                     let planes = if shared { 0..ch } else { c..c + 1 };
                     for p in planes {
                         let mut acc = 0.0f32;
+                        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
                         for (yy, wyy) in ys.iter().zip(wy) {
                             let row = &src.data[yy * s.width * ch..];
                             let mut line = 0.0f32;
                             for (xx, wxx) in xs.iter().zip(wx) {
-                                line += wxx * row[xx * ch + p];
+                                let v = row[xx * ch + p];
+                                line += wxx * v;
+                                lo = lo.min(v);
+                                hi = hi.max(v);
                             }
                             acc += wyy * line;
                         }
-                        dst.data[out + p] = acc * gain;
+                        // No ringing: never outside the samples the cubic read.
+                        dst.data[out + p] = acc.clamp(lo, hi) * gain;
                     }
                 }
             }
@@ -259,6 +265,44 @@ mod tests {
         };
         k.run(&src, &mut dst).expect("runs");
         assert!(out.iter().zip(&data).all(|(a, b)| (a - b).abs() < 1e-6));
+    }
+
+    /// A step edge moved by a fraction of a pixel: the cubic alone would overshoot both
+    /// levels; the warp stays within them and still moves the edge.
+    #[test]
+    fn warped_edges_do_not_ring() {
+        let (w, h) = (40, 8);
+        let data: Vec<f32> = (0..w * h * 3)
+            .map(|i| if (i / 3) % w < 20 { 0.1 } else { 0.9 })
+            .collect();
+        // A pure magnification about the centre: 0.3 px at the edge's column.
+        let k = Warp::new(
+            DngWarp::new(&warp([1.03, 0.0, 0.0, 0.0, 0.0, 0.0]), w, h),
+            w,
+            h,
+        );
+        let src = TileView {
+            data: &data,
+            rect: Rect::new(0, 0, w, h),
+            channels: 3,
+            frame: (w, h),
+        };
+        let mut out = vec![0.0; data.len()];
+        let mut dst = TileMut {
+            data: &mut out,
+            rect: Rect::new(0, 0, w, h),
+            channels: 3,
+        };
+        k.run(&src, &mut dst).expect("runs");
+        assert!(out.iter().all(|&v| (0.1..=0.9).contains(&v)), "rings");
+        assert!(out != data, "the edge moved");
+        // Reading 20.4: taps at 19 (dark) and 20..22 (bright).
+        let unclamped: f32 = cubic_weights(0.4)
+            .iter()
+            .enumerate()
+            .map(|(i, wt)| wt * if i == 0 { 0.1 } else { 0.9 })
+            .sum();
+        assert!(unclamped > 0.9, "the plain cubic overshoots: {unclamped}");
     }
 
     #[test]
