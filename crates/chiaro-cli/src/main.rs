@@ -377,11 +377,20 @@ impl LensDb {
         let Some(lens) = recipe.get_mut::<LensCorrection>() else {
             return (recipe, "lens: no correction (no lens stage)".into(), false);
         };
-        if lens.lensfun.is_some() || !lens.wants_lensfun(frame) {
+        // A correction the recipe carries (a sidecar's) counts for the shot it was looked up
+        // for; on any other it is looked up again.
+        let carried = lens.lensfun.as_ref().is_some_and(|c| c.fits(frame.exif()));
+        if carried || !lens.wants_lensfun(frame) {
+            if carried {
+                let c = frame.crop();
+                lens.picture = Some([c.x, c.y, c.width, c.height]);
+            }
             let said = lens.describe(frame);
             return (recipe, said, false);
         }
         let asked = lens.source == LensSource::Lensfun;
+        // Not this shot's: never applied.
+        lens.lensfun = None;
         let said = match self.get() {
             Some(db) => lens.resolve(frame, db),
             None => format!(
@@ -718,7 +727,7 @@ fn develop_file(
         let frame = reframe(frame, job.turn, job.crop).map_err(|e| e.with_path(input))?;
         (frame, recipe, warn.then_some(said))
     };
-    let report = |info| {
+    let with_lens_note = |info| {
         let mut notes = report(info);
         notes.extend(lens_note.clone().map(|n| ("warning", n)));
         notes
@@ -739,7 +748,7 @@ fn develop_file(
         let bytes = chiaro::io::ultrahdr::encode(&dev.image, &opts, &map)
             .map_err(|e| e.with_path(output))?;
         chiaro::io::write_atomic(output, &bytes, job.place).map_err(|e| e.with_path(output))?;
-        return Ok((report(dev.info), recipe));
+        return Ok((with_lens_note(dev.info), recipe));
     }
     let mut rendering =
         chiaro::pipeline::Rendering::new(&frame, &recipe, &job.spec, &job.limits, Some(cancel))
@@ -766,7 +775,7 @@ fn develop_file(
         let info = rendering
             .write_tiff(output, &opts, job.place)
             .map_err(|e| e.with_path(input))?;
-        return Ok((report(info), recipe));
+        return Ok((with_lens_note(info), recipe));
     }
     let dev = rendering.image().map_err(|e| e.with_path(input))?;
     drop(frame);
@@ -775,7 +784,7 @@ fn develop_file(
     }
     chiaro::io::write_image(output, &dev.image, &opts, job.place)
         .map_err(|e| e.with_path(output))?;
-    Ok((report(dev.info), recipe))
+    Ok((with_lens_note(dev.info), recipe))
 }
 
 /// The frame turned by orientation code `turn` after its own orientation, then cropped to

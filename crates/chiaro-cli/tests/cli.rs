@@ -1785,7 +1785,7 @@ fn lens_option_applies_lensfun_corrections_and_info_says_so() {
     let out = d.path().join("other.png");
     let o = chiaro([
         OsArg::from("develop"),
-        other.into(),
+        other.clone().into(),
         "-o".into(),
         out.into(),
         "--lens".into(),
@@ -1794,6 +1794,24 @@ fn lens_option_applies_lensfun_corrections_and_info_says_so() {
         db.clone().into(),
     ]);
     assert_code(&o, 0, "unknown lens");
+    assert!(
+        stderr(&o).contains("is not in the lensfun database"),
+        "{}",
+        stderr(&o)
+    );
+    // The first shot's sidecar on the other shot: its correction is not that lens's, so it
+    // is looked up again (and not found) instead of being applied.
+    let o = chiaro([
+        OsArg::from("develop"),
+        other.clone().into(),
+        "-o".into(),
+        d.path().join("other2.png").into(),
+        "--recipe".into(),
+        d.path().join("on.tif.chiaro.toml").into(),
+        "--lens-db".into(),
+        db.clone().into(),
+    ]);
+    assert_code(&o, 0, "sidecar on another shot");
     assert!(
         stderr(&o).contains("is not in the lensfun database"),
         "{}",

@@ -4,7 +4,7 @@
 //! IFD0 and an Exif sub-IFD.
 //!
 //! The tiff crate writes the directories; the strips are made here, so a batch of them is
-//! compressed on all cores (the crate's own encoder compresses one strip at a time) and an
+//! compressed in parallel (the crate's own encoder compresses one strip at a time) and an
 //! uncompressed file carries no Predictor tag (libtiff warns "unknown field with tag 317"
 //! about the crate's).
 
@@ -241,6 +241,9 @@ struct Strips<T> {
     row: usize,
     height: usize,
     codec: Compression,
+    /// Compressor threads: the rayon pool's size where the write began (the streamed
+    /// writer's own thread is outside the caller's pool, which `--jobs` sized).
+    threads: usize,
     pending: Vec<T>,
     received: usize,
     offsets: Vec<u32>,
@@ -303,16 +306,16 @@ impl<T: Sample> Strips<T> {
         Ok(())
     }
 
-    /// Compresses a batch's strips on as many threads as rayon's pool has, in threads of
-    /// their own: the streamed writer's thread must not wait on the pool, whose workers may
-    /// be blocked handing it their next band.
+    /// Compresses a batch's strips (a streamed band's, 2 to 16 of them) on as many threads
+    /// as the caller's rayon pool has, in threads of their own: the streamed writer's thread
+    /// must not wait on the pool, whose workers may be blocked handing it their next band.
     fn encode_batch(&self, batch: &[T], strip: usize) -> Result<Vec<Vec<u8>>> {
         let strips: Vec<&[T]> = batch.chunks(strip).collect();
         let (row, codec) = (self.row, self.codec);
         let threads = if codec == Compression::None {
             1
         } else {
-            rayon::current_num_threads().clamp(1, strips.len().max(1))
+            self.threads.clamp(1, strips.len().max(1))
         };
         if threads == 1 {
             return strips.iter().map(|c| encode_strip(c, row, codec)).collect();
@@ -361,6 +364,7 @@ fn write<W: Write + Seek + Send, T: Sample, R>(
         row: width as usize * 3,
         height: height as usize,
         codec,
+        threads: rayon::current_num_threads(),
         pending: Vec::new(),
         received: 0,
         offsets: Vec::new(),

@@ -58,9 +58,56 @@ pub struct Correction {
     pub tca: Option<Tca>,
     /// Vignetting "pa" terms `[k1, k2, k3]`.
     pub vignetting: Option<[f64; 3]>,
+    /// The EXIF facts it was looked up for (make, model, lens, focal length, f-number): a
+    /// recipe carrying it onto another shot is looked up again ([`Correction::fits`]).
+    pub shot: String,
+}
+
+/// The EXIF facts a lookup depends on, as one string.
+fn shot_key(exif: &ExifInfo) -> String {
+    format!(
+        "{} | {} | {} | {} mm | f/{}",
+        exif.make.as_deref().unwrap_or("").trim(),
+        exif.model.as_deref().unwrap_or("").trim(),
+        exif.lens_model.as_deref().unwrap_or("").trim(),
+        exif.focal_length.unwrap_or(0.0),
+        exif.f_number.unwrap_or(0.0)
+    )
 }
 
 impl Correction {
+    /// Whether this correction was looked up for a shot with `exif`'s facts.
+    pub fn fits(&self, exif: &ExifInfo) -> bool {
+        self.shot == shot_key(exif)
+    }
+
+    /// Finite numbers in their ranges (a recipe file can say anything).
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let finite = [self.focal, self.aperture, self.distance, self.camera_crop]
+            .into_iter()
+            .chain([self.lens_crop, self.aspect, self.center[0], self.center[1]])
+            .chain(self.distortion.iter().flat_map(|d| d.terms))
+            .chain(self.tca.iter().flat_map(|t| t.terms))
+            .chain(self.vignetting.iter().flatten().copied())
+            .all(f64::is_finite);
+        if !finite {
+            return Err("a number that is not finite".into());
+        }
+        if self.camera_crop <= 0.0 || self.lens_crop <= 0.0 || self.aspect < 1.0 {
+            return Err(format!(
+                "crop factors {} and {} and aspect ratio {} (above 0, at least 1)",
+                self.camera_crop, self.lens_crop, self.aspect
+            ));
+        }
+        if self.center.iter().any(|c| c.abs() > 1.0) {
+            return Err(format!(
+                "optical centre offset {:?} (within 1)",
+                self.center
+            ));
+        }
+        Ok(())
+    }
+
     /// A line for reports: what is corrected, for which lens, from where.
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
@@ -138,6 +185,7 @@ impl Database {
             vignetting: (aperture > 0.0)
                 .then(|| vignetting(lens, focal, aperture, DEFAULT_DISTANCE))
                 .flatten(),
+            shot: shot_key(exif),
         })
     }
 }

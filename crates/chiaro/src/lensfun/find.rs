@@ -120,13 +120,17 @@ pub fn words(s: &str) -> Vec<String> {
 /// How well `candidate` matches `pattern` (0: not every pattern word is there; up to 100
 /// for the same words).
 pub fn fuzzy(pattern: &str, candidate: &str) -> u32 {
-    let p = words(pattern);
+    fuzzy_words(&words(pattern), candidate)
+}
+
+/// [`fuzzy`] of a pattern already split into [`words`].
+fn fuzzy_words(p: &[String], candidate: &str) -> u32 {
     let mut c = words(candidate);
     if p.is_empty() {
         return 0;
     }
     let total = p.len() + c.len();
-    for w in &p {
+    for w in p {
         match c.iter().position(|x| x == w) {
             Some(i) => {
                 c.remove(i);
@@ -137,8 +141,12 @@ pub fn fuzzy(pattern: &str, candidate: &str) -> u32 {
     (200 * p.len() / total) as u32
 }
 
-fn best_fuzzy(pattern: &str, names: &[String]) -> u32 {
-    names.iter().map(|n| fuzzy(pattern, n)).max().unwrap_or(0)
+fn best_fuzzy(pattern: &[String], names: &[String]) -> u32 {
+    names
+        .iter()
+        .map(|n| fuzzy_words(pattern, n))
+        .max()
+        .unwrap_or(0)
 }
 
 /// The EXIF lens name lensfun is asked with: darktable cuts alternatives (" or ") and
@@ -163,10 +171,11 @@ impl Database {
         if exact.is_some() {
             return exact;
         }
+        let (make, model) = (words(make), words(model));
         self.cameras
             .iter()
             .filter_map(|c| {
-                let (mk, md) = (best_fuzzy(make, &c.makers), best_fuzzy(model, &c.models));
+                let (mk, md) = (best_fuzzy(&make, &c.makers), best_fuzzy(&model, &c.models));
                 (mk > 0 && md > 0).then_some((mk + md, c))
             })
             .max_by_key(|&(score, _)| score)
@@ -192,14 +201,12 @@ impl Database {
         // lensfun walks its lenses sorted by maker, model and crop factor and keeps the
         // matches sorted by score with its own binary insertion, which decides ties.
         let mut order: Vec<&Lens> = self.lenses.iter().collect();
-        order.sort_by(|a, b| {
-            (norm(&a.makers[0]), norm(&a.models[0]))
-                .cmp(&(norm(&b.makers[0]), norm(&b.models[0])))
-                .then(a.crop.total_cmp(&b.crop))
-        });
+        // Crop factors are positive: their bits sort as the numbers do.
+        order.sort_by_cached_key(|l| (norm(&l.makers[0]), norm(&l.models[0]), l.crop.to_bits()));
+        let pattern = words(model);
         let mut ranked: Vec<(u32, &Lens)> = Vec::new();
         for lens in order {
-            if let Some(score) = score(lens, camera, &compat, make, model, &facts) {
+            if let Some(score) = score(lens, camera, &compat, make, &pattern, &facts) {
                 insert_ranked(&mut ranked, (score, lens));
             }
         }
@@ -249,7 +256,7 @@ fn score(
     camera: Option<&Camera>,
     compat: &[&str],
     make: Option<&str>,
-    model: &str,
+    pattern: &[String],
     facts: &NameFacts,
 ) -> Option<u32> {
     let mut score = 0;
@@ -305,7 +312,7 @@ fn score(
         }
         score += 10;
     }
-    let words = best_fuzzy(model, &lens.models);
+    let words = best_fuzzy(pattern, &lens.models);
     if words == 0 {
         return None;
     }

@@ -153,7 +153,8 @@ pub struct Database {
 }
 
 impl Database {
-    /// The installed database (the first of [`SYSTEM_DIRS`] that holds XML files), or `None`.
+    /// The installed database (the first of [`SYSTEM_DIRS`] whose XML files hold lenses), or
+    /// `None`.
     pub fn system() -> Option<Database> {
         SYSTEM_DIRS
             .iter()

@@ -164,6 +164,9 @@ fn lens(node: Node<'_, '_>, path: &Path) -> std::result::Result<Lens, String> {
         Some(n) => (attr(n, "x", 0.0)?, attr(n, "y", 0.0)?),
         None => (0.0, 0.0),
     };
+    if center.0.abs() > 1.0 || center.1.abs() > 1.0 {
+        return Err(format!("optical centre offset {center:?} (within 1)"));
+    }
     let kind = match children(node, "type").next().map(text) {
         None | Some("rectilinear") => LensType::Rectilinear,
         Some("fisheye") => LensType::Fisheye,

@@ -78,10 +78,10 @@ impl Default for Recipe {
             stages: vec![
                 Box::new(WhiteBalance::default()),
                 Box::new(Demosaic::default()),
-                Box::new(LensCorrection::default()),
                 Box::new(Highlights {
                     mode: HighlightMode::Blend,
                 }),
+                Box::new(LensCorrection::default()),
                 Box::new(Color::default()),
                 Box::new(Sharpen::default()),
                 Box::new(Exposure {

@@ -345,18 +345,26 @@ impl<'a> Plan<'a> {
                 steps.push(k);
                 names.push(stage.name());
             }
-            if input == Signal::Cfa && output == Signal::CameraRgb {
-                if channels != 3 {
-                    return Err(Error::parameter(format!(
-                        "stage '{}' left the frame a mosaic",
-                        stage.name()
-                    )));
-                }
+            let demosaiced = input == Signal::Cfa && output == Signal::CameraRgb;
+            if demosaiced && channels != 3 {
+                return Err(Error::parameter(format!(
+                    "stage '{}' left the frame a mosaic",
+                    stage.name()
+                )));
+            }
+            // OpcodeList3 runs where the lens stage is (after highlight reconstruction, which
+            // must see the sensor's clipping before any gain), or right after demosaicing
+            // without one (the DNG's order).
+            let lens_stage = recipe.get::<LensCorrection>();
+            let place_list3 = match lens_stage {
+                Some(_) => stage.name() == "lens",
+                None => demosaiced,
+            };
+            if place_list3 {
                 // The file's lens opcodes only where the lens stage (or its absence: the
                 // DNG's default) takes them.
-                let embedded_lens = recipe
-                    .get::<LensCorrection>()
-                    .is_none_or(|l| LensCorrection::uses_embedded(l.source, frame));
+                let embedded_lens =
+                    lens_stage.is_none_or(|l| LensCorrection::uses_embedded(l.source, frame));
                 let list: Vec<Opcode> = frame
                     .rgb_opcodes()
                     .iter()

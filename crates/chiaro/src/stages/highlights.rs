@@ -14,15 +14,16 @@
 //! leaves values as they are (for linear analysis).
 //!
 //! `reconstruct`: a channel is clipped where it reaches its own saturation level after white
-//! balance (`1 / neutral`). On the whole-image proxy, the pixels just outside clipped areas
-//! (unclipped, within two proxy pixels of a clipped one) give, per clipped channel and set
-//! of unclipped ones, the median ratio of the channel to the mean of those. A clipped
-//! channel then becomes that ratio times the unclipped channels' mean where that is more
+//! balance (`1 / neutral`). On the whole-image proxy, the unclipped pixels just outside
+//! clipped areas (within two proxy pixels of a pixel with any channel clipped) give each
+//! channel's median ratio to each set of the other channels (either one, their mean). A
+//! clipped channel then becomes that ratio times the unclipped channels where that is more
 //! than it holds: an object of one hue keeps its hue into its clipped core (an orange sun,
-//! skin, a red flower), and the result is continuous at the clip boundary, where the ratio
-//! was measured. One ratio per image: clipped objects of different hues share it (as in
-//! darktable's "inpaint opposed"). Pixels with every channel clipped, or a combination the
-//! border did not show, fall back to `blend`.
+//! skin, a red flower), and where its border shows the median colour the result is
+//! continuous at the clip boundary. One ratio per channel and image: clipped objects of different hues share
+//! it (as in darktable's "inpaint opposed"). Pixels with every channel clipped, or a picture
+//! whose clipped areas have too few unclipped neighbours on the proxy, fall back to
+//! `blend`.
 
 use serde::{Deserialize, Serialize};
 
@@ -101,12 +102,14 @@ fn reference(px: &[f32], c: usize, k: usize) -> f32 {
     }
 }
 
-/// Median ratios `channel / reference` over the proxy pixels bordering clipped areas;
-/// `None` where fewer than [`MIN_SAMPLES`] pixels measured one.
+/// Median ratios `channel / reference` over the unclipped proxy pixels bordering clipped
+/// areas; `None` where fewer than [`MIN_SAMPLES`] pixels measured one.
 fn border_ratios(proxy: &Proxy, clip: [f32; 3]) -> [[Option<f32>; 3]; 3] {
     let (w, h) = (proxy.width, proxy.height);
     let px = |i: usize| &proxy.rgb[i * 3..i * 3 + 3];
     let clipped = |i: usize| proxy.peak[i] >= 0.99 || (0..3).any(|c| px(i)[c] >= CLIPPED * clip[c]);
+    // The pixels within BORDER of a clipped one (any channel: a light clipping red in its
+    // rim and green too in its core shows its colour only around the rim).
     let mut near = vec![false; w * h];
     for y in 0..h {
         for x in 0..w {
@@ -126,9 +129,12 @@ fn border_ratios(proxy: &Proxy, clip: [f32; 3]) -> [[Option<f32>; 3]; 3] {
             continue;
         }
         for (c, per) in samples.iter_mut().enumerate() {
+            if p[c] <= 0.0 {
+                continue;
+            }
             for (k, v) in per.iter_mut().enumerate() {
                 let r = reference(p, c, k);
-                if r > 1e-4 && p[c] > 0.0 {
+                if r > 1e-4 {
                     v.push(p[c] / r);
                 }
             }

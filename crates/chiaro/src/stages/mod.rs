@@ -29,3 +29,10 @@ pub fn smoothstep(t: f32) -> f32 {
     let t = t.clamp(0.0, 1.0);
     t * t * (3.0 - 2.0 * t)
 }
+
+/// `v` within `lo..=hi`; `v` itself when the range is empty or NaN (every sample behind it
+/// NaN), where `f32::clamp` would panic.
+#[inline(always)]
+pub fn clamp_to(v: f32, lo: f32, hi: f32) -> f32 {
+    if lo <= hi { v.max(lo).min(hi) } else { v }
+}

@@ -115,29 +115,33 @@ pub fn resize_rgb(
                         lo = lo.min(s);
                         hi = hi.max(s);
                     }
-                    *v = sum.clamp(lo, hi);
+                    *v = super::clamp_to(sum, lo, hi);
                 }
             }
         });
     let down = axis(height, to_height);
     let n = to_width * 3;
     let mut out = try_vec_par::<f32>(n * to_height, limits)?;
-    out.par_chunks_mut(n).zip(&down).for_each(|(row, taps)| {
-        let mut lo = vec![f32::INFINITY; n];
-        let mut hi = vec![f32::NEG_INFINITY; n];
-        row.fill(0.0);
-        for (&j, &w) in taps.at.iter().zip(&taps.weights) {
-            let s = &mid[j * n..(j + 1) * n];
-            for (((o, &v), l), h) in row.iter_mut().zip(s).zip(&mut lo).zip(&mut hi) {
-                *o += w * v;
-                *l = l.min(v);
-                *h = h.max(v);
+    let bounds = || (vec![0.0f32; n], vec![0.0f32; n]);
+    out.par_chunks_mut(n)
+        .zip(&down)
+        .for_each_init(bounds, |(lo, hi), (row, taps)| {
+            lo.fill(f32::INFINITY);
+            hi.fill(f32::NEG_INFINITY);
+            row.fill(0.0);
+            for (&j, &w) in taps.at.iter().zip(&taps.weights) {
+                let s = &mid[j * n..(j + 1) * n];
+                for (((o, &v), l), h) in row.iter_mut().zip(s).zip(lo.iter_mut()).zip(hi.iter_mut())
+                {
+                    *o += w * v;
+                    *l = l.min(v);
+                    *h = h.max(v);
+                }
             }
-        }
-        for ((o, l), h) in row.iter_mut().zip(&lo).zip(&hi) {
-            *o = o.clamp(*l, *h);
-        }
-    });
+            for ((o, l), h) in row.iter_mut().zip(lo.iter()).zip(hi.iter()) {
+                *o = super::clamp_to(*o, *l, *h);
+            }
+        });
     Ok(out)
 }
 

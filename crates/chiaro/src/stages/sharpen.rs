@@ -10,8 +10,8 @@
 //! of the range of `L` over the pixel's 3x3 neighbourhood, which bounds the overshoot at
 //! strong edges (**no output pixel is brighter than its brightest neighbour, or darker than
 //! its darkest, by more than `halo` stops**) while fine texture, whose sharpened peaks pass
-//! their neighbours by less, is sharpened in full. Below `floor` (noise in deep shadows)
-//! the amount fades to nothing over two stops.
+//! their neighbours by less, is sharpened in full. In deep shadows, where it would only
+//! sharpen noise, nothing is done: the amount fades in over the two stops above `floor`.
 //!
 //! # Units
 //! In and out: linear scene-referred RGB of the output space (the luminance weights are
@@ -184,8 +184,11 @@ impl AreaKernel for SharpenKernel {
                     }
                 }
                 let fade = crate::stages::smoothstep((blurred - floor) / 2.0);
-                let sharpened = (l + self.p.amount * fade * (l - blurred))
-                    .clamp(lo - self.p.halo, hi + self.p.halo);
+                let sharpened = crate::stages::clamp_to(
+                    l + self.p.amount * fade * (l - blurred),
+                    lo - self.p.halo,
+                    hi + self.p.halo,
+                );
                 let gain = fastmath::exp2(sharpened - l);
                 let si = ((y as usize) * sw + x as usize) * 3;
                 let o = (j * d.width + i) * out_ch;

@@ -84,36 +84,56 @@ impl LensfunMap {
     }
 }
 
+impl LensfunMap {
+    /// Normalised position after the distortion, for output pixel (`x`, `y`).
+    fn distorted(&self, x: f64, y: f64) -> (f64, f64) {
+        let (u, v) = self.normalise(x, y);
+        let Some(d) = &self.correction.distortion else {
+            return (u, v);
+        };
+        let r2 = u * u + v * v;
+        let [a, b, c] = d.terms;
+        let f = match d.model {
+            DistortionModel::Poly3 => 1.0 - a + a * r2,
+            DistortionModel::Poly5 => 1.0 + a * r2 + b * r2 * r2,
+            DistortionModel::Ptlens => {
+                let r = r2.sqrt();
+                a * r2 * r + b * r2 + c * r + 1.0 - a - b - c
+            }
+        };
+        (u * f, v * f)
+    }
+
+    /// TCA's scale of a distorted position for `plane` (1 for green, or without TCA).
+    fn tca_scale(&self, plane: usize, u: f64, v: f64) -> f64 {
+        let Some(t) = self.correction.tca.as_ref().filter(|_| plane != 1) else {
+            return 1.0;
+        };
+        let [v0, v1, c0, c1, b0, b1] = t.terms;
+        let (lin, cub, quad) = [(v0, c0, b0), (v1, c1, b1)][usize::from(plane == 2)];
+        match t.model {
+            TcaModel::Linear => lin,
+            TcaModel::Poly3 => {
+                let r = (u * u + v * v).sqrt();
+                quad * r * r + cub * r + lin
+            }
+        }
+    }
+}
+
 impl Mapping for LensfunMap {
     fn source(&self, plane: usize, x: f64, y: f64) -> (f64, f64) {
-        let (mut u, mut v) = self.normalise(x, y);
-        if let Some(d) = &self.correction.distortion {
-            let r2 = u * u + v * v;
-            let [a, b, c] = d.terms;
-            let f = match d.model {
-                DistortionModel::Poly3 => 1.0 - a + a * r2,
-                DistortionModel::Poly5 => 1.0 + a * r2 + b * r2 * r2,
-                DistortionModel::Ptlens => {
-                    let r = r2.sqrt();
-                    a * r2 * r + b * r2 + c * r + 1.0 - a - b - c
-                }
-            };
-            (u, v) = (u * f, v * f);
-        }
-        if let (Some(t), true) = (&self.correction.tca, plane != 1) {
-            let blue = usize::from(plane == 2);
-            let [v0, v1, c0, c1, b0, b1] = t.terms;
-            let (lin, cub, quad) = [(v0, c0, b0), (v1, c1, b1)][blue];
-            let f = match t.model {
-                TcaModel::Linear => lin,
-                TcaModel::Poly3 => {
-                    let r = (u * u + v * v).sqrt();
-                    quad * r * r + cub * r + lin
-                }
-            };
-            (u, v) = (u * f, v * f);
-        }
-        self.pixels(u, v)
+        let (u, v) = self.distorted(x, y);
+        let s = self.tca_scale(plane, u, v);
+        self.pixels(u * s, v * s)
+    }
+
+    fn sources(&self, x: f64, y: f64) -> [(f64, f64); 3] {
+        let (u, v) = self.distorted(x, y);
+        std::array::from_fn(|c| {
+            let s = self.tca_scale(c, u, v);
+            self.pixels(u * s, v * s)
+        })
     }
 
     fn shared(&self) -> bool {

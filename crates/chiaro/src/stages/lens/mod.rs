@@ -1,6 +1,7 @@
 //! Lens corrections on demosaiced camera RGB: the DNG's own opcodes (OpcodeList3's warps and
-//! FixVignetteRadial, which the executor places right after demosaicing) or lensfun's
-//! database, chosen by the `lens` stage's `source`.
+//! FixVignetteRadial, which the executor runs where this stage is) or lensfun's database,
+//! chosen by the `lens` stage's `source`. The stage comes after highlight reconstruction,
+//! which must see where the sensor clipped before devignetting raises the corners.
 //!
 //! - `auto` (default): the file's own corrections when it has any, else lensfun's.
 //! - `embedded`: only the file's. `lensfun`: only lensfun's (the file's lens opcodes are then
@@ -146,7 +147,18 @@ impl Stage for LensCorrection {
         (Signal::CameraRgb, Signal::CameraRgb)
     }
     fn order(&self) -> u32 {
-        350
+        450
+    }
+    fn validate(&self) -> Result<()> {
+        if let Some(c) = &self.lensfun {
+            c.validate().map_err(|why| {
+                crate::Error::parameter(format!("lens: lensfun correction: {why}"))
+            })?;
+        }
+        if self.picture.is_some_and(|[_, _, w, h]| w == 0 || h == 0) {
+            return Err(crate::Error::parameter("lens: an empty picture rectangle"));
+        }
+        Ok(())
     }
     fn plan(&self, ctx: &mut PlanContext<'_>, _: Option<&Proxy>) -> Result<Option<Kernel>> {
         let frame = ctx.frame;

@@ -30,6 +30,11 @@ pub trait Mapping: Send + Sync {
     fn source(&self, plane: usize, x: f64, y: f64) -> (f64, f64);
     /// All planes read at one place (one position per pixel).
     fn shared(&self) -> bool;
+    /// The three planes' positions for output pixel (`x`, `y`), for mappings that share
+    /// work between planes.
+    fn sources(&self, x: f64, y: f64) -> [(f64, f64); 3] {
+        std::array::from_fn(|c| self.source(c, x, y))
+    }
     /// The gain a pixel read at input position (`x`, `y`) gets; `None`: no gain.
     fn gain(&self, _x: f64, _y: f64) -> Option<f32> {
         None
@@ -184,13 +189,11 @@ impl<M: Mapping> AreaKernel for Warp<M> {
         for y in d.y..d.bottom() {
             for x in d.x..d.right() {
                 let out = ((y - d.y) * d.width + (x - d.x)) * ch;
-                let at: [(f64, f64); 3] = std::array::from_fn(|c| {
-                    if c < positions {
-                        self.map.source(c, x as f64, y as f64)
-                    } else {
-                        (0.0, 0.0)
-                    }
-                });
+                let at = if shared {
+                    [self.map.source(0, x as f64, y as f64); 3]
+                } else {
+                    self.map.sources(x as f64, y as f64)
+                };
                 // The gain of the position green reads (all planes' when shared).
                 let (gx, gy) = at[if positions == 3 { 1 } else { 0 }];
                 let gain = self.map.gain(gx, gy).unwrap_or(1.0);
@@ -213,7 +216,7 @@ impl<M: Mapping> AreaKernel for Warp<M> {
                             acc += wyy * line;
                         }
                         // No ringing: never outside the samples the cubic read.
-                        dst.data[out + p] = acc.clamp(lo, hi) * gain;
+                        dst.data[out + p] = crate::stages::clamp_to(acc, lo, hi) * gain;
                     }
                 }
             }
