@@ -80,9 +80,6 @@ impl Stage for Sharpen {
         }
         Ok(())
     }
-    fn memory_factor(&self) -> f32 {
-        2.0
-    }
     fn plan(&self, ctx: &mut PlanContext<'_>, _: Option<&Proxy>) -> Result<Option<Kernel>> {
         if self.amount == 0.0 {
             return Ok(None);
@@ -135,70 +132,107 @@ impl AreaKernel for SharpenKernel {
         let (s, d) = (src.rect, dst.rect);
         let (sw, sh) = (s.width, s.height);
         let [wr, wg, wb] = self.weights;
-        // log2 luminance of the whole source tile.
-        let tiny = f32::MIN_POSITIVE.max(1e-12);
-        let logs: Vec<f32> = src
-            .data
-            .chunks_exact(3)
-            .map(|p| fastmath::log2((wr * p[0] + wg * p[1] + wb * p[2]).max(tiny)))
+        let r = self.r;
+        // log2 luminance over the output grown by r, edge pixels repeated past the source
+        // tile (which reaches the frame's edge where it stops short of r).
+        let (pw, ph) = (d.width + 2 * r, d.height + 2 * r);
+        let (x0, y0) = (
+            (d.x - s.x) as isize - r as isize,
+            (d.y - s.y) as isize - r as isize,
+        );
+        let cols: Vec<usize> = (0..pw)
+            .map(|i| (x0 + i as isize).clamp(0, sw as isize - 1) as usize)
             .collect();
-        let at = |x: isize, y: isize| {
-            let (x, y) = (x.clamp(0, sw as isize - 1), y.clamp(0, sh as isize - 1));
-            logs[y as usize * sw + x as usize]
-        };
-        // Horizontal blur of the rows the vertical pass needs, at the output's columns.
-        let (x0, y0) = ((d.x - s.x) as isize, (d.y - s.y) as isize);
-        let r = self.r as isize;
-        let rows = d.height + 2 * self.r;
-        let mut across = vec![0.0f32; rows * d.width];
-        for (j, row) in across.chunks_exact_mut(d.width).enumerate() {
-            let y = y0 - r + j as isize;
-            for (i, v) in row.iter_mut().enumerate() {
-                let x = x0 + i as isize;
-                *v = self
-                    .taps
-                    .iter()
-                    .enumerate()
-                    .map(|(k, t)| t * at(x + k as isize - r, y))
-                    .sum();
+        let tiny = 1e-12f32;
+        let mut logs = vec![0.0f32; pw * ph];
+        for (j, row) in logs.chunks_exact_mut(pw).enumerate() {
+            let sy = (y0 + j as isize).clamp(0, sh as isize - 1) as usize;
+            let line = &src.data[sy * sw * 3..(sy + 1) * sw * 3];
+            for (v, &sx) in row.iter_mut().zip(&cols) {
+                let p = &line[sx * 3..sx * 3 + 3];
+                *v = fastmath::log2((wr * p[0] + wg * p[1] + wb * p[2]).max(tiny));
+            }
+        }
+        // Gaussian across, then down; 3x3 range across, then down.
+        let mut across = vec![0.0f32; d.width * ph];
+        let mut wide_lo = vec![0.0f32; d.width * ph];
+        let mut wide_hi = vec![0.0f32; d.width * ph];
+        for j in 0..ph {
+            let row = &logs[j * pw..(j + 1) * pw];
+            let out = &mut across[j * d.width..(j + 1) * d.width];
+            for (k, &t) in self.taps.iter().enumerate() {
+                for (o, &v) in out.iter_mut().zip(&row[k..]) {
+                    *o += t * v;
+                }
+            }
+            let lo = &mut wide_lo[j * d.width..(j + 1) * d.width];
+            let hi = &mut wide_hi[j * d.width..(j + 1) * d.width];
+            for (i, (l, h)) in lo.iter_mut().zip(hi.iter_mut()).enumerate() {
+                let w3 = &row[r + i - 1..r + i + 2];
+                *l = w3[0].min(w3[1]).min(w3[2]);
+                *h = w3[0].max(w3[1]).max(w3[2]);
             }
         }
         let floor = fastmath::log2(self.p.floor);
         let out_ch = dst.channels;
+        let mut gain = vec![0.0f32; d.width];
         for j in 0..d.height {
-            for i in 0..d.width {
-                let (x, y) = (x0 + i as isize, y0 + j as isize);
-                let blurred: f32 = self
-                    .taps
-                    .iter()
-                    .enumerate()
-                    .map(|(k, t)| t * across[(j + k) * d.width + i])
-                    .sum();
-                let l = at(x, y);
-                let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-                for dy in -1..=1 {
-                    for dx in -1..=1 {
-                        let v = at(x + dx, y + dy);
-                        lo = lo.min(v);
-                        hi = hi.max(v);
-                    }
+            gain.fill(0.0);
+            for (k, &t) in self.taps.iter().enumerate() {
+                let row = &across[(j + k) * d.width..(j + k + 1) * d.width];
+                for (b, &v) in gain.iter_mut().zip(row) {
+                    *b += t * v;
                 }
-                let fade = crate::stages::smoothstep((blurred - floor) / 2.0);
-                let sharpened = crate::stages::clamp_to(
-                    l + self.p.amount * fade * (l - blurred),
-                    lo - self.p.halo,
-                    hi + self.p.halo,
-                );
-                let gain = fastmath::exp2(sharpened - l);
-                let si = ((y as usize) * sw + x as usize) * 3;
-                let o = (j * d.width + i) * out_ch;
-                for c in 0..3 {
-                    dst.data[o + c] = src.data[si + c] * gain;
-                }
+            }
+            let centre = &logs[(j + r) * pw + r..(j + r) * pw + r + d.width];
+            let lo3 = three_rows(&wide_lo, j + r - 1, d.width);
+            let hi3 = three_rows(&wide_hi, j + r - 1, d.width);
+            gain_row(&self.p, floor, centre, lo3, hi3, &mut gain);
+            let sy = (d.y - s.y + j) * sw + d.x - s.x;
+            let line = &src.data[sy * 3..(sy + d.width) * 3];
+            let out = &mut dst.data[j * d.width * out_ch..(j + 1) * d.width * out_ch];
+            for ((o, p), g) in out
+                .chunks_exact_mut(out_ch)
+                .zip(line.chunks_exact(3))
+                .zip(&gain)
+            {
+                o[0] = p[0] * g;
+                o[1] = p[1] * g;
+                o[2] = p[2] * g;
             }
         }
         Ok(())
     }
+}
+
+/// Turns a row's blurred log luminance (in `gain`) into the gain the mask gives each pixel,
+/// compiled for the widest vectors the CPU has (runtime dispatch).
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1", "aarch64+neon"))]
+fn gain_row(
+    p: &Sharpen,
+    floor: f32,
+    centre: &[f32],
+    lo3: [&[f32]; 3],
+    hi3: [&[f32]; 3],
+    gain: &mut [f32],
+) {
+    let n = gain.len();
+    let (centre, lo0, lo1, lo2) = (&centre[..n], &lo3[0][..n], &lo3[1][..n], &lo3[2][..n]);
+    let (hi0, hi1, hi2) = (&hi3[0][..n], &hi3[1][..n], &hi3[2][..n]);
+    for i in 0..n {
+        let lo = lo0[i].min(lo1[i]).min(lo2[i]) - p.halo;
+        let hi = hi0[i].max(hi1[i]).max(hi2[i]) + p.halo;
+        let (l, b) = (centre[i], gain[i]);
+        let fade = crate::stages::smoothstep((b - floor) * 0.5);
+        // The range always holds `l`, so `max`/`min` clamp without `clamp`'s panic on NaN.
+        let sharpened = (l + p.amount * fade * (l - b)).max(lo).min(hi);
+        gain[i] = fastmath::exp2(sharpened - l);
+    }
+}
+
+/// Rows `first..first + 3` of a buffer of `width`-sample rows.
+fn three_rows(buf: &[f32], first: usize, width: usize) -> [&[f32]; 3] {
+    std::array::from_fn(|k| &buf[(first + k) * width..(first + k + 1) * width])
 }
 
 #[cfg(test)]
@@ -224,6 +258,56 @@ mod tests {
         };
         k.run(&src, &mut dst).expect("runs");
         out.chunks_exact(3).map(|p| p[1]).collect()
+    }
+
+    /// Tiles (at the frame's edge and inside it) give the pixels the whole image gives.
+    #[test]
+    fn sharpen_tiles_equal_the_whole_image() {
+        let (w, h) = (37, 29);
+        let k = SharpenKernel::new(Sharpen::default(), [0.2, 0.7, 0.1]);
+        let data: Vec<f32> = (0..w * h * 3)
+            .map(|i| 0.01 + ((i * 7919) % 1000) as f32 / 1200.0)
+            .collect();
+        let whole = |rect: Rect| {
+            let halo = k.halo();
+            let (x0, y0) = (rect.x.saturating_sub(halo), rect.y.saturating_sub(halo));
+            let (x1, y1) = ((rect.right() + halo).min(w), (rect.bottom() + halo).min(h));
+            let s = Rect::new(x0, y0, x1 - x0, y1 - y0);
+            let sub: Vec<f32> = (s.y..s.bottom())
+                .flat_map(|y| data[(y * w + s.x) * 3..(y * w + s.right()) * 3].to_vec())
+                .collect();
+            let src = TileView {
+                data: &sub,
+                rect: s,
+                channels: 3,
+                frame: (w, h),
+            };
+            let mut out = vec![0.0; rect.width * rect.height * 3];
+            let mut dst = TileMut {
+                data: &mut out,
+                rect,
+                channels: 3,
+            };
+            k.run(&src, &mut dst).expect("runs");
+            out
+        };
+        let full = whole(Rect::new(0, 0, w, h));
+        for tile in [
+            Rect::new(0, 0, 11, 9),
+            Rect::new(13, 8, 10, 12),
+            Rect::new(30, 20, 7, 9),
+        ] {
+            let got = whole(tile);
+            for y in 0..tile.height {
+                for x in 0..tile.width {
+                    for c in 0..3 {
+                        let a = got[(y * tile.width + x) * 3 + c];
+                        let b = full[((tile.y + y) * w + tile.x + x) * 3 + c];
+                        assert_eq!(a.to_bits(), b.to_bits(), "{tile:?} ({x},{y})");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
