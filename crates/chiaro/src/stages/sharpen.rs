@@ -143,15 +143,15 @@ impl AreaKernel for SharpenKernel {
         let cols: Vec<usize> = (0..pw)
             .map(|i| (x0 + i as isize).clamp(0, sw as isize - 1) as usize)
             .collect();
-        let tiny = 1e-12f32;
         let mut logs = vec![0.0f32; pw * ph];
         for (j, row) in logs.chunks_exact_mut(pw).enumerate() {
             let sy = (y0 + j as isize).clamp(0, sh as isize - 1) as usize;
             let line = &src.data[sy * sw * 3..(sy + 1) * sw * 3];
             for (v, &sx) in row.iter_mut().zip(&cols) {
                 let p = &line[sx * 3..sx * 3 + 3];
-                *v = fastmath::log2((wr * p[0] + wg * p[1] + wb * p[2]).max(tiny));
+                *v = wr * p[0] + wg * p[1] + wb * p[2];
             }
+            log_row(row);
         }
         // Gaussian across, then down; 3x3 range across, then down.
         let mut across = vec![0.0f32; d.width * ph];
@@ -160,46 +160,30 @@ impl AreaKernel for SharpenKernel {
         for j in 0..ph {
             let row = &logs[j * pw..(j + 1) * pw];
             let out = &mut across[j * d.width..(j + 1) * d.width];
-            for (k, &t) in self.taps.iter().enumerate() {
-                for (o, &v) in out.iter_mut().zip(&row[k..]) {
-                    *o += t * v;
-                }
-            }
-            let lo = &mut wide_lo[j * d.width..(j + 1) * d.width];
-            let hi = &mut wide_hi[j * d.width..(j + 1) * d.width];
-            for (i, (l, h)) in lo.iter_mut().zip(hi.iter_mut()).enumerate() {
-                let w3 = &row[r + i - 1..r + i + 2];
-                *l = w3[0].min(w3[1]).min(w3[2]);
-                *h = w3[0].max(w3[1]).max(w3[2]);
-            }
+            let shifted: Vec<&[f32]> = (0..self.taps.len()).map(|k| &row[k..]).collect();
+            weighted_sum(&self.taps, &shifted, out);
+            let centre = &row[r - 1..];
+            range3(
+                [centre, &centre[1..], &centre[2..]],
+                &mut wide_lo[j * d.width..(j + 1) * d.width],
+                &mut wide_hi[j * d.width..(j + 1) * d.width],
+            );
         }
         let floor = fastmath::log2(self.p.floor);
-        let out_ch = dst.channels;
         let mut gain = vec![0.0f32; d.width];
         for j in 0..d.height {
-            gain.fill(0.0);
-            for (k, &t) in self.taps.iter().enumerate() {
-                let row = &across[(j + k) * d.width..(j + k + 1) * d.width];
-                for (b, &v) in gain.iter_mut().zip(row) {
-                    *b += t * v;
-                }
-            }
+            let rows: Vec<&[f32]> = (0..self.taps.len())
+                .map(|k| &across[(j + k) * d.width..(j + k + 1) * d.width])
+                .collect();
+            weighted_sum(&self.taps, &rows, &mut gain);
             let centre = &logs[(j + r) * pw + r..(j + r) * pw + r + d.width];
             let lo3 = three_rows(&wide_lo, j + r - 1, d.width);
             let hi3 = three_rows(&wide_hi, j + r - 1, d.width);
             gain_row(&self.p, floor, centre, lo3, hi3, &mut gain);
             let sy = (d.y - s.y + j) * sw + d.x - s.x;
             let line = &src.data[sy * 3..(sy + d.width) * 3];
-            let out = &mut dst.data[j * d.width * out_ch..(j + 1) * d.width * out_ch];
-            for ((o, p), g) in out
-                .chunks_exact_mut(out_ch)
-                .zip(line.chunks_exact(3))
-                .zip(&gain)
-            {
-                o[0] = p[0] * g;
-                o[1] = p[1] * g;
-                o[2] = p[2] * g;
-            }
+            let out = &mut dst.data[j * d.width * 3..(j + 1) * d.width * 3];
+            scale_pixels(out, line, &gain);
         }
         Ok(())
     }
@@ -227,6 +211,46 @@ fn gain_row(
         // The range always holds `l`, so `max`/`min` clamp without `clamp`'s panic on NaN.
         let sharpened = (l + p.amount * fade * (l - b)).max(lo).min(hi);
         gain[i] = fastmath::exp2(sharpened - l);
+    }
+}
+
+/// `out[i] = sum_k taps[k] * rows[k][i]`.
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1", "aarch64+neon"))]
+fn weighted_sum(taps: &[f32], rows: &[&[f32]], out: &mut [f32]) {
+    out.fill(0.0);
+    let n = out.len();
+    for (&t, row) in taps.iter().zip(rows) {
+        for (o, &v) in out.iter_mut().zip(&row[..n]) {
+            *o += t * v;
+        }
+    }
+}
+
+/// Interleaved RGB `src` times one gain per pixel into `out`.
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1", "aarch64+neon"))]
+fn scale_pixels(out: &mut [f32], src: &[f32], gain: &[f32]) {
+    for ((o, p), g) in out.chunks_exact_mut(3).zip(src.chunks_exact(3)).zip(gain) {
+        o[0] = p[0] * g;
+        o[1] = p[1] * g;
+        o[2] = p[2] * g;
+    }
+}
+
+/// `log2` of a row of luminances, in place (tiny and non-positive ones as `1e-12`).
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1", "aarch64+neon"))]
+fn log_row(row: &mut [f32]) {
+    row.iter_mut()
+        .for_each(|v| *v = fastmath::log2(v.max(1e-12)));
+}
+
+/// Element-wise minimum and maximum of three rows (the first `lo.len()` samples).
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1", "aarch64+neon"))]
+fn range3(rows: [&[f32]; 3], lo: &mut [f32], hi: &mut [f32]) {
+    let n = lo.len();
+    let (a, b, c) = (&rows[0][..n], &rows[1][..n], &rows[2][..n]);
+    for i in 0..n {
+        lo[i] = a[i].min(b[i]).min(c[i]);
+        hi[i] = a[i].max(b[i]).max(c[i]);
     }
 }
 
