@@ -238,3 +238,29 @@ pub struct Proxy {
     pub rgb: Vec<f32>,
     pub peak: Vec<f32>,
 }
+
+/// Runs `kernel` over a whole `width` x `height` RGB image (the frame is the tile): the
+/// unit tests' way to call an area kernel.
+#[cfg(test)]
+pub(crate) fn run_whole(
+    kernel: &dyn AreaKernel,
+    rgb: &[f32],
+    width: usize,
+    height: usize,
+) -> Result<Vec<f32>> {
+    let rect = Rect::new(0, 0, width, height);
+    let src = TileView {
+        data: rgb,
+        rect,
+        channels: 3,
+        frame: (width, height),
+    };
+    let mut out = vec![0.0; rgb.len()];
+    let mut dst = TileMut {
+        data: &mut out,
+        rect,
+        channels: 3,
+    };
+    kernel.run(&src, &mut dst)?;
+    Ok(out)
+}

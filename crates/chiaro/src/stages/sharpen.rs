@@ -263,24 +263,13 @@ fn three_rows(buf: &[f32], first: usize, width: usize) -> [&[f32]; 3] {
 mod tests {
     use super::*;
     use crate::image::Rect;
+    use crate::pipeline::stage::run_whole;
 
     /// Runs the mask over a whole `w` x `h` grey image (the frame is the tile).
     fn sharpen(p: Sharpen, grey: &[f32], w: usize, h: usize) -> Vec<f32> {
         let k = SharpenKernel::new(p, [0.25, 0.5, 0.25]);
         let data: Vec<f32> = grey.iter().flat_map(|&v| [v; 3]).collect();
-        let src = TileView {
-            data: &data,
-            rect: Rect::new(0, 0, w, h),
-            channels: 3,
-            frame: (w, h),
-        };
-        let mut out = vec![0.0; data.len()];
-        let mut dst = TileMut {
-            data: &mut out,
-            rect: Rect::new(0, 0, w, h),
-            channels: 3,
-        };
-        k.run(&src, &mut dst).expect("runs");
+        let out = run_whole(&k, &data, w, h).expect("runs");
         out.chunks_exact(3).map(|p| p[1]).collect()
     }
 
@@ -422,19 +411,7 @@ mod tests {
                 [v, 0.5 * v, 0.25 * v]
             })
             .collect();
-        let src = TileView {
-            data: &data,
-            rect: Rect::new(0, 0, w, h),
-            channels: 3,
-            frame: (w, h),
-        };
-        let mut out = vec![0.0; data.len()];
-        let mut dst = TileMut {
-            data: &mut out,
-            rect: Rect::new(0, 0, w, h),
-            channels: 3,
-        };
-        k.run(&src, &mut dst).expect("runs");
+        let out = run_whole(&k, &data, w, h).expect("runs");
         assert!(out != data, "something was sharpened");
         for p in out.chunks_exact(3) {
             assert!((p[1] / p[0] - 0.5).abs() < 1e-5 && (p[2] / p[0] - 0.25).abs() < 1e-5);

@@ -228,7 +228,7 @@ impl<M: Mapping> AreaKernel for Warp<M> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::Rect;
+    use crate::pipeline::stage::run_whole;
 
     fn warp(k: [f64; 6]) -> WarpRectilinear {
         WarpRectilinear {
@@ -254,19 +254,7 @@ mod tests {
             h,
         );
         assert_eq!(k.halo(), 3);
-        let src = TileView {
-            data: &data,
-            rect: Rect::new(0, 0, w, h),
-            channels: 3,
-            frame: (w, h),
-        };
-        let mut out = vec![0.0; data.len()];
-        let mut dst = TileMut {
-            data: &mut out,
-            rect: Rect::new(0, 0, w, h),
-            channels: 3,
-        };
-        k.run(&src, &mut dst).expect("runs");
+        let out = run_whole(&k, &data, w, h).expect("runs");
         assert!(out.iter().zip(&data).all(|(a, b)| (a - b).abs() < 1e-6));
     }
 
@@ -284,19 +272,7 @@ mod tests {
             w,
             h,
         );
-        let src = TileView {
-            data: &data,
-            rect: Rect::new(0, 0, w, h),
-            channels: 3,
-            frame: (w, h),
-        };
-        let mut out = vec![0.0; data.len()];
-        let mut dst = TileMut {
-            data: &mut out,
-            rect: Rect::new(0, 0, w, h),
-            channels: 3,
-        };
-        k.run(&src, &mut dst).expect("runs");
+        let out = run_whole(&k, &data, w, h).expect("runs");
         assert!(out.iter().all(|&v| (0.1..=0.9).contains(&v)), "rings");
         assert!(out != data, "the edge moved");
         // Reading 20.4: taps at 19 (dark) and 20..22 (bright).
