@@ -719,13 +719,8 @@ fn dng_warps_put_a_distorted_dot_grid_back_on_its_grid() {
         for y in 0..h {
             for x in 0..w {
                 let c = cfa.color(y, x) as usize;
-                let (qx, qy) = (x as f64, y as f64);
-                let (mut ux, mut uy) = (qx, qy);
-                for _ in 0..40 {
-                    let (sx, sy) = lens[c].source(centre, w, h, ux, uy);
-                    ux += qx - sx;
-                    uy += qy - sy;
-                }
+                let source = |ux, uy| lens[c].source(centre, w, h, ux, uy);
+                let (ux, uy) = common::before_map(source, x as f64, y as f64, 40);
                 let v = scene(ux, uy);
                 samples[y * w + x] =
                     (f64::from(black) + v * f64::from(white - black)).round() as u16;

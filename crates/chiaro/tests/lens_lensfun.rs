@@ -139,12 +139,8 @@ fn a_dot_grid_through_a_lensfun_lens_develops_onto_the_ideal_grid() {
         for x in 0..w {
             let c = cfa.color(y, x) as usize;
             let (qx, qy) = (x as f64, y as f64);
-            let (mut px, mut py) = (qx, qy);
-            for _ in 0..60 {
-                let (sx, sy) = correction_reads(c, px, py, w, h);
-                px += qx - sx;
-                py += qy - sy;
-            }
+            let (px, py) =
+                common::before_map(|px, py| correction_reads(c, px, py, w, h), qx, qy, 60);
             let v = common::dot_scene(spacing, sigma, px, py) * vignetting(qx, qy, w, h);
             samples[y * w + x] = v as f32;
         }

@@ -51,10 +51,16 @@ pub(super) fn encode_to<W: Write + Seek + Send>(
 ) -> Result<()> {
     let (width, height) = dimensions(img.width, img.height)?;
     let codec = compression_for(opts, img.pixels.bits());
-    match &img.pixels {
-        Pixels::U8(v) => write::<_, u8, _>(out, width, height, codec, fields, opts, |s| s(v)),
-        Pixels::U16(v) => write::<_, u16, _>(out, width, height, codec, fields, opts, |s| s(v)),
-        Pixels::F32(v) => write::<_, f32, _>(out, width, height, codec, fields, opts, |s| s(v)),
+    let rows = match &img.pixels {
+        Pixels::U8(v) => PixelRows::U8(v),
+        Pixels::U16(v) => PixelRows::U16(v),
+        Pixels::F32(v) => PixelRows::F32(v),
+    };
+    let produce = |sink: &mut (dyn FnMut(PixelRows<'_>) -> Result<()> + Send)| sink(rows);
+    match rows {
+        PixelRows::U8(_) => write::<_, u8, _>(out, width, height, codec, fields, opts, produce),
+        PixelRows::U16(_) => write::<_, u16, _>(out, width, height, codec, fields, opts, produce),
+        PixelRows::F32(_) => write::<_, f32, _>(out, width, height, codec, fields, opts, produce),
     }
 }
 
@@ -79,35 +85,10 @@ pub(super) fn encode_streamed<W: Write + Seek + Send, R>(
     produce: impl FnOnce(&mut (dyn FnMut(PixelRows<'_>) -> Result<()> + Send)) -> Result<R>,
 ) -> Result<R> {
     let codec = compression_for(opts, bits);
-    fn typed<T: Sample, R>(
-        produce: impl FnOnce(&mut (dyn FnMut(PixelRows<'_>) -> Result<()> + Send)) -> Result<R>,
-        sink: &mut (dyn FnMut(&[T]) -> Result<()> + Send),
-    ) -> Result<R> {
-        // After a refused run nothing more is taken: the file would miss rows.
-        let mut refused = false;
-        produce(&mut |rows| {
-            if refused {
-                return Err(Error::parameter("the TIFF writer refused rows before"));
-            }
-            let Some(s) = T::of(rows) else {
-                refused = true;
-                return Err(Error::parameter(
-                    "the rows do not have the TIFF's sample type",
-                ));
-            };
-            sink(s)
-        })
-    }
     match bits {
-        8 => write::<_, u8, _>(out, width, height, codec, fields, opts, |s| {
-            typed(produce, s)
-        }),
-        16 => write::<_, u16, _>(out, width, height, codec, fields, opts, |s| {
-            typed(produce, s)
-        }),
-        32 => write::<_, f32, _>(out, width, height, codec, fields, opts, |s| {
-            typed(produce, s)
-        }),
+        8 => write::<_, u8, _>(out, width, height, codec, fields, opts, produce),
+        16 => write::<_, u16, _>(out, width, height, codec, fields, opts, produce),
+        32 => write::<_, f32, _>(out, width, height, codec, fields, opts, produce),
         _ => Err(Error::parameter(format!(
             "a TIFF has 8, 16 or 32 bits per sample, not {bits}"
         ))),
@@ -345,8 +326,8 @@ impl<T: Sample> Strips<T> {
     }
 }
 
-/// Writes the Exif sub-IFD, the strips `produce` feeds (rows of `T`, top to bottom) and
-/// IFD0 after them.
+/// Writes the Exif sub-IFD, the strips `produce` feeds (rows of `T`, top to bottom; rows of
+/// another sample type are an error) and IFD0 after them.
 #[allow(clippy::too_many_arguments)]
 fn write<W: Write + Seek + Send, T: Sample, R>(
     out: &mut W,
@@ -355,7 +336,7 @@ fn write<W: Write + Seek + Send, T: Sample, R>(
     codec: Compression,
     fields: &[Field],
     opts: &EncodeOptions,
-    produce: impl FnOnce(&mut (dyn FnMut(&[T]) -> Result<()> + Send)) -> Result<R>,
+    produce: impl FnOnce(&mut (dyn FnMut(PixelRows<'_>) -> Result<()> + Send)) -> Result<R>,
 ) -> Result<R> {
     let mut tiff = TiffEncoder::new(out).map_err(err)?;
     let exif_ifd = exif_directory(&mut tiff, fields)?;
@@ -377,6 +358,8 @@ fn write<W: Write + Seek + Send, T: Sample, R>(
             return Err(Error::parameter("the TIFF writer failed before"));
         }
         failed = true;
+        let rows = T::of(rows)
+            .ok_or_else(|| Error::parameter("the rows do not have the TIFF's sample type"))?;
         strips.take(&mut dir, rows)?;
         failed = false;
         Ok(())

@@ -226,32 +226,30 @@ fn spline<const N: usize>(entries: &[(f64, [f64; N])], focal: f64, scaled: [bool
     })
 }
 
-fn distortion(lens: &Lens, focal: f64) -> Option<Distortion> {
-    let model = lens.distortion.first()?.model;
-    let entries: Vec<(f64, [f64; 3])> = lens
-        .distortion
-        .iter()
-        .filter(|e| e.model == model)
-        .map(|e| (e.focal, e.terms))
+/// The model of the first calibration and its terms at `focal`, from the calibrations of
+/// that model only (lensfun ignores the others).
+fn model_spline<M: Copy + PartialEq, const N: usize>(
+    entries: impl Iterator<Item = (M, f64, [f64; N])> + Clone,
+    focal: f64,
+    scaled: [bool; N],
+) -> Option<(M, [f64; N])> {
+    let model = entries.clone().next()?.0;
+    let same: Vec<(f64, [f64; N])> = entries
+        .filter(|e| e.0 == model)
+        .map(|(_, f, t)| (f, t))
         .collect();
-    Some(Distortion {
-        model,
-        terms: spline(&entries, focal, [true; 3]),
-    })
+    Some((model, spline(&same, focal, scaled)))
+}
+
+fn distortion(lens: &Lens, focal: f64) -> Option<Distortion> {
+    let entries = lens.distortion.iter().map(|e| (e.model, e.focal, e.terms));
+    model_spline(entries, focal, [true; 3]).map(|(model, terms)| Distortion { model, terms })
 }
 
 fn tca(lens: &Lens, focal: f64) -> Option<Tca> {
-    let model = lens.tca.first()?.model;
-    let entries: Vec<(f64, [f64; 6])> = lens
-        .tca
-        .iter()
-        .filter(|e| e.model == model)
-        .map(|e| (e.focal, e.terms))
-        .collect();
-    Some(Tca {
-        model,
-        terms: spline(&entries, focal, [false, false, true, true, true, true]),
-    })
+    let entries = lens.tca.iter().map(|e| (e.model, e.focal, e.terms));
+    let scaled = [false, false, true, true, true, true];
+    model_spline(entries, focal, scaled).map(|(model, terms)| Tca { model, terms })
 }
 
 fn vignetting(lens: &Lens, focal: f64, aperture: f64, distance: f64) -> Option<[f64; 3]> {

@@ -19,28 +19,34 @@ pub struct NameFacts {
 
 /// lensfun's three name patterns (`lens.cpp`, `lens_name_regex`), with the groups that hold
 /// the shortest and longest focal length and the widest f-number.
-fn name_patterns() -> &'static [(regex::Regex, [usize; 3]); 3] {
-    static PATTERNS: std::sync::OnceLock<[(regex::Regex, [usize; 3]); 3]> =
+const NAME_PATTERNS: [(&str, [usize; 3]); 3] = [
+    // [min focal]-[max focal]mm f/[min aperture]-[max aperture]
+    (
+        r"(?i)([[:space:]]+|^)([0-9]+[0-9.]*)(-[0-9]+[0-9.]*)?(mm)?[[:space:]]+(f/|f|1/|1:)?([0-9.]+)(-[0-9.]+)?",
+        [2, 3, 6],
+    ),
+    // 1:[min aperture]-[max aperture] [min focal]-[max focal]mm
+    (
+        r"(?i)[[:space:]]+1:([0-9.]+)(-[0-9.]+)?[[:space:]]+([0-9.]+)(-[0-9.]+)?(mm)?",
+        [3, 4, 1],
+    ),
+    // [min aperture]-[max aperture]/[min focal]-[max focal]
+    (
+        r"(?i)([0-9.]+)(-[0-9.]+)?[[:space:]]*/[[:space:]]*([0-9.]+)(-[0-9.]+)?",
+        [3, 4, 1],
+    ),
+];
+
+/// [`NAME_PATTERNS`] compiled once (a test checks that all of them compile, so none is
+/// left out here).
+fn name_patterns() -> &'static [(regex::Regex, [usize; 3])] {
+    static PATTERNS: std::sync::OnceLock<Vec<(regex::Regex, [usize; 3])>> =
         std::sync::OnceLock::new();
     PATTERNS.get_or_init(|| {
-        let re = |p: &str| regex::Regex::new(p).expect("a valid pattern");
-        [
-            // [min focal]-[max focal]mm f/[min aperture]-[max aperture]
-            (
-                re(r"(?i)([[:space:]]+|^)([0-9]+[0-9.]*)(-[0-9]+[0-9.]*)?(mm)?[[:space:]]+(f/|f|1/|1:)?([0-9.]+)(-[0-9.]+)?"),
-                [2, 3, 6],
-            ),
-            // 1:[min aperture]-[max aperture] [min focal]-[max focal]mm
-            (
-                re(r"(?i)[[:space:]]+1:([0-9.]+)(-[0-9.]+)?[[:space:]]+([0-9.]+)(-[0-9.]+)?(mm)?"),
-                [3, 4, 1],
-            ),
-            // [min aperture]-[max aperture]/[min focal]-[max focal]
-            (
-                re(r"(?i)([0-9.]+)(-[0-9.]+)?[[:space:]]*/[[:space:]]*([0-9.]+)(-[0-9.]+)?"),
-                [3, 4, 1],
-            ),
-        ]
+        NAME_PATTERNS
+            .iter()
+            .filter_map(|(p, groups)| regex::Regex::new(p).ok().map(|re| (re, *groups)))
+            .collect()
     })
 }
 
@@ -363,6 +369,11 @@ mod tests {
         // A focal length glued to letters is not one (lensfun wants a space before it).
         assert_eq!(g("EF70-300mm f/4.5-5.6 DO IS USM"), (0.0, 0.0, 0.0));
         assert_eq!(g("Fisheye"), (0.0, 0.0, 0.0));
+    }
+
+    #[test]
+    fn every_lens_name_pattern_compiles() {
+        assert_eq!(name_patterns().len(), NAME_PATTERNS.len());
     }
 
     #[test]

@@ -323,6 +323,7 @@ impl<'a> Plan<'a> {
         let mut names = Vec::new();
         let mut channels = frame.channels();
         let mut transfer = None;
+        let lens_stage = recipe.get::<LensCorrection>();
         for (i, stage) in recipe.stages.iter().enumerate() {
             let (input, output) = stage.signals();
             if input == Signal::Encoded && transfer.is_none() {
@@ -355,7 +356,6 @@ impl<'a> Plan<'a> {
             // OpcodeList3 runs where the lens stage is (after highlight reconstruction, which
             // must see the sensor's clipping before any gain), or right after demosaicing
             // without one (the DNG's order).
-            let lens_stage = recipe.get::<LensCorrection>();
             let place_list3 = match lens_stage {
                 Some(_) => stage.name() == "lens",
                 None => demosaiced,

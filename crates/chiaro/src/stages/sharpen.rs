@@ -129,6 +129,36 @@ impl AreaKernel for SharpenKernel {
     }
 
     fn run(&self, src: &TileView<'_>, dst: &mut TileMut<'_>) -> Result<()> {
+        let mut scratch = SCRATCH.take();
+        self.sharpen_tile(src, dst, &mut scratch);
+        SCRATCH.set(scratch);
+        Ok(())
+    }
+}
+
+/// A thread's tile buffers, kept from tile to tile.
+#[derive(Default)]
+struct Scratch {
+    cols: Vec<usize>,
+    logs: Vec<f32>,
+    across: Vec<f32>,
+    lo: Vec<f32>,
+    hi: Vec<f32>,
+    gain: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::default();
+}
+
+/// `v` resized to `n` samples; the caller overwrites every one.
+fn sized<T: Copy + Default>(v: &mut Vec<T>, n: usize) -> &mut [T] {
+    v.resize(n, T::default());
+    &mut v[..n]
+}
+
+impl SharpenKernel {
+    fn sharpen_tile(&self, src: &TileView<'_>, dst: &mut TileMut<'_>, b: &mut Scratch) {
         let (s, d) = (src.rect, dst.rect);
         let (sw, sh) = (s.width, s.height);
         let [wr, wg, wb] = self.weights;
@@ -140,52 +170,48 @@ impl AreaKernel for SharpenKernel {
             (d.x - s.x) as isize - r as isize,
             (d.y - s.y) as isize - r as isize,
         );
-        let cols: Vec<usize> = (0..pw)
-            .map(|i| (x0 + i as isize).clamp(0, sw as isize - 1) as usize)
-            .collect();
-        let mut logs = vec![0.0f32; pw * ph];
+        let cols = sized(&mut b.cols, pw);
+        for (i, c) in cols.iter_mut().enumerate() {
+            *c = (x0 + i as isize).clamp(0, sw as isize - 1) as usize;
+        }
+        let logs = sized(&mut b.logs, pw * ph);
         for (j, row) in logs.chunks_exact_mut(pw).enumerate() {
             let sy = (y0 + j as isize).clamp(0, sh as isize - 1) as usize;
             let line = &src.data[sy * sw * 3..(sy + 1) * sw * 3];
-            for (v, &sx) in row.iter_mut().zip(&cols) {
+            for (v, &sx) in row.iter_mut().zip(cols.iter()) {
                 let p = &line[sx * 3..sx * 3 + 3];
                 *v = wr * p[0] + wg * p[1] + wb * p[2];
             }
             log_row(row);
         }
         // Gaussian across, then down; 3x3 range across, then down.
-        let mut across = vec![0.0f32; d.width * ph];
-        let mut wide_lo = vec![0.0f32; d.width * ph];
-        let mut wide_hi = vec![0.0f32; d.width * ph];
+        let w = d.width;
+        let across = sized(&mut b.across, w * ph);
+        let wide_lo = sized(&mut b.lo, w * ph);
+        let wide_hi = sized(&mut b.hi, w * ph);
         for j in 0..ph {
             let row = &logs[j * pw..(j + 1) * pw];
-            let out = &mut across[j * d.width..(j + 1) * d.width];
-            let shifted: Vec<&[f32]> = (0..self.taps.len()).map(|k| &row[k..]).collect();
-            weighted_sum(&self.taps, &shifted, out);
+            blur_across(&self.taps, row, &mut across[j * w..(j + 1) * w]);
             let centre = &row[r - 1..];
             range3(
                 [centre, &centre[1..], &centre[2..]],
-                &mut wide_lo[j * d.width..(j + 1) * d.width],
-                &mut wide_hi[j * d.width..(j + 1) * d.width],
+                &mut wide_lo[j * w..(j + 1) * w],
+                &mut wide_hi[j * w..(j + 1) * w],
             );
         }
         let floor = fastmath::log2(self.p.floor);
-        let mut gain = vec![0.0f32; d.width];
+        let gain = sized(&mut b.gain, w);
         for j in 0..d.height {
-            let rows: Vec<&[f32]> = (0..self.taps.len())
-                .map(|k| &across[(j + k) * d.width..(j + k + 1) * d.width])
-                .collect();
-            weighted_sum(&self.taps, &rows, &mut gain);
-            let centre = &logs[(j + r) * pw + r..(j + r) * pw + r + d.width];
-            let lo3 = three_rows(&wide_lo, j + r - 1, d.width);
-            let hi3 = three_rows(&wide_hi, j + r - 1, d.width);
-            gain_row(&self.p, floor, centre, lo3, hi3, &mut gain);
+            blur_down(&self.taps, across, j, w, gain);
+            let centre = &logs[(j + r) * pw + r..(j + r) * pw + r + w];
+            let lo3 = three_rows(wide_lo, j + r - 1, w);
+            let hi3 = three_rows(wide_hi, j + r - 1, w);
+            gain_row(&self.p, floor, centre, lo3, hi3, gain);
             let sy = (d.y - s.y + j) * sw + d.x - s.x;
-            let line = &src.data[sy * 3..(sy + d.width) * 3];
-            let out = &mut dst.data[j * d.width * 3..(j + 1) * d.width * 3];
-            scale_pixels(out, line, &gain);
+            let line = &src.data[sy * 3..(sy + w) * 3];
+            let out = &mut dst.data[j * w * 3..(j + 1) * w * 3];
+            scale_pixels(out, line, gain);
         }
-        Ok(())
     }
 }
 
@@ -214,13 +240,24 @@ fn gain_row(
     }
 }
 
-/// `out[i] = sum_k taps[k] * rows[k][i]`.
+/// `out[i] = sum_k taps[k] * row[i + k]`.
 #[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1", "aarch64+neon"))]
-fn weighted_sum(taps: &[f32], rows: &[&[f32]], out: &mut [f32]) {
+fn blur_across(taps: &[f32], row: &[f32], out: &mut [f32]) {
     out.fill(0.0);
-    let n = out.len();
-    for (&t, row) in taps.iter().zip(rows) {
-        for (o, &v) in out.iter_mut().zip(&row[..n]) {
+    for (k, &t) in taps.iter().enumerate() {
+        for (o, &v) in out.iter_mut().zip(&row[k..]) {
+            *o += t * v;
+        }
+    }
+}
+
+/// `out[i] = sum_k taps[k] * buf[(first + k) * width + i]`: rows `first..` of `width`.
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1", "aarch64+neon"))]
+fn blur_down(taps: &[f32], buf: &[f32], first: usize, width: usize, out: &mut [f32]) {
+    out.fill(0.0);
+    for (k, &t) in taps.iter().enumerate() {
+        let row = &buf[(first + k) * width..(first + k + 1) * width];
+        for (o, &v) in out.iter_mut().zip(row) {
             *o += t * v;
         }
     }

@@ -199,3 +199,21 @@ pub fn dot_displacement(rgb: &[f32], w: usize, h: usize, spacing: f64, floor: f3
     }
     ((sum2 / n as f64).sqrt(), worst)
 }
+
+/// The point `p` a near-identity `map` takes to `(qx, qy)`, by fixed-point iteration
+/// (`p += q - map(p)`, `iterations` times): where a lens correction that reads `q` from `p`
+/// came from, to render a scene through the lens.
+pub fn before_map(
+    map: impl Fn(f64, f64) -> (f64, f64),
+    qx: f64,
+    qy: f64,
+    iterations: usize,
+) -> (f64, f64) {
+    let (mut px, mut py) = (qx, qy);
+    for _ in 0..iterations {
+        let (sx, sy) = map(px, py);
+        px += qx - sx;
+        py += qy - sy;
+    }
+    (px, py)
+}
