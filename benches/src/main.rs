@@ -85,6 +85,7 @@ struct Options {
     peers: bool,
     rcd_only: bool,
     decode_only: bool,
+    render_only: bool,
 }
 
 fn main() -> ExitCode {
@@ -111,6 +112,7 @@ fn parse_args() -> Res<Options> {
         peers: true,
         rcd_only: false,
         decode_only: false,
+        render_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -124,10 +126,11 @@ fn parse_args() -> Res<Options> {
             "--no-peers" => o.peers = false,
             "--rcd-only" => o.rcd_only = true,
             "--decode-only" => o.decode_only = true,
+            "--render-only" => o.render_only = true,
             "-h" | "--help" => {
                 println!(
                     "chiaro-bench [--runs N] [--out DIR] [--data DIR] [--regen] [--no-libraw] \
-                     [--no-peers] [--rcd-only] [--decode-only]"
+                     [--no-peers] [--rcd-only] [--decode-only] [--render-only]"
                 );
                 std::process::exit(0);
             }
@@ -165,6 +168,9 @@ fn run() -> Res<()> {
     }
     if opts.decode_only {
         return decode_throughput(&[synth, phone], opts.runs);
+    }
+    if opts.render_only {
+        return render_throughput(&[synth, phone], opts.runs);
     }
     let chiaro_bin = repo_root().join("target/release/chiaro");
     if !chiaro_bin.is_file() {
@@ -1066,6 +1072,55 @@ fn demosaic_throughput(file: &Path, runs: usize) -> Res<()> {
             best * 1e3,
             mp / best
         );
+    }
+    Ok(())
+}
+
+// ---- render throughput ---------------------------------------------------------------
+
+/// `pipeline::render` alone (default recipe, 16 bits, all threads) with each Bayer demosaic
+/// method, alternating, on the prepared frame of each file.
+fn render_throughput(files: &[PathBuf], runs: usize) -> Res<()> {
+    use chiaro::stages::demosaic::{Demosaic, DemosaicMethod};
+    let limits = chiaro::Limits::default();
+    let spec = OutputSpec {
+        bits: 16,
+        linear: false,
+    };
+    let methods = [
+        DemosaicMethod::RcdFit,
+        DemosaicMethod::Rcd,
+        DemosaicMethod::Bilinear,
+    ];
+    let recipes = methods.map(|method| {
+        let mut r = Recipe::default();
+        r.set(Demosaic { method });
+        r
+    });
+    println!(
+        "\n== render alone (default recipe, 16 bits, all threads; median of {} runs) ==",
+        runs.max(3)
+    );
+    for file in files {
+        let raw = chiaro::raw::read_file(file, &limits)?;
+        let frame = prepare(&raw, &limits)?;
+        let mut t: [Vec<(f64, f64)>; 3] = Default::default();
+        for _ in 0..runs.max(3) {
+            for (times, recipe) in t.iter_mut().zip(&recipes) {
+                timed(times, || Ok(render(&frame, recipe, &spec, &limits, None)?))?;
+            }
+        }
+        println!("  {}", file_name(file));
+        for (method, times) in methods.iter().zip(t) {
+            let wall = median(times.iter().map(|v| v.0).collect());
+            let cpu = median(times.iter().map(|v| v.1).collect());
+            println!(
+                "    {:<10} wall {:>7.1} ms   CPU {:>7.1} ms",
+                method.name(),
+                wall * 1e3,
+                cpu * 1e3
+            );
+        }
     }
     Ok(())
 }

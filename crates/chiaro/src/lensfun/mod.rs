@@ -186,9 +186,16 @@ impl Database {
             origin: vec![dir.to_path_buf()],
             ..Database::default()
         };
-        for f in files {
-            if let Err(e) = db.add_file(&f) {
-                db.warnings.push(e.to_string());
+        // Parsed in parallel (most of the load), merged in name order.
+        let parsed: Vec<_> = {
+            use rayon::prelude::*;
+            files.par_iter().map(|f| (f, parse_file(f))).collect()
+        };
+        let mut index = Index::of(&db);
+        for (f, p) in parsed {
+            match p {
+                Ok(p) => db.merge(f, p, &mut index),
+                Err(e) => db.warnings.push(e.to_string()),
             }
         }
         Ok(db)
@@ -197,39 +204,90 @@ impl Database {
     /// Adds one XML file's mounts, cameras and lenses; entries of a later file replace
     /// earlier ones of the same name (lenses: and crop factor), as in lensfun.
     pub fn add_file(&mut self, path: &Path) -> Result<()> {
-        let text = crate::limits::read_side_file(path, MAX_FILE).map_err(|e| e.with_path(path))?;
-        let text = String::from_utf8(text)
-            .map_err(|_| Error::parameter("not UTF-8 text").with_path(path))?;
-        let parsed = xml::parse(&text, path).map_err(|e| e.with_path(path))?;
+        let parsed = parse_file(path)?;
+        let mut index = Index::of(self);
+        self.merge(path, parsed, &mut index);
+        Ok(())
+    }
+
+    /// Adds one parsed file; `index` holds the keys of the entries already here.
+    fn merge(&mut self, path: &Path, parsed: xml::Parsed, index: &mut Index) {
         self.warnings.extend(
             parsed
                 .skipped
                 .into_iter()
                 .map(|w| format!("{}: {w}", path.display())),
         );
-        replace_or_add(&mut self.mounts, parsed.mounts, |m| norm(&m.name));
-        replace_or_add(&mut self.cameras, parsed.cameras, |c| {
-            format!("{}\n{}", norm(&c.makers[0]), norm(&c.models[0]))
-        });
-        replace_or_add(&mut self.lenses, parsed.lenses, |l| {
-            format!("{}\n{}\n{}", norm(&l.makers[0]), norm(&l.models[0]), l.crop)
-        });
+        replace_or_add(
+            &mut self.mounts,
+            parsed.mounts,
+            &mut index.mounts,
+            mount_key,
+        );
+        replace_or_add(
+            &mut self.cameras,
+            parsed.cameras,
+            &mut index.cameras,
+            camera_key,
+        );
+        replace_or_add(&mut self.lenses, parsed.lenses, &mut index.lenses, lens_key);
         if !self.origin.iter().any(|o| path.starts_with(o)) {
             self.origin.push(path.to_path_buf());
         }
-        Ok(())
     }
 }
 
+/// Reads and parses one XML file.
+fn parse_file(path: &Path) -> Result<xml::Parsed> {
+    let text = crate::limits::read_side_file(path, MAX_FILE).map_err(|e| e.with_path(path))?;
+    let text =
+        String::from_utf8(text).map_err(|_| Error::parameter("not UTF-8 text").with_path(path))?;
+    xml::parse(&text, path).map_err(|e| e.with_path(path))
+}
+
+type Keys = std::collections::HashMap<String, usize>;
+
+/// Where each entry of a database is, by the key a later entry replaces it by (lensfun:
+/// the normalised name; for lenses, and the crop factor).
+struct Index {
+    mounts: Keys,
+    cameras: Keys,
+    lenses: Keys,
+}
+
+impl Index {
+    fn of(db: &Database) -> Index {
+        fn keys<T>(list: &[T], key: fn(&T) -> String) -> Keys {
+            list.iter().enumerate().map(|(i, e)| (key(e), i)).collect()
+        }
+        Index {
+            mounts: keys(&db.mounts, mount_key),
+            cameras: keys(&db.cameras, camera_key),
+            lenses: keys(&db.lenses, lens_key),
+        }
+    }
+}
+
+fn mount_key(m: &Mount) -> String {
+    norm(&m.name)
+}
+
+fn camera_key(c: &Camera) -> String {
+    format!("{}\n{}", norm(&c.makers[0]), norm(&c.models[0]))
+}
+
+fn lens_key(l: &Lens) -> String {
+    format!("{}\n{}\n{}", norm(&l.makers[0]), norm(&l.models[0]), l.crop)
+}
+
 /// Puts each of `new` in `list`, in the place of an entry with the same key.
-fn replace_or_add<T>(list: &mut Vec<T>, new: Vec<T>, key: impl Fn(&T) -> String) {
-    let mut at: std::collections::HashMap<String, usize> =
-        list.iter().enumerate().map(|(i, e)| (key(e), i)).collect();
+fn replace_or_add<T>(list: &mut Vec<T>, new: Vec<T>, at: &mut Keys, key: fn(&T) -> String) {
     for e in new {
-        match at.get(&key(&e)) {
+        let k = key(&e);
+        match at.get(&k) {
             Some(&i) => list[i] = e,
             None => {
-                at.insert(key(&e), list.len());
+                at.insert(k, list.len());
                 list.push(e);
             }
         }
@@ -239,10 +297,18 @@ fn replace_or_add<T>(list: &mut Vec<T>, new: Vec<T>, key: impl Fn(&T) -> String)
 /// A name as lensfun compares names: lower case, runs of white space as one, none at the
 /// ends.
 fn norm(s: &str) -> String {
-    s.split_whitespace()
-        .map(str::to_lowercase)
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut out = String::with_capacity(s.len());
+    for word in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        if word.is_ascii() {
+            out.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+        } else {
+            out.push_str(&word.to_lowercase());
+        }
+    }
+    out
 }
 
 /// lensfun's string equality ([`norm`]).

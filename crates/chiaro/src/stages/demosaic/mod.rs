@@ -428,8 +428,35 @@ pub(super) fn take(n: usize) -> Vec<f32> {
     v
 }
 
+/// One of this thread's earlier buffers as it was left (any length, stale samples), or an
+/// empty one: for scratch that [`resize_any`] sizes and whose every sample read is written
+/// first, so no pass zeroes it.
+pub(super) fn reuse() -> Vec<f32> {
+    POOL.with(|p| p.borrow_mut().pop()).unwrap_or_default()
+}
+
+/// Gives `v` the length `n`, keeping its stale samples: only samples past its old length are
+/// zeroed, and none is copied when it must grow.
+#[inline(always)]
+pub(super) fn resize_any(v: &mut Vec<f32>, n: usize) {
+    if v.capacity() < n {
+        v.clear();
+    }
+    v.resize(n, 0.0);
+}
+
+/// [`reuse`] sized by [`resize_any`].
+pub(super) fn take_any(n: usize) -> Vec<f32> {
+    let mut v = reuse();
+    resize_any(&mut v, n);
+    v
+}
+
 /// Hands a buffer from [`take`] back to this thread's pool.
 pub(super) fn give(v: Vec<f32>) {
+    if v.capacity() == 0 {
+        return;
+    }
     POOL.with(|p| {
         let mut p = p.borrow_mut();
         if p.len() < POOL_MAX {

@@ -62,7 +62,7 @@
 mod slopes;
 
 use self::slopes::{colour_slopes, green_slopes};
-use super::{Border, Mosaic, Window, floor_locally, give, run_tiled, take, view};
+use super::{Border, Mosaic, Window, floor_locally, give, resize_any, reuse, run_tiled, view};
 use crate::image::Rect;
 
 /// Margins (from the window edge) from which each step is valid. The discrimination maps
@@ -119,14 +119,14 @@ pub(super) struct Scratch {
 impl Scratch {
     fn take() -> Self {
         Scratch {
-            vh: take(0),
-            pq: take(0),
-            hp_a: take(0),
-            hp_b: take(0),
-            row: take(0),
-            a_site: take(0),
-            b_r: take(0),
-            b_b: take(0),
+            vh: reuse(),
+            pq: reuse(),
+            hp_a: reuse(),
+            hp_b: reuse(),
+            row: reuse(),
+            a_site: reuse(),
+            b_r: reuse(),
+            b_b: reuse(),
         }
     }
 
@@ -297,7 +297,7 @@ fn core<const FIT: bool>(win: &Window, planes: &mut [Vec<f32>; 3], sc: &mut Scra
     // No need to clear: every step writes the whole area later steps read (the margins
     // above), so stale values of the previous window are never read.
     for v in [&mut sc.vh, &mut sc.pq, &mut sc.hp_a, &mut sc.hp_b] {
-        v.resize(n, 0.0);
+        resize_any(v, n);
     }
     let [pr, pg, pb] = planes;
     pr.copy_from_slice(cfa);

@@ -12,7 +12,7 @@
 
 use super::{RADIUS, Scratch, first, m_green};
 use crate::stages::demosaic::Window;
-use crate::stages::demosaic::{give, take, view};
+use crate::stages::demosaic::{give, resize_any, take, take_any, view};
 
 /// Added to the window sums of squared Laplacians before a slope is taken from them: where
 /// there is no detail to fit, the slopes tend to 1 (RCD's colour differences).
@@ -120,14 +120,15 @@ pub(super) fn green_slopes(win: &Window, cfa: &[f32], sc: &mut Scratch) {
     }
     give(gm);
     let lo = lo + RADIUS;
-    sc.a_site.resize(s * rows, 0.0);
-    for (at, colour) in [red, blue].into_iter().zip(sums) {
-        let colour = colour.map(|l| {
-            l.map(|mut e| {
+    resize_any(&mut sc.a_site, s * rows);
+    for (at, mut colour) in [red, blue].into_iter().zip(sums) {
+        // Plain loops, not `map` closures: a closure is compiled once, for the baseline
+        // target, outside the dispatched versions that inline everything else.
+        for l in &mut colour {
+            for e in l {
                 e.sum(&[at]);
-                e
-            })
-        });
+            }
+        }
         for y in (lo..rows - lo).filter(|y| y % 2 == at.0) {
             let x0 = lo + (lo + at.1) % 2;
             let e = |k: usize| colour.each_ref().map(|l| l[k].from(y, x0));
@@ -191,7 +192,7 @@ pub(super) fn colour_slopes(
         lat_x.sum(&everywhere);
         lat_g.sum(&everywhere);
         let lo = lo + RADIUS;
-        out.resize(n, 0.0);
+        resize_any(out, n);
         for y in lo..rows - lo {
             for x0 in [lo, lo + 1] {
                 let (xs, gs) = (lat_x.from(y, x0), lat_g.from(y, x0));
@@ -245,8 +246,8 @@ impl LatticeSums {
             px,
             w,
             h,
-            plane: take(w * h),
-            sums: std::array::from_fn(|_| std::array::from_fn(|_| take(0))),
+            plane: take_any(w * h),
+            sums: Default::default(),
         }
     }
 
@@ -274,8 +275,8 @@ impl LatticeSums {
                 .iter()
                 .any(|&(y, x)| count(y, self.py) == r && count(x, self.px) == c)
         };
-        let mut levels: [Vec<f32>; LEVELS] = std::array::from_fn(|_| take(0));
-        let mut along_rows = [take(n), take(n)];
+        let mut levels: [Vec<f32>; LEVELS] = std::array::from_fn(|_| take_any(n));
+        let mut along_rows = [take_any(n), take_any(n)];
         {
             let [h0, h1] = &mut along_rows;
             start_sums(&self.plane, h0, 1, RADIUS, &mut levels);
@@ -288,10 +289,10 @@ impl LatticeSums {
                 continue;
             }
             let [s0, s1] = &mut self.sums;
-            s0[c].resize(n, 0.0);
+            s0[c] = take_any(n);
             start_sums(h, &mut s0[c], self.w, RADIUS, &mut levels);
             if need(1, c) {
-                s1[c].resize(n, 0.0);
+                s1[c] = take_any(n);
                 plus_one(&s0[c], h, &mut s1[c], self.w);
             }
         }
@@ -343,7 +344,6 @@ fn start_sums(
     }
     let top = width.ilog2() as usize;
     for k in 0..top {
-        levels[k].resize(n, 0.0);
         let (done, rest) = levels.split_at_mut(k);
         let from: &[f32] = if k == 0 { src } else { &done[k - 1] };
         pair_sums(from, &mut rest[0], step << k);
