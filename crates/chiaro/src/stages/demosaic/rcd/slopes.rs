@@ -26,20 +26,6 @@ fn green_mask(mask: &mut Vec<f32>, m: usize, phase: usize) {
     mask.extend((0..m).map(|x| if (x + phase) % 2 == 0 { 1.0 } else { 0.0 }));
 }
 
-/// Doubling levels: sums of 2, 4, ... samples up to the largest power of 2 in `RADIUS + 1`.
-const LEVELS: usize = (RADIUS + 1).ilog2() as usize;
-
-/// `out[i] = v[i] + v[i + gap]` where both exist.
-#[inline(always)]
-fn pair_sums(v: &[f32], out: &mut [f32], gap: usize) {
-    let m = v.len().saturating_sub(gap);
-    let (a, b) = (&v[..m], &v[gap..gap + m]);
-    let out = &mut out[..m];
-    for i in 0..m {
-        out[i] = a[i] + b[i];
-    }
-}
-
 /// Step 2, preparation: the slope `a` of green on red (blue) at each red (blue) site, the
 /// factor of the Hamilton-Adams correction (1 in RCD).
 ///
@@ -220,8 +206,8 @@ fn site_of(win: &Window, colour: u8) -> (usize, usize) {
 /// the samples. The `(2 RADIUS + 1)^2` window of a site on a row (column) of the lattice's
 /// parity holds `RADIUS + 1` of its rows (columns), of the other parity `RADIUS`; both
 /// counts are summed along each axis, so the sums for every site come from four planes at a
-/// quarter of the cost of full-resolution ones. Each sum adds its samples by doubling in an
-/// order that depends on its position alone, so tiles agree with whole-image runs.
+/// quarter of the cost of full-resolution ones. Each sum adds its samples in an order that
+/// depends on its position alone ([`window_sums`]), so tiles agree with whole-image runs.
 struct LatticeSums {
     py: usize,
     px: usize,
@@ -234,8 +220,9 @@ struct LatticeSums {
     sums: [[Vec<f32>; 2]; 2],
 }
 
-// The two counts per axis, `RADIUS` and `RADIUS + 1`, need an even radius.
-const _: () = assert!(RADIUS % 2 == 0);
+// The two counts per axis, `RADIUS` and `RADIUS + 1`, need an even radius; `window_sums`
+// spells out eight taps.
+const _: () = assert!(RADIUS == 8);
 
 impl LatticeSums {
     #[inline(always)]
@@ -275,14 +262,11 @@ impl LatticeSums {
                 .iter()
                 .any(|&(y, x)| count(y, self.py) == r && count(x, self.px) == c)
         };
-        let mut levels: [Vec<f32>; LEVELS] = std::array::from_fn(|_| take_any(n));
         let mut along_rows = [take_any(n), take_any(n)];
         {
             let [h0, h1] = &mut along_rows;
-            start_sums(&self.plane, h0, 1, RADIUS, &mut levels);
-            if need(0, 1) || need(1, 1) {
-                plus_one(h0, &self.plane, h1, 1);
-            }
+            let wider = need(0, 1) || need(1, 1);
+            window_sums(&self.plane, 1, h0, wider.then_some(&mut h1[..]));
         }
         for (c, h) in along_rows.iter().enumerate() {
             if !(need(0, c) || need(1, c)) {
@@ -290,13 +274,13 @@ impl LatticeSums {
             }
             let [s0, s1] = &mut self.sums;
             s0[c] = take_any(n);
-            start_sums(h, &mut s0[c], self.w, RADIUS, &mut levels);
             if need(1, c) {
                 s1[c] = take_any(n);
-                plus_one(&s0[c], h, &mut s1[c], self.w);
             }
+            let wider = need(1, c).then_some(&mut s1[c][..]);
+            window_sums(h, self.w, &mut s0[c], wider);
         }
-        for v in levels.into_iter().chain(along_rows) {
+        for v in along_rows {
             give(v);
         }
     }
@@ -326,58 +310,28 @@ impl LatticeSums {
     }
 }
 
-/// `dst[i]` = the sum of the `width` samples of `src` from `i` on, `step` apart, for every
-/// `i` with `i + (width - 1) step < len`. By doubling (sums of 2, 4, 8, ... neighbours, then
-/// one term per lower binary digit of the width): about `2 log2(width)` additions a sample
-/// instead of `width - 1`, in an order that depends on `i` alone.
+/// `r[i]` = the sum of the `RADIUS` samples of `src` from `i` on, `step` apart, for every
+/// `i` whose window lies inside `src`, and, when asked for, `r1[i]` that of `RADIUS + 1`. One
+/// pass (the window's samples are still in the cache when the next output reads them),
+/// added pairwise in an order that depends on `i` alone, so tiles agree with whole-image
+/// runs. Spelled out for the radius of 8.
 #[inline(always)]
-fn start_sums(
-    src: &[f32],
-    dst: &mut [f32],
-    step: usize,
-    width: usize,
-    levels: &mut [Vec<f32>; LEVELS],
-) {
+fn window_sums(src: &[f32], step: usize, r: &mut [f32], r1: Option<&mut [f32]>) {
     let n = src.len();
-    if n <= (width - 1) * step {
-        return;
-    }
-    let top = width.ilog2() as usize;
-    for k in 0..top {
-        let (done, rest) = levels.split_at_mut(k);
-        let from: &[f32] = if k == 0 { src } else { &done[k - 1] };
-        pair_sums(from, &mut rest[0], step << k);
-    }
-    let m = n - (width - 1) * step;
-    let out = &mut dst[..m];
-    // The highest digit first: a sum of 2^top samples starting at the window's first.
-    out.copy_from_slice(if top == 0 {
-        &src[..m]
-    } else {
-        &levels[top - 1][..m]
-    });
-    let mut offset = 1 << top;
-    for k in (0..top).rev() {
-        if width & (1 << k) != 0 {
-            let from: &[f32] = if k == 0 { src } else { &levels[k - 1] };
-            let add = &from[offset * step..][..m];
-            for i in 0..m {
-                out[i] += add[i];
-            }
-            offset += 1 << k;
-        }
-    }
-}
-
-/// `out[i] = sums[i] + src[i + RADIUS step]`: window sums of `RADIUS` samples from
-/// [`start_sums`] extended by one.
-#[inline(always)]
-fn plus_one(sums: &[f32], src: &[f32], out: &mut [f32], step: usize) {
-    let Some(m) = src.len().checked_sub(RADIUS * step) else {
+    let Some(m) = n.checked_sub((RADIUS - 1) * step) else {
         return;
     };
-    let (sums, add, out) = (&sums[..m], &src[RADIUS * step..], &mut out[..m]);
+    let t = |k: usize| &src[k * step..k * step + m];
+    let (t0, t1, t2, t3, t4, t5, t6, t7) = (t(0), t(1), t(2), t(3), t(4), t(5), t(6), t(7));
+    let r = &mut r[..m];
     for i in 0..m {
-        out[i] = sums[i] + add[i];
+        r[i] = ((t0[i] + t1[i]) + (t2[i] + t3[i])) + ((t4[i] + t5[i]) + (t6[i] + t7[i]));
+    }
+    if let Some(r1) = r1 {
+        let m1 = m.saturating_sub(step);
+        let (r, add, r1) = (&r[..m1], &src[RADIUS * step..][..m1], &mut r1[..m1]);
+        for i in 0..m1 {
+            r1[i] = r[i] + add[i];
+        }
     }
 }
