@@ -1042,6 +1042,7 @@ fn demosaic_throughput(file: &Path, runs: usize) -> Res<()> {
     let crop: Vec<f32> = (y0..y0 + h)
         .flat_map(|y| frame.data()[y * fw + x0..y * fw + x0 + w].iter().copied())
         .collect();
+    let frame_pattern = *pattern;
     let pattern = pattern.shifted(y0, x0);
     println!(
         "\n== demosaic alone, one thread, {w}x{h} crop of {} (median of {} runs) ==",
@@ -1073,7 +1074,51 @@ fn demosaic_throughput(file: &Path, runs: usize) -> Res<()> {
             mp / best
         );
     }
+    // The whole frame on all threads: bands of rows, each demosaiced with the frame around
+    // it as context (as the pipeline's tiles are).
+    let threads = rayon::current_num_threads();
+    println!(
+        "  whole {fw}x{fh} frame, {threads} threads (bands of 320 rows), median of {} runs:",
+        runs.max(3)
+    );
+    for method in [DemosaicMethod::RcdFit, DemosaicMethod::Rcd] {
+        let mut walls = Vec::new();
+        for _ in 0..runs.max(3) {
+            let t = Instant::now();
+            demosaic_bands(method, frame.data(), fw, fh, &frame_pattern)?;
+            walls.push(t.elapsed().as_secs_f64());
+        }
+        let wall = median(walls);
+        let mp = (fw * fh) as f64 / 1e6;
+        println!(
+            "  {:<10} median {:>7.1} ms {:>6.1} MP/s",
+            method.name(),
+            wall * 1e3,
+            mp / wall
+        );
+    }
     Ok(())
+}
+
+/// `method` over the whole mosaic, bands of rows in parallel.
+fn demosaic_bands(
+    method: chiaro::stages::demosaic::DemosaicMethod,
+    cfa: &[f32],
+    w: usize,
+    h: usize,
+    pattern: &CfaPattern,
+) -> Res<Vec<f32>> {
+    use rayon::prelude::*;
+    const BAND: usize = 320;
+    let mut out = vec![0.0f32; 3 * w * h];
+    out.par_chunks_mut(3 * w * BAND)
+        .enumerate()
+        .try_for_each(|(i, band)| {
+            let rows = band.len() / (3 * w);
+            let region = chiaro::image::Rect::new(0, i * BAND, w, rows);
+            chiaro::stages::demosaic::demosaic_region(method, cfa, w, h, pattern, region, band)
+        })?;
+    Ok(out)
 }
 
 // ---- render throughput ---------------------------------------------------------------
