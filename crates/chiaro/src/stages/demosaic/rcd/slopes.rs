@@ -119,12 +119,20 @@ pub(super) fn green_slopes(win: &Window, cfa: &[f32], sc: &mut Scratch) {
             let x0 = lo + (lo + at.1) % 2;
             let e = |k: usize| colour.each_ref().map(|l| l[k].from(y, x0));
             let ([g0, g1, g2], [c0, c1, c2]) = (e(0), e(1));
-            let out = sc.a_site[y * s + x0..y * s + s - lo].iter_mut().step_by(2);
-            for (i, a) in out.enumerate() {
+            let out = &mut sc.a_site[y * s + x0..y * s + s - lo];
+            // Computed contiguously, then spread to every second site: a strided loop
+            // stays scalar.
+            let n = out.len().div_ceil(2);
+            resize_any(&mut sc.row, n);
+            let t = &mut sc.row[..n];
+            let (g0, g1, g2) = (&g0[..n], &g1[..n], &g2[..n]);
+            let (c0, c1, c2) = (&c0[..n], &c1[..n], &c2[..n]);
+            for i in 0..n {
                 let eg = g0[i] + g1[i] + g2[i];
                 let ec = c0[i] + c1[i] + c2[i];
-                *a = ((eg + EPS_FIT) / (ec + EPS_FIT)).sqrt().min(1.0);
+                t[i] = ((eg + EPS_FIT) / (ec + EPS_FIT)).sqrt().min(1.0);
             }
+            spread(out, t);
         }
         for l in colour.into_iter().flatten() {
             l.give();
@@ -152,10 +160,9 @@ pub(super) fn colour_slopes(
     let lo = m_green(true) + 2;
     let m = s - 2 * lo;
     let n = s * rows;
-    row.clear();
-    row.resize(2 * m, 0.0);
-    let (rx, rg) = row.split_at_mut(m);
     for (colour, out) in [0, 2].into_iter().zip(slopes) {
+        resize_any(row, 2 * m);
+        let (rx, rg) = row.split_at_mut(m);
         let (py, px) = site_of(win, colour);
         let mut lat_x = LatticeSums::new(s, rows, (py, px));
         let mut lat_g = LatticeSums::new(s, rows, (py, px));
@@ -179,17 +186,43 @@ pub(super) fn colour_slopes(
         lat_g.sum(&everywhere);
         let lo = lo + RADIUS;
         resize_any(out, n);
+        let n = (s - 2 * lo).div_ceil(2);
+        resize_any(row, 2 * n);
         for y in lo..rows - lo {
-            for x0 in [lo, lo + 1] {
+            // Both parities contiguously, then interleaved (strided loops stay scalar).
+            let (t0, t1) = row.split_at_mut(n);
+            for (x0, t) in [(lo, t0), (lo + 1, t1)] {
                 let (xs, gs) = (lat_x.from(y, x0), lat_g.from(y, x0));
-                let out = out[y * s + x0..y * s + s - lo].iter_mut().step_by(2);
-                for ((o, x), g) in out.zip(xs).zip(gs) {
+                for ((o, x), g) in t.iter_mut().zip(xs).zip(gs) {
                     *o = ((x + EPS_FIT) / (g + EPS_FIT)).clamp(0.0, 1.0);
+                }
+            }
+            let (t0, t1) = row.split_at(n);
+            let out = &mut out[y * s + lo..y * s + s - lo];
+            for (pair, (a, b)) in out.chunks_mut(2).zip(t0.iter().zip(t1)) {
+                pair[0] = *a;
+                if let Some(o) = pair.get_mut(1) {
+                    *o = *b;
                 }
             }
         }
         lat_x.give();
         lat_g.give();
+    }
+}
+
+/// `dst[0]`, `dst[2]`, ... = `src[0]`, `src[1]`, ...; the samples between are kept.
+#[inline(always)]
+fn spread(dst: &mut [f32], src: &[f32]) {
+    let mut pairs = dst.chunks_exact_mut(2);
+    let mut s = src.iter();
+    for (d, v) in (&mut pairs).zip(&mut s) {
+        let other = d[1];
+        d[0] = *v;
+        d[1] = other;
+    }
+    if let ([d], Some(v)) = (pairs.into_remainder(), s.next()) {
+        *d = *v;
     }
 }
 
@@ -245,7 +278,14 @@ impl LatticeSums {
         let j0 = (x0 + 1 - self.px) / 2;
         let skip = self.px + 2 * j0 - x0;
         let dst = &mut self.plane[(y - self.py) / 2 * self.w + j0..][..self.w - j0];
-        for (d, v) in dst.iter_mut().zip(row.iter().skip(skip).step_by(2)) {
+        let src = &row[skip.min(row.len())..];
+        // Pairs, not a stride-2 iterator: the compiler vectorises this with shuffles.
+        let mut pairs = src.chunks_exact(2);
+        let mut d = dst.iter_mut();
+        for (d, p) in (&mut d).zip(&mut pairs) {
+            *d = p[0];
+        }
+        if let (Some(d), [v]) = (d.next(), pairs.remainder()) {
             *d = *v;
         }
     }
