@@ -345,7 +345,7 @@ pub(super) struct Window {
 impl Window {
     fn new() -> Self {
         Window {
-            data: take(0),
+            data: reuse(),
             stride: 0,
             rows: 0,
             pad: 0,
@@ -379,8 +379,8 @@ impl Window {
         self.pattern = src
             .pattern
             .shifted((y0 + pad * (ph - 1)) % ph, (x0 + pad * (pw - 1)) % pw);
-        self.data.clear();
-        self.data.resize(stride * rows, 0.0);
+        // Every sample is written below.
+        resize_any(&mut self.data, stride * rows);
         let (w, h) = (src.width, src.height);
         // Columns of the window that fall inside the image: a straight copy.
         let left = x0 as isize - pad as isize;
@@ -561,7 +561,8 @@ fn spans(n: usize) -> impl Iterator<Item = (usize, usize)> {
 /// Runs `core` on padded windows covering `region` and interleaves its planes into `out`
 /// (region-sized).
 ///
-/// `core` fills three planes (R, G, B) of the window's size; only the tile interior is used.
+/// `core` fills three planes (R, G, B) of the window's size; only the tile interior is used,
+/// and `core` must write every sample of it (the planes come with stale samples).
 fn run_tiled(
     src: &Mosaic,
     region: Rect,
@@ -572,7 +573,7 @@ fn run_tiled(
 ) {
     let fallback = bilinear::Bilinear::new(src.pattern);
     let mut win = Window::new();
-    let mut planes: [Vec<f32>; 3] = [take(0), take(0), take(0)];
+    let mut planes: [Vec<f32>; 3] = [reuse(), reuse(), reuse()];
     for (y0, th) in spans(region.height) {
         let y0 = region.y + y0;
         for (x0, tw) in spans(region.width) {
@@ -581,9 +582,9 @@ fn run_tiled(
                 continue;
             }
             win.fill(src, x0, y0, tw, th, pad, border, &fallback);
+            // Not zeroed: every method writes every interior sample (see below).
             for p in planes.iter_mut() {
-                p.clear();
-                p.resize(win.stride * win.rows, 0.0);
+                resize_any(p, win.stride * win.rows);
             }
             core(&win, &mut planes);
             let [r, g, b] = &planes;
