@@ -809,8 +809,13 @@ macro_rules! quantize_rows {
             let n = src.len().min(dst.len());
             let (src, dst) = (&src[..n], &mut dst[..n]);
             if clamp {
+                // The same values as `quantize` (truncation is floor here), converted by the
+                // bits of `2^23 + g` (exact below 2^23): saturating float-to-integer casts
+                // stay scalar.
+                let scale = f32::from(<$t>::MAX);
                 for i in 0..n {
-                    dst[i] = <$t>::quantize(src[i].clamp(0.0, 1.0));
+                    let g = (src[i].max(0.0).min(1.0) * scale + 0.5).floor();
+                    dst[i] = ((g + 8_388_608.0).to_bits() - 0x4B00_0000) as $t;
                 }
             } else {
                 for i in 0..n {
@@ -978,6 +983,34 @@ fn store<T: Sample>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The vectorised row quantisers give what the per-sample cast gives, clamped first: at
+    /// every half step (where rounding decides), out of range, NaN and infinities.
+    #[test]
+    fn row_quantisers_equal_the_sample_cast() {
+        let mut v: Vec<f32> = (0..=2 * 65535)
+            .map(|k| k as f32 / (2.0 * 65535.0))
+            .collect();
+        v.extend((0..=510).map(|k| k as f32 / 510.0));
+        v.extend([
+            -1.0,
+            -0.0,
+            1.0,
+            1.5,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            1e-30,
+        ]);
+        let (mut a, mut b) = (vec![0u16; v.len()], vec![0u8; v.len()]);
+        u16::quantize_row(&v, &mut a, true);
+        u8::quantize_row(&v, &mut b, true);
+        for (i, &x) in v.iter().enumerate() {
+            let c = if x.is_nan() { x } else { x.clamp(0.0, 1.0) };
+            assert_eq!(a[i], u16::quantize(c), "u16 at {x}");
+            assert_eq!(b[i], u8::quantize(c), "u8 at {x}");
+        }
+    }
 
     #[test]
     fn oriented_rects_and_points_agree() {
