@@ -17,10 +17,11 @@ else
   echo "note: no ../shared/data beside the repository: the tests that need it are skipped"
 fi
 
-# The Python peer (rawpy + numpy) of tests/libraw_peer.rs, in a virtual environment: stock
-# Debian/Ubuntu Pythons refuse a global `pip install` (PEP 668). The tests run the
-# interpreter named by CHIARO_PYTHON. Only tests with the data use the peer. A peer that
-# cannot be set up is a warning here and a clear failure of those tests.
+# The Python peers (rawpy + numpy) of tests/libraw_peer.rs and of the Python package's
+# checks, and the package itself, in a virtual environment: stock Debian/Ubuntu Pythons
+# refuse a global `pip install` (PEP 668). The tests run the interpreter named by
+# CHIARO_PYTHON. A peer that cannot be set up is a warning here and a clear failure of the
+# tests that need it.
 venv=.venv
 export CHIARO_PYTHON="$PWD/$venv/bin/python"
 make_venv() {
@@ -41,20 +42,27 @@ make_venv() {
     "sudo apt-get install python3-venv or $versioned) and run again; the LibRaw comparison tests will fail" >&2
   return 1
 }
-if $have_data && ! "$CHIARO_PYTHON" -c "import rawpy, numpy, colour_demosaicing, PIL" 2>/dev/null; then
-  ok=true
-  if ! "$CHIARO_PYTHON" -m pip --version >/dev/null 2>&1; then
-    echo "creating the Python virtual environment $venv for the LibRaw peer..."
-    make_venv || ok=false
-  fi
-  if $ok; then
-    echo "installing rawpy, numpy and Pillow into $venv (pip)..."
-    "$CHIARO_PYTHON" -m pip install --quiet --disable-pip-version-check "rawpy>=0.21" "numpy" "pillow" \
-      || echo "warning: could not install rawpy; the LibRaw comparison tests will fail" >&2
-    echo "installing colour-demosaicing into $venv (pip; the demosaicing benchmark's peer)..."
-    "$CHIARO_PYTHON" -m pip install --quiet --disable-pip-version-check "colour-demosaicing" \
-      || echo "warning: could not install colour-demosaicing; the peer test will fail" >&2
-  fi
+venv_ok=true
+if ! "$CHIARO_PYTHON" -m pip --version >/dev/null 2>&1; then
+  echo "creating the Python virtual environment $venv (the Python package and the peers)..."
+  make_venv || venv_ok=false
+fi
+if $venv_ok && ! "$CHIARO_PYTHON" -c "import rawpy, numpy, PIL" 2>/dev/null; then
+  echo "installing rawpy, numpy and Pillow into $venv (pip)..."
+  "$CHIARO_PYTHON" -m pip install --quiet --disable-pip-version-check "rawpy>=0.21" "numpy" "pillow" \
+    || echo "warning: could not install rawpy; the LibRaw comparison tests will fail" >&2
+fi
+if $venv_ok && $have_data && ! "$CHIARO_PYTHON" -c "import colour_demosaicing" 2>/dev/null; then
+  echo "installing colour-demosaicing into $venv (pip; the demosaicing benchmark's peer)..."
+  "$CHIARO_PYTHON" -m pip install --quiet --disable-pip-version-check "colour-demosaicing" \
+    || echo "warning: could not install colour-demosaicing; the peer test will fail" >&2
+fi
+# chiaro's Python package, built from this checkout (maturin, a release build: about two
+# minutes on 2 cores the first time); crates/chiaro-py/tests/python_api.rs runs its checks.
+if $venv_ok; then
+  echo "building and installing the chiaro Python package into $venv (pip install ./crates/chiaro-py)..."
+  "$CHIARO_PYTHON" -m pip install --quiet --disable-pip-version-check ./crates/chiaro-py \
+    || echo "warning: could not build the Python package; its test will fail" >&2
 fi
 
 # exiftool reads the Ultra HDR test's MPF index and gain-map XMP (an independent reader);

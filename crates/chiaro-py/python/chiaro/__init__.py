@@ -1,0 +1,255 @@
+"""chiaro: camera raw development, and a drop-in for rawpy's common calls.
+
+    import chiaro as rawpy
+    with rawpy.imread("IMG.dng") as raw:
+        rgb = raw.postprocess(use_camera_wb=True, output_bps=16)   # (h, w, 3) uint16
+
+``chiaro.develop(path, ...)`` is chiaro's own call. Decoding and development run with the GIL
+released. Errors are ``chiaro.Error`` subclasses whose message names the file; files that are
+not DNGs are decoded in a worker process, so a hostile file never crashes the interpreter.
+
+Where the result differs from LibRaw's on purpose: colour follows the DNG's own calibration
+(ForwardMatrix, interpolation between the two illuminants, GainMap lens shading, the
+embedded profile) and chiaro's tone curve, not LibRaw's matrix and auto-brightening; LibRaw's
+demosaicing algorithms map to chiaro's default (``rcd-fit``), ``LINEAR`` to bilinear.
+"""
+
+from collections import namedtuple
+from enum import IntEnum
+import math
+import warnings
+
+from ._chiaro import (  # noqa: F401
+    DecodeError,
+    Error,
+    IoError,
+    LimitError,
+    ParameterError,
+    RawPy as _NativeRaw,  # noqa: F401 (the class behind RawPy)
+    UnsupportedError,
+    _develop_file,
+    imread as _imread,
+)
+
+__all__ = [
+    "ColorSpace",
+    "ImageSizes",
+    "DecodeError",
+    "DemosaicAlgorithm",
+    "Error",
+    "IoError",
+    "LimitError",
+    "ParameterError",
+    "RawPy",
+    "UnsupportedError",
+    "develop",
+    "imread",
+]
+
+ImageSizes = namedtuple(
+    "ImageSizes",
+    [
+        "raw_height",
+        "raw_width",
+        "height",
+        "width",
+        "top_margin",
+        "left_margin",
+        "iheight",
+        "iwidth",
+        "pixel_aspect",
+        "flip",
+        "crop_left_margin",
+        "crop_top_margin",
+        "crop_width",
+        "crop_height",
+    ],
+)
+
+
+class ColorSpace(IntEnum):
+    """rawpy's output colour spaces (same values)."""
+
+    raw = 0
+    sRGB = 1
+    Adobe = 2
+    Wide = 3
+    ProPhoto = 4
+    XYZ = 5
+    ACES = 6
+    P3D65 = 7
+    Rec2020 = 8
+
+
+class DemosaicAlgorithm(IntEnum):
+    """rawpy's demosaicing algorithms (same values); all but LINEAR run chiaro's default."""
+
+    LINEAR = 0
+    VNG = 1
+    PPG = 2
+    AHD = 3
+    DCB = 4
+    MODIFIED_AHD = 5
+    AFD = 6
+    VCD = 7
+    VCD_MODIFIED_AHD = 8
+    LMMSE = 9
+    AMAZE = 10
+    DHT = 11
+    AAHD = 12
+
+
+# rawpy output_color -> chiaro colour space (None: not available).
+_SPACES = {0: "camera", 1: "srgb", 2: None, 3: None, 4: "prophoto", 5: "xyz", 6: None, 7: "display-p3", 8: "rec2020"}
+
+# rawpy keywords accepted for compatibility whose LibRaw processing chiaro does its own way.
+_IGNORED = {
+    "four_color_rgb",
+    "dcb_iterations",
+    "dcb_enhance",
+    "fbdd_noise_reduction",
+    "noise_thr",
+    "median_filter_passes",
+    "auto_bright_thr",
+    "adjust_maximum_thr",
+    "highlight_mode",
+    "exp_preserve_highlights",
+    "no_auto_scale",
+    "chromatic_aberration",
+    "user_black",
+    "user_sat",
+    "bad_pixels_path",
+}
+
+# LibRaw's user_flip -> EXIF orientation.
+_FLIPS = {0: 1, 3: 3, 5: 8, 6: 6}
+
+
+def _value(v):
+    """An enum member's value (rawpy's or chiaro's), or ``v`` itself."""
+    return getattr(v, "value", v)
+
+
+def imread(path):
+    """Opens a raw file (DNG and the camera formats chiaro reads); usable as a context manager."""
+    return RawPy(_imread(str(path)))
+
+
+class RawPy:
+    """A raw file opened by :func:`imread`, with rawpy's attributes.
+
+    ``raw_image`` (the stored samples, masked borders included) and ``raw_image_visible``
+    (the active area) are uint16 copies; ``raw_pattern`` and ``raw_colors`` use LibRaw's
+    colour indices (0 R, 1 G, 2 B, 3 the green of blue rows), ``color_desc`` is ``b"RGBG"``;
+    ``black_level_per_channel``, ``white_level``, ``camera_whitebalance`` and
+    ``daylight_whitebalance`` (multipliers, green 1), ``rgb_xyz_matrix`` and ``sizes``.
+    """
+
+    def __init__(self, native):
+        self._raw = native
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def close(self):
+        """Releases the decoded samples; the object is unusable afterwards."""
+        self._raw.close()
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._raw, name)
+
+    @property
+    def sizes(self):
+        """rawpy's ImageSizes named tuple."""
+        *sizes, crop = self._raw._sizes
+        return ImageSizes(*sizes, *crop)
+
+    postprocess = None  # set below
+
+
+def _postprocess(
+    self,
+    params=None,
+    *,
+    use_camera_wb=False,
+    use_auto_wb=False,
+    user_wb=None,
+    output_bps=8,
+    gamma=None,
+    no_auto_bright=False,
+    bright=1.0,
+    output_color=ColorSpace.sRGB,
+    demosaic_algorithm=None,
+    half_size=False,
+    user_flip=None,
+    exp_shift=None,
+    **others,
+):
+    """Develops the raw as rawpy's ``postprocess`` does: a (height, width, 3) uint8 array
+    (uint16 with ``output_bps=16``).
+
+    White balance: LibRaw's default (daylight multipliers from the camera's matrix),
+    ``use_camera_wb`` (as shot) or ``use_auto_wb`` (chiaro's estimator). ``gamma=(1, 1)``
+    gives scene-linear output (no tone curve, no transfer function); other gamma values are
+    replaced by the colour space's own transfer function. ``bright`` and ``exp_shift`` scale
+    the exposure; chiaro never auto-brightens, so ``no_auto_bright`` changes nothing.
+    ``half_size`` develops each 2x2 CFA cell as one pixel, without demosaicing.
+    """
+    if params is not None:
+        raise ParameterError("postprocess(params=...) is not supported; pass the keywords")
+    unknown = set(others) - _IGNORED
+    if unknown:
+        raise TypeError(f"postprocess() got unexpected keyword arguments {sorted(unknown)}")
+    if others:
+        warnings.warn(
+            f"chiaro ignores the LibRaw options {sorted(others)} (it has its own processing for them)",
+            stacklevel=2,
+        )
+    if user_wb is not None:
+        raise ParameterError("user_wb is not supported yet; use use_camera_wb or use_auto_wb")
+    wb = "auto" if use_auto_wb else ("as-shot" if use_camera_wb else "daylight")
+    if output_bps not in (8, 16):
+        raise ParameterError(f"output_bps must be 8 or 16, not {output_bps}")
+    space = _SPACES.get(int(_value(output_color)))
+    if space is None:
+        raise ParameterError(f"output_color {output_color!r} is not available in chiaro yet")
+    linear = gamma is not None and tuple(gamma) == (1, 1)
+    ev = math.log2(bright) if bright and bright > 0 else 0.0
+    if exp_shift is not None and exp_shift > 0:
+        ev += math.log2(exp_shift)
+    demosaic = None
+    if demosaic_algorithm is not None:
+        d = _value(demosaic_algorithm)
+        if isinstance(d, str):
+            demosaic = d
+        elif int(d) == DemosaicAlgorithm.LINEAR:
+            demosaic = "bilinear"
+    orientation = None
+    if user_flip is not None and user_flip >= 0:
+        if user_flip not in _FLIPS:
+            raise ParameterError(f"user_flip must be 0, 3, 5 or 6, not {user_flip}")
+        orientation = _FLIPS[user_flip]
+    return self._raw._develop(wb, output_bps, linear, space, ev, demosaic, bool(half_size), orientation)
+
+
+RawPy.postprocess = _postprocess
+
+
+def develop(path, *, wb="as-shot", colorspace="srgb", linear=False, bits=16, exposure=0.0, demosaic=None, half_size=False):
+    """chiaro's development of a raw file with its default recipe.
+
+    Returns a (height, width, 3) array: uint8 for ``bits=8``, uint16 for 16, float32 for 32.
+    ``wb``: ``as-shot``, ``auto``, ``camera``, a preset (``daylight``, ``tungsten``, ...) or a
+    temperature such as ``"4200"``; ``colorspace``: ``srgb``, ``display-p3``, ``rec2020``,
+    ``prophoto``, ``xyz``, ``camera``; ``linear``: scene-referred output (no tone curve, no
+    transfer function); ``exposure`` in EV; ``demosaic``: a chiaro method name.
+    """
+    if bits not in (8, 16, 32):
+        raise ParameterError(f"bits must be 8, 16 or 32, not {bits}")
+    return _develop_file(str(path), str(wb), bits, bool(linear), str(colorspace), float(exposure), demosaic, bool(half_size))

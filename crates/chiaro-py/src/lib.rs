@@ -1,0 +1,548 @@
+//! Python bindings of chiaro, the `chiaro._chiaro` extension module behind the `chiaro`
+//! package (`python/chiaro/__init__.py` holds the rawpy-style keyword handling and enums).
+//!
+//! `imread` gives rawpy's raw object: the stored sensor samples and the metadata rawpy users
+//! read, and `postprocess` develops it with chiaro's pipeline. `develop` is chiaro's own
+//! call. Every read and development runs with the GIL released. Files that are not DNGs are
+//! decoded in a worker process (this interpreter running [`decode_worker`]), so a hostile
+//! camera raw is a `chiaro.DecodeError`, never a crash of the interpreter.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chiaro::io::Pixels;
+use chiaro::pipeline::{OutputSpec, Recipe, prepare, render};
+use chiaro::raw::{RawImage, WorkerCommand};
+use chiaro::stages::demosaic::{Demosaic, DemosaicMethod};
+use chiaro::stages::white_balance::{Preset, WbMode, WhiteBalance, neutral_for};
+use chiaro::{ErrorKind, Limits};
+use numpy::ndarray::{Array2, Array3};
+use numpy::{IntoPyArray, PyArray2};
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+
+create_exception!(
+    chiaro,
+    Error,
+    PyException,
+    "A chiaro error; the message names the file and the reason."
+);
+create_exception!(
+    chiaro,
+    DecodeError,
+    Error,
+    "The file is corrupt, truncated or not a raw file."
+);
+create_exception!(
+    chiaro,
+    UnsupportedError,
+    Error,
+    "The file is valid but uses a feature chiaro does not handle."
+);
+create_exception!(
+    chiaro,
+    LimitError,
+    Error,
+    "The file asks for more memory or work than the limits allow."
+);
+create_exception!(
+    chiaro,
+    ParameterError,
+    Error,
+    "An argument, recipe or option is wrong."
+);
+create_exception!(chiaro, IoError, Error, "Reading or writing a file failed.");
+
+/// A chiaro error as the Python exception of its kind.
+fn py_err(e: chiaro::Error) -> PyErr {
+    let msg = e.to_string();
+    match e.kind() {
+        ErrorKind::Decode => DecodeError::new_err(msg),
+        ErrorKind::Unsupported => UnsupportedError::new_err(msg),
+        ErrorKind::Limits => LimitError::new_err(msg),
+        ErrorKind::Parameter => ParameterError::new_err(msg),
+        ErrorKind::Io => IoError::new_err(msg),
+        ErrorKind::Encode | ErrorKind::Cancelled => Error::new_err(msg),
+    }
+}
+
+fn param(msg: impl Into<String>) -> PyErr {
+    ParameterError::new_err(msg.into())
+}
+
+/// This interpreter as a decoder worker: `python -c` importing this module and running
+/// [`decode_worker`].
+fn worker(py: Python<'_>) -> PyResult<WorkerCommand> {
+    let exe: PathBuf = py.import("sys")?.getattr("executable")?.extract()?;
+    Ok(WorkerCommand::new(exe)
+        .arg("-c")
+        .arg("import sys, chiaro._chiaro as c; sys.exit(c._decode_worker())"))
+}
+
+/// Reads a raw file with the GIL released: DNGs and sidecar dumps by chiaro's own readers
+/// here, anything else in a worker process.
+fn read(py: Python<'_>, path: &Path) -> PyResult<RawImage> {
+    let worker = worker(py)?;
+    let limits = Limits::default();
+    py.detach(|| chiaro::raw::read_file_isolated(path, &limits, &worker))
+        .map_err(py_err)
+}
+
+/// Runs the decoder-worker protocol on this process's stdin and stdout (see
+/// `chiaro::raw::isolate`); the exit code to leave with.
+#[pyfunction]
+fn _decode_worker() -> i32 {
+    chiaro::raw::isolate::worker_main()
+}
+
+/// A raw file opened by [`imread`]: rawpy's `RawPy`, with the attributes rawpy users read.
+#[pyclass(module = "chiaro", name = "RawPy")]
+struct RawPy {
+    raw: Option<Arc<RawImage>>,
+    path: PathBuf,
+}
+
+impl RawPy {
+    fn raw(&self) -> PyResult<&Arc<RawImage>> {
+        self.raw
+            .as_ref()
+            .ok_or_else(|| param(format!("{}: the raw file is closed", self.path.display())))
+    }
+}
+
+/// LibRaw's colour index of each position of the pattern seen from the visible area's
+/// origin: 0 red, 1 green, 2 blue, 3 the green of the rows with blue (Bayer only).
+fn rawpy_pattern(raw: &RawImage) -> Array2<u8> {
+    let a = raw.active_area();
+    let p = raw.cfa().shifted(a.y, a.x);
+    let (h, w) = (p.height(), p.width());
+    Array2::from_shape_fn((h, w), |(y, x)| {
+        let c = p.color(y, x);
+        let blue_row = (0..w).any(|i| p.color(y, i) == 2);
+        if c == 1 && p.is_bayer() && blue_row {
+            3
+        } else {
+            c
+        }
+    })
+}
+
+/// White-balance multipliers of a camera neutral in rawpy's order R, G, B, G2 (green 1;
+/// the second green 0, which LibRaw gives three-colour cameras: the same as green).
+fn multipliers(neutral: [f64; 3]) -> Vec<f64> {
+    let m = |c: usize| {
+        if neutral[c] > 0.0 {
+            neutral[1] / neutral[c]
+        } else {
+            0.0
+        }
+    };
+    vec![m(0), m(1), m(2), 0.0]
+}
+
+#[pymethods]
+impl RawPy {
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&mut self, _args: &Bound<'_, pyo3::types::PyTuple>) {
+        self.raw = None;
+    }
+
+    /// Releases the decoded samples; the object is unusable afterwards.
+    fn close(&mut self) {
+        self.raw = None;
+    }
+
+    /// The stored sensor samples, masked borders included (`sizes.raw_height` x
+    /// `sizes.raw_width`, uint16, as decoded; three planes deep for linear DNGs). A copy.
+    #[getter]
+    fn raw_image<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let raw = self.raw()?;
+        let (w, h, spp) = (raw.width(), raw.height(), raw.samples_per_pixel());
+        let data = raw.data().to_vec();
+        Ok(if spp == 1 {
+            Array2::from_shape_vec((h, w), data)
+                .map_err(|e| param(e.to_string()))?
+                .into_pyarray(py)
+                .into_any()
+        } else {
+            Array3::from_shape_vec((h, w, spp), data)
+                .map_err(|e| param(e.to_string()))?
+                .into_pyarray(py)
+                .into_any()
+        })
+    }
+
+    /// `raw_image` cropped to the visible (active) area.
+    #[getter]
+    fn raw_image_visible<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let raw = self.raw()?;
+        let (w, spp) = (raw.width(), raw.samples_per_pixel());
+        let a = raw.active_area();
+        let data = raw.data();
+        let mut out = Vec::with_capacity(a.width * a.height * spp);
+        for y in a.y..a.y + a.height {
+            out.extend_from_slice(&data[(y * w + a.x) * spp..(y * w + a.x + a.width) * spp]);
+        }
+        Ok(if spp == 1 {
+            Array2::from_shape_vec((a.height, a.width), out)
+                .map_err(|e| param(e.to_string()))?
+                .into_pyarray(py)
+                .into_any()
+        } else {
+            Array3::from_shape_vec((a.height, a.width, spp), out)
+                .map_err(|e| param(e.to_string()))?
+                .into_pyarray(py)
+                .into_any()
+        })
+    }
+
+    /// The CFA pattern from the visible area's top-left (2x2 Bayer, 6x6 X-Trans) as colour
+    /// indices into `color_desc`; `None` for linear (demosaiced) raws.
+    #[getter]
+    fn raw_pattern<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyArray2<u8>>>> {
+        let raw = self.raw()?;
+        Ok(raw.is_cfa().then(|| rawpy_pattern(raw).into_pyarray(py)))
+    }
+
+    /// The colour index of every site of `raw_image`.
+    #[getter]
+    fn raw_colors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<u8>>> {
+        let raw = self.raw()?;
+        let a = raw.active_area();
+        let p = rawpy_pattern(raw);
+        let (ph, pw) = p.dim();
+        let (w, h) = (raw.width(), raw.height());
+        // The visible area's pattern, extended over the masked borders.
+        let at = |v: usize, o: usize, n: usize| (v + n * (o / n + 1) - o) % n;
+        Ok(
+            Array2::from_shape_fn((h, w), |(y, x)| p[(at(y, a.y, ph), at(x, a.x, pw))])
+                .into_pyarray(py),
+        )
+    }
+
+    /// `raw_colors` cropped to the visible area.
+    #[getter]
+    fn raw_colors_visible<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<u8>>> {
+        let raw = self.raw()?;
+        let a = raw.active_area();
+        let p = rawpy_pattern(raw);
+        let (ph, pw) = p.dim();
+        Ok(
+            Array2::from_shape_fn((a.height, a.width), |(y, x)| p[(y % ph, x % pw)])
+                .into_pyarray(py),
+        )
+    }
+
+    /// The meaning of the colour indices.
+    #[getter]
+    fn color_desc(&self) -> &'static [u8] {
+        b"RGBG"
+    }
+
+    /// Number of colours (3).
+    #[getter]
+    fn num_colors(&self) -> usize {
+        3
+    }
+
+    /// Black level per colour index (R, G, B, G2), in stored units: the mean of the DNG
+    /// BlackLevel pattern's entries of that colour (per-row and per-column deltas left out).
+    #[getter]
+    fn black_level_per_channel(&self) -> PyResult<Vec<i64>> {
+        let raw = self.raw()?;
+        let b = raw.black();
+        let p = rawpy_pattern(raw);
+        let (ph, pw) = p.dim();
+        let mut out = vec![0i64; 4];
+        for (c, o) in out.iter_mut().enumerate() {
+            let mut vals = Vec::new();
+            for y in 0..ph.max(b.repeat_rows) * 2 {
+                for x in 0..pw.max(b.repeat_cols) * 2 {
+                    if usize::from(p[(y % ph, x % pw)]) == c
+                        || (raw.samples_per_pixel() > 1 && c < 3)
+                    {
+                        vals.push(
+                            b.values[(y % b.repeat_rows) * b.repeat_cols + x % b.repeat_cols],
+                        );
+                    }
+                }
+            }
+            if !vals.is_empty() {
+                *o = (vals.iter().sum::<f32>() / vals.len() as f32).round() as i64;
+            } else if c == 3 {
+                *o = (b.mean()).round() as i64;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The saturation level, in stored units (the largest plane's).
+    #[getter]
+    fn white_level(&self) -> PyResult<i64> {
+        let raw = self.raw()?;
+        Ok(raw.white().iter().copied().fold(0.0f32, f32::max).round() as i64)
+    }
+
+    /// The as-shot white balance as multipliers (see [`multipliers`]): the reciprocal of
+    /// the DNG AsShotNeutral (or of the neutral of AsShotWhiteXY).
+    #[getter]
+    fn camera_whitebalance(&self) -> PyResult<Vec<f64>> {
+        let raw = self.raw()?;
+        let n = neutral_for(WbMode::AsShot, raw.color(), || [1.0; 3]).map_err(py_err)?;
+        Ok(multipliers(n))
+    }
+
+    /// Daylight (5500 K) multipliers from the camera's own colour matrices.
+    #[getter]
+    fn daylight_whitebalance(&self) -> PyResult<Vec<f64>> {
+        let raw = self.raw()?;
+        let n = neutral_for(WbMode::Preset(Preset::Daylight), raw.color(), || [1.0; 3])
+            .map_err(py_err)?;
+        Ok(multipliers(n))
+    }
+
+    /// XYZ to camera matrix (4x3, the fourth row zero, as LibRaw's `rgb_xyz_matrix`): the
+    /// file's D65 ColorMatrix, else its first one; zeros when it has none.
+    #[getter]
+    fn rgb_xyz_matrix<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let raw = self.raw()?;
+        let c = raw.color();
+        let m = if c.illuminant2 == 21 {
+            c.color_matrix2.or(c.color_matrix1)
+        } else {
+            c.color_matrix1.or(c.color_matrix2)
+        };
+        let rows = m.unwrap_or([[0.0; 3]; 3]);
+        Ok(
+            Array2::from_shape_fn((4, 3), |(r, k)| if r < 3 { rows[r][k] } else { 0.0 })
+                .into_pyarray(py),
+        )
+    }
+
+    /// Sizes, as rawpy's `sizes` named tuple: `(raw_height, raw_width, height, width,
+    /// top_margin, left_margin, iheight, iwidth, pixel_aspect, flip, crop_left_margin,
+    /// crop_top_margin, crop_width, crop_height)`. The crop is the DNG DefaultCrop in raw
+    /// coordinates, zeros when it is the whole raw (as LibRaw gives them).
+    #[getter]
+    #[allow(clippy::type_complexity)]
+    fn _sizes(
+        &self,
+    ) -> PyResult<(
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        f64,
+        u16,
+        [usize; 4],
+    )> {
+        let raw = self.raw()?;
+        let a = raw.active_area();
+        let c = raw.default_crop();
+        let (cx, cy) = (a.x + c.x, a.y + c.y);
+        let crop = if (cx, cy, c.width, c.height) == (0, 0, raw.width(), raw.height()) {
+            [0; 4]
+        } else {
+            [cx, cy, c.width, c.height]
+        };
+        let flip = match raw.orientation() {
+            3 => 3,
+            6 => 6,
+            8 => 5,
+            _ => 0,
+        };
+        Ok((
+            raw.height(),
+            raw.width(),
+            a.height,
+            a.width,
+            a.y,
+            a.x,
+            a.height,
+            a.width,
+            1.0,
+            flip,
+            crop,
+        ))
+    }
+
+    /// Develops the raw (see `chiaro.RawPy.postprocess` in the package for the rawpy
+    /// keywords; this takes them already checked).
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (wb, bits, linear, colorspace, ev, demosaic, half_size, orientation))]
+    fn _develop<'py>(
+        &self,
+        py: Python<'py>,
+        wb: &str,
+        bits: u8,
+        linear: bool,
+        colorspace: &str,
+        ev: f64,
+        demosaic: Option<&str>,
+        half_size: bool,
+        orientation: Option<u16>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let raw = Arc::clone(self.raw()?);
+        let opts = Options {
+            wb: WbMode::parse(wb).map_err(py_err)?,
+            bits,
+            linear,
+            colorspace: colorspace.to_string(),
+            ev,
+            demosaic: demosaic
+                .map(DemosaicMethod::from_name)
+                .transpose()
+                .map_err(py_err)?,
+            half_size,
+            orientation,
+        };
+        let path = self.path.clone();
+        let out = py
+            .detach(|| develop_raw(&raw, &opts))
+            .map_err(|e| py_err(e.with_path(&path)))?;
+        to_numpy(py, out)
+    }
+}
+
+/// What `postprocess` and `develop` ask of a development.
+struct Options {
+    wb: WbMode,
+    bits: u8,
+    linear: bool,
+    colorspace: String,
+    ev: f64,
+    demosaic: Option<DemosaicMethod>,
+    half_size: bool,
+    orientation: Option<u16>,
+}
+
+fn develop_raw(raw: &RawImage, o: &Options) -> chiaro::Result<chiaro::io::OutputImage> {
+    let limits = Limits::default();
+    let mut recipe = Recipe::default();
+    recipe.set(WhiteBalance { mode: o.wb });
+    if let Some(method) = o.demosaic {
+        recipe.set(Demosaic { method });
+    }
+    let mut color = recipe
+        .get::<chiaro::stages::color::Color>()
+        .cloned()
+        .unwrap_or_default();
+    color.space = chiaro::color::spaces::OutputSpace::from_name(&o.colorspace)?;
+    recipe.set(color);
+    if o.ev != 0.0 {
+        let baseline = recipe
+            .get::<chiaro::stages::exposure::Exposure>()
+            .is_none_or(|e| e.baseline);
+        recipe.set(chiaro::stages::exposure::Exposure {
+            ev: o.ev as f32,
+            baseline,
+            auto: false,
+        });
+    }
+    if o.linear {
+        recipe = recipe.linear();
+    }
+    recipe.validate()?;
+    let mut frame = prepare(raw, &limits)?;
+    if o.half_size {
+        frame = frame.binned(&limits)?;
+    }
+    if let Some(code) = o.orientation {
+        frame = frame.with_orientation(code)?;
+    }
+    let spec = OutputSpec {
+        bits: o.bits,
+        linear: o.linear,
+    };
+    Ok(render(&frame, &recipe, &spec, &limits, None)?.image)
+}
+
+/// An output image as a (height, width, 3) array of its sample type.
+fn to_numpy(py: Python<'_>, img: chiaro::io::OutputImage) -> PyResult<Bound<'_, PyAny>> {
+    let shape = (img.height, img.width, 3);
+    let bad = |e: numpy::ndarray::ShapeError| param(e.to_string());
+    Ok(match img.pixels {
+        Pixels::U8(v) => Array3::from_shape_vec(shape, v)
+            .map_err(bad)?
+            .into_pyarray(py)
+            .into_any(),
+        Pixels::U16(v) => Array3::from_shape_vec(shape, v)
+            .map_err(bad)?
+            .into_pyarray(py)
+            .into_any(),
+        Pixels::F32(v) => Array3::from_shape_vec(shape, v)
+            .map_err(bad)?
+            .into_pyarray(py)
+            .into_any(),
+    })
+}
+
+/// Opens a raw file (any format chiaro reads); the decode runs with the GIL released.
+#[pyfunction]
+fn imread(py: Python<'_>, path: PathBuf) -> PyResult<RawPy> {
+    let raw = read(py, &path)?;
+    Ok(RawPy {
+        raw: Some(Arc::new(raw)),
+        path,
+    })
+}
+
+/// chiaro's development of a raw file (see the package's `chiaro.develop`).
+#[allow(clippy::too_many_arguments)]
+#[pyfunction]
+#[pyo3(signature = (path, wb, bits, linear, colorspace, ev, demosaic, half_size))]
+fn _develop_file<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    wb: &str,
+    bits: u8,
+    linear: bool,
+    colorspace: &str,
+    ev: f64,
+    demosaic: Option<&str>,
+    half_size: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let raw = read(py, &path)?;
+    let opts = Options {
+        wb: WbMode::parse(wb).map_err(py_err)?,
+        bits,
+        linear,
+        colorspace: colorspace.to_string(),
+        ev,
+        demosaic: demosaic
+            .map(DemosaicMethod::from_name)
+            .transpose()
+            .map_err(py_err)?,
+        half_size,
+        orientation: None,
+    };
+    let out = py
+        .detach(|| develop_raw(&raw, &opts))
+        .map_err(|e| py_err(e.with_path(&path)))?;
+    to_numpy(py, out)
+}
+
+#[pymodule]
+fn _chiaro(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_function(wrap_pyfunction!(imread, m)?)?;
+    m.add_function(wrap_pyfunction!(_develop_file, m)?)?;
+    m.add_function(wrap_pyfunction!(_decode_worker, m)?)?;
+    m.add_class::<RawPy>()?;
+    m.add("Error", py.get_type::<Error>())?;
+    m.add("DecodeError", py.get_type::<DecodeError>())?;
+    m.add("UnsupportedError", py.get_type::<UnsupportedError>())?;
+    m.add("LimitError", py.get_type::<LimitError>())?;
+    m.add("ParameterError", py.get_type::<ParameterError>())?;
+    m.add("IoError", py.get_type::<IoError>())?;
+    Ok(())
+}
