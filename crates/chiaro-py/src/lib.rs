@@ -128,6 +128,28 @@ fn rawpy_pattern(raw: &RawImage) -> Array2<u8> {
     })
 }
 
+/// Stored samples as an (h, w) array, or (h, w, spp) for linear raws.
+fn samples(
+    py: Python<'_>,
+    h: usize,
+    w: usize,
+    spp: usize,
+    data: Vec<u16>,
+) -> PyResult<Bound<'_, PyAny>> {
+    let bad = |e: numpy::ndarray::ShapeError| param(e.to_string());
+    Ok(if spp == 1 {
+        Array2::from_shape_vec((h, w), data)
+            .map_err(bad)?
+            .into_pyarray(py)
+            .into_any()
+    } else {
+        Array3::from_shape_vec((h, w, spp), data)
+            .map_err(bad)?
+            .into_pyarray(py)
+            .into_any()
+    })
+}
+
 /// White-balance multipliers of a camera neutral in rawpy's order R, G, B, G2 (green 1;
 /// the second green 0, which LibRaw gives three-colour cameras: the same as green).
 fn multipliers(neutral: [f64; 3]) -> Vec<f64> {
@@ -163,18 +185,7 @@ impl RawPy {
     fn raw_image<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let raw = self.raw()?;
         let (w, h, spp) = (raw.width(), raw.height(), raw.samples_per_pixel());
-        let data = raw.data().to_vec();
-        Ok(if spp == 1 {
-            Array2::from_shape_vec((h, w), data)
-                .map_err(|e| param(e.to_string()))?
-                .into_pyarray(py)
-                .into_any()
-        } else {
-            Array3::from_shape_vec((h, w, spp), data)
-                .map_err(|e| param(e.to_string()))?
-                .into_pyarray(py)
-                .into_any()
-        })
+        samples(py, h, w, spp, raw.data().to_vec())
     }
 
     /// `raw_image` cropped to the visible (active) area.
@@ -188,17 +199,7 @@ impl RawPy {
         for y in a.y..a.y + a.height {
             out.extend_from_slice(&data[(y * w + a.x) * spp..(y * w + a.x + a.width) * spp]);
         }
-        Ok(if spp == 1 {
-            Array2::from_shape_vec((a.height, a.width), out)
-                .map_err(|e| param(e.to_string()))?
-                .into_pyarray(py)
-                .into_any()
-        } else {
-            Array3::from_shape_vec((a.height, a.width, spp), out)
-                .map_err(|e| param(e.to_string()))?
-                .into_pyarray(py)
-                .into_any()
-        })
+        samples(py, a.height, a.width, spp, out)
     }
 
     /// The CFA pattern from the visible area's top-left (2x2 Bayer, 6x6 X-Trans) as colour
@@ -392,24 +393,9 @@ impl RawPy {
         orientation: Option<u16>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let raw = Arc::clone(self.raw()?);
-        let opts = Options {
-            wb: WbMode::parse(wb).map_err(py_err)?,
-            bits,
-            linear,
-            colorspace: colorspace.to_string(),
-            ev,
-            demosaic: demosaic
-                .map(DemosaicMethod::from_name)
-                .transpose()
-                .map_err(py_err)?,
-            half_size,
-            orientation,
-        };
-        let path = self.path.clone();
-        let out = py
-            .detach(|| develop_raw(&raw, &opts))
-            .map_err(|e| py_err(e.with_path(&path)))?;
-        to_numpy(py, out)
+        let mut opts = Options::new(wb, bits, linear, colorspace, ev, demosaic, half_size)?;
+        opts.orientation = orientation;
+        develop_to_numpy(py, &raw, &opts, &self.path)
     }
 }
 
@@ -423,6 +409,45 @@ struct Options {
     demosaic: Option<DemosaicMethod>,
     half_size: bool,
     orientation: Option<u16>,
+}
+
+impl Options {
+    fn new(
+        wb: &str,
+        bits: u8,
+        linear: bool,
+        colorspace: &str,
+        ev: f64,
+        demosaic: Option<&str>,
+        half_size: bool,
+    ) -> PyResult<Options> {
+        Ok(Options {
+            wb: WbMode::parse(wb).map_err(py_err)?,
+            bits,
+            linear,
+            colorspace: colorspace.to_string(),
+            ev,
+            demosaic: demosaic
+                .map(DemosaicMethod::from_name)
+                .transpose()
+                .map_err(py_err)?,
+            half_size,
+            orientation: None,
+        })
+    }
+}
+
+/// Develops with the GIL released; the array of the result.
+fn develop_to_numpy<'py>(
+    py: Python<'py>,
+    raw: &RawImage,
+    opts: &Options,
+    path: &Path,
+) -> PyResult<Bound<'py, PyAny>> {
+    let out = py
+        .detach(|| develop_raw(raw, opts))
+        .map_err(|e| py_err(e.with_path(path)))?;
+    to_numpy(py, out)
 }
 
 fn develop_raw(raw: &RawImage, o: &Options) -> chiaro::Result<chiaro::io::OutputImage> {
@@ -512,23 +537,8 @@ fn _develop_file<'py>(
     half_size: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let raw = read(py, &path)?;
-    let opts = Options {
-        wb: WbMode::parse(wb).map_err(py_err)?,
-        bits,
-        linear,
-        colorspace: colorspace.to_string(),
-        ev,
-        demosaic: demosaic
-            .map(DemosaicMethod::from_name)
-            .transpose()
-            .map_err(py_err)?,
-        half_size,
-        orientation: None,
-    };
-    let out = py
-        .detach(|| develop_raw(&raw, &opts))
-        .map_err(|e| py_err(e.with_path(&path)))?;
-    to_numpy(py, out)
+    let opts = Options::new(wb, bits, linear, colorspace, ev, demosaic, half_size)?;
+    develop_to_numpy(py, &raw, &opts, &path)
 }
 
 #[pymodule]
