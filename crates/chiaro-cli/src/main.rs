@@ -124,7 +124,7 @@ struct DevelopArgs {
     #[arg(long)]
     linear: bool,
     /// as-shot, auto, camera (daylight preset), daylight, cloudy, shade, tungsten,
-    /// fluorescent, flash, or KELVIN[,TINT].
+    /// fluorescent, flash, KELVIN[,TINT], or gains:R,G,B (channel multipliers).
     #[arg(long)]
     wb: Option<String>,
     /// Exposure correction in EV, or `auto` (chosen from the scene, printed per file), or

@@ -113,6 +113,18 @@ def _():
     assert np.abs(shot - day).max() > 1.0 and np.abs(shot - auto).max() > 1.0, (shot, day, auto)
 
 
+@check("user_multipliers_equal_to_the_cameras_give_the_as_shot_picture")
+def _():
+    with chiaro.imread(SAMPLE) as raw:
+        shot = raw.postprocess(use_camera_wb=True, output_bps=16).astype(int)
+        wb = raw.camera_whitebalance
+        # rawpy's four multipliers, scaled: only their ratios count.
+        mine = raw.postprocess(user_wb=[3 * wb[0], 3 * wb[1], 3 * wb[2], 0], output_bps=16)
+        other = raw.postprocess(user_wb=[wb[0], wb[1], 2 * wb[2], wb[1]], output_bps=16)
+    assert np.abs(mine.astype(int) - shot).max() <= 1, np.abs(mine.astype(int) - shot).max()
+    assert other[..., 2].astype(float).mean() > shot[..., 2].mean() + 1000
+
+
 @check("rawpy_keywords_chiaro_handles_its_own_way_warn_and_unknown_ones_fail")
 def _():
     with chiaro.imread(SAMPLE) as raw:

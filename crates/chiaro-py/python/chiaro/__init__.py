@@ -195,7 +195,8 @@ def _postprocess(
     (uint16 with ``output_bps=16``).
 
     White balance: LibRaw's default (daylight multipliers from the camera's matrix),
-    ``use_camera_wb`` (as shot) or ``use_auto_wb`` (chiaro's estimator). ``gamma=(1, 1)``
+    ``use_camera_wb`` (as shot), ``use_auto_wb`` (chiaro's estimator) or ``user_wb``
+    (multipliers R, G, B, G2; only their ratios count, G2 is left out). ``gamma=(1, 1)``
     gives scene-linear output (no tone curve, no transfer function); other gamma values are
     replaced by the colour space's own transfer function. ``bright`` and ``exp_shift`` scale
     the exposure; chiaro never auto-brightens, so ``no_auto_bright`` changes nothing.
@@ -212,8 +213,9 @@ def _postprocess(
             stacklevel=2,
         )
     if user_wb is not None:
-        raise ParameterError("user_wb is not supported yet; use use_camera_wb or use_auto_wb")
-    wb = "auto" if use_auto_wb else ("as-shot" if use_camera_wb else "daylight")
+        wb = "gains:" + ",".join(str(float(g)) for g in user_wb)
+    else:
+        wb = "auto" if use_auto_wb else ("as-shot" if use_camera_wb else "daylight")
     if output_bps not in (8, 16):
         raise ParameterError(f"output_bps must be 8 or 16, not {output_bps}")
     space = _SPACES.get(int(_value(output_color)))
@@ -246,7 +248,7 @@ def develop(path, *, wb="as-shot", colorspace="srgb", linear=False, bits=16, exp
 
     Returns a (height, width, 3) array: uint8 for ``bits=8``, uint16 for 16, float32 for 32.
     ``wb``: ``as-shot``, ``auto``, ``camera``, a preset (``daylight``, ``tungsten``, ...) or a
-    temperature such as ``"4200"``; ``colorspace``: ``srgb``, ``display-p3``, ``rec2020``,
+    temperature such as ``"4200"`` or multipliers ``"gains:R,G,B"``; ``colorspace``: ``srgb``, ``display-p3``, ``rec2020``,
     ``prophoto``, ``xyz``, ``camera``; ``linear``: scene-referred output (no tone curve, no
     transfer function); ``exposure`` in EV; ``demosaic``: a chiaro method name.
     """

@@ -29,6 +29,9 @@ pub enum WbMode {
     Preset(Preset),
     /// A correlated colour temperature in kelvin and a tint (DNG SDK scale, + = magenta).
     Kelvin { temperature: f64, tint: f64 },
+    /// Channel multipliers (R, G, B), as raw converters take them (`gains:R,G,B`): the
+    /// neutral is their reciprocal. Only their ratios count.
+    Gains([f64; 3]),
 }
 
 /// Named illuminants for camera presets.
@@ -80,14 +83,32 @@ impl From<WbMode> for String {
             WbMode::Auto => "auto".into(),
             WbMode::Preset(p) => p.name().into(),
             WbMode::Kelvin { temperature, tint } => format!("{temperature},{tint}"),
+            WbMode::Gains([r, g, b]) => format!("gains:{r},{g},{b}"),
         }
     }
 }
 
 impl WbMode {
-    /// Parses `as-shot`, `auto`, `camera`, a preset name, `KELVIN` or `KELVIN,TINT`.
+    /// Parses `as-shot`, `auto`, `camera`, a preset name, `KELVIN`, `KELVIN,TINT` or
+    /// `gains:R,G,B` (a fourth value, rawpy's second green, is accepted and left out).
     pub fn parse(s: &str) -> Result<Self> {
         let t = s.trim().to_ascii_lowercase();
+        if let Some(list) = t.strip_prefix("gains:") {
+            let bad = || {
+                Error::parameter(format!(
+                    "white balance '{s}': gains:R,G,B takes three (or four, R,G,B,G2) positive \
+                     multipliers"
+                ))
+            };
+            let v = list
+                .split(',')
+                .map(|p| p.trim().parse::<f64>().map_err(|_| bad()))
+                .collect::<Result<Vec<f64>>>()?;
+            if !(3..=4).contains(&v.len()) || v[..3].iter().any(|g| !(g.is_finite() && *g > 0.0)) {
+                return Err(bad());
+            }
+            return Ok(WbMode::Gains([v[0], v[1], v[2]]));
+        }
         Ok(match t.as_str() {
             "as-shot" | "asshot" | "as_shot" => WbMode::AsShot,
             "auto" => WbMode::Auto,
@@ -154,6 +175,7 @@ pub fn neutral_for(
             from_xy(temperature_to_xy(t, tint))?
         }
         WbMode::Kelvin { temperature, tint } => from_xy(temperature_to_xy(temperature, tint))?,
+        WbMode::Gains(g) => g.map(|g| 1.0 / g),
     }))
 }
 
@@ -282,7 +304,14 @@ mod tests {
 
     #[test]
     fn wb_modes_parse_and_round_trip() {
-        for s in ["as-shot", "auto", "daylight", "tungsten", "5000,10"] {
+        for s in [
+            "as-shot",
+            "auto",
+            "daylight",
+            "tungsten",
+            "5000,10",
+            "gains:2.5,1,1.25",
+        ] {
             let m = WbMode::parse(s).expect("valid");
             assert_eq!(WbMode::parse(&String::from(m)).expect("valid"), m);
         }
@@ -299,6 +328,37 @@ mod tests {
         );
         for bad in ["warm", "5000,", "10", "5000,3,4", "nan"] {
             assert!(WbMode::parse(bad).is_err(), "{bad}");
+        }
+        for bad in [
+            "gains:",
+            "gains:1,2",
+            "gains:1,0,1",
+            "gains:1,-1,2",
+            "gains:1,inf,1",
+            "gains:a,b,c",
+        ] {
+            assert!(WbMode::parse(bad).is_err(), "{bad}");
+        }
+        // rawpy's four multipliers: the second green is left out.
+        assert_eq!(
+            WbMode::parse("gains:2,1,1.5,1").expect("valid"),
+            WbMode::Gains([2.0, 1.0, 1.5])
+        );
+    }
+
+    /// Multipliers are the reciprocal of the neutral, whatever their scale: a grey that the
+    /// camera sees as (0.4, 1, 0.8) comes out neutral under gains 2.5, 1, 1.25 and 5, 2, 2.5.
+    #[test]
+    fn wb_gains_turn_their_grey_neutral() {
+        let cal = ColorCalibration::default();
+        for g in [[2.5, 1.0, 1.25], [5.0, 2.0, 2.5]] {
+            let n = neutral_for(WbMode::Gains(g), &cal, || [1.0; 3]).expect("valid");
+            let grey = [0.4, 1.0, 0.8];
+            let balanced: Vec<f64> = (0..3).map(|c| grey[c] / n[c]).collect();
+            assert!(
+                balanced.iter().all(|v| (v - balanced[0]).abs() < 1e-12),
+                "{g:?}: {balanced:?}"
+            );
         }
     }
 
