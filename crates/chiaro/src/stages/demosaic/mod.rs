@@ -436,11 +436,11 @@ pub(super) fn reuse() -> Vec<f32> {
 }
 
 /// Gives `v` the length `n`, keeping its stale samples: only samples past its old length are
-/// zeroed, and none is copied when it must grow.
+/// zeroed; a buffer too small is replaced, not grown (growing would copy what it held).
 #[inline(always)]
 pub(super) fn resize_any(v: &mut Vec<f32>, n: usize) {
     if v.capacity() < n {
-        v.clear();
+        *v = Vec::new();
     }
     v.resize(n, 0.0);
 }
