@@ -219,7 +219,7 @@ impl RawPy {
         let (ph, pw) = p.dim();
         let (w, h) = (raw.width(), raw.height());
         // The visible area's pattern, extended over the masked borders.
-        let at = |v: usize, o: usize, n: usize| (v + n * (o / n + 1) - o) % n;
+        let at = |v: usize, o: usize, n: usize| (v + n - o % n) % n;
         Ok(
             Array2::from_shape_fn((h, w), |(y, x)| p[(at(y, a.y, ph), at(x, a.x, pw))])
                 .into_pyarray(py),
@@ -257,29 +257,28 @@ impl RawPy {
     fn black_level_per_channel(&self) -> PyResult<Vec<i64>> {
         let raw = self.raw()?;
         let b = raw.black();
+        let mean = b.mean().round() as i64;
+        if !raw.is_cfa() {
+            return Ok(vec![mean; 4]);
+        }
         let p = rawpy_pattern(raw);
         let (ph, pw) = p.dim();
-        let mut out = vec![0i64; 4];
-        for (c, o) in out.iter_mut().enumerate() {
-            let mut vals = Vec::new();
-            for y in 0..ph.max(b.repeat_rows) * 2 {
-                for x in 0..pw.max(b.repeat_cols) * 2 {
-                    if usize::from(p[(y % ph, x % pw)]) == c
-                        || (raw.samples_per_pixel() > 1 && c < 3)
-                    {
-                        vals.push(
-                            b.values[(y % b.repeat_rows) * b.repeat_cols + x % b.repeat_cols],
-                        );
-                    }
-                }
-            }
-            if !vals.is_empty() {
-                *o = (vals.iter().sum::<f32>() / vals.len() as f32).round() as i64;
-            } else if c == 3 {
-                *o = (b.mean()).round() as i64;
+        // Over a period of both the CFA and the BlackLevel repeat pattern.
+        let (mut sum, mut count) = ([0.0f32; 4], [0usize; 4]);
+        for y in 0..ph * b.repeat_rows {
+            for x in 0..pw * b.repeat_cols {
+                let c = usize::from(p[(y % ph, x % pw)]);
+                sum[c] += b.values[(y % b.repeat_rows) * b.repeat_cols + x % b.repeat_cols];
+                count[c] += 1;
             }
         }
-        Ok(out)
+        // A colour without sites (the second green of X-Trans) gets the overall mean.
+        Ok((0..4)
+            .map(|c| match count[c] {
+                0 => mean,
+                n => (sum[c] / n as f32).round() as i64,
+            })
+            .collect())
     }
 
     /// The saturation level, in stored units (the largest plane's).

@@ -186,6 +186,8 @@ def _():
             chiaro.imread(d / "missing.dng")
         except chiaro.IoError as e:
             assert "missing.dng" in str(e)
+        else:
+            raise AssertionError("a missing file was read")
 
 
 @check("camera_raws_are_decoded_in_a_worker_process")

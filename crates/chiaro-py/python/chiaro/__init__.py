@@ -170,77 +170,71 @@ class RawPy:
         *sizes, crop = self._raw._sizes
         return ImageSizes(*sizes, *crop)
 
-    postprocess = None  # set below
+    def postprocess(
+        self,
+        params=None,
+        *,
+        use_camera_wb=False,
+        use_auto_wb=False,
+        user_wb=None,
+        output_bps=8,
+        gamma=None,
+        no_auto_bright=False,
+        bright=1.0,
+        output_color=ColorSpace.sRGB,
+        demosaic_algorithm=None,
+        half_size=False,
+        user_flip=None,
+        exp_shift=None,
+        **others,
+    ):
+        """Develops the raw as rawpy's ``postprocess`` does: a (height, width, 3) uint8 array
+        (uint16 with ``output_bps=16``).
 
-
-def _postprocess(
-    self,
-    params=None,
-    *,
-    use_camera_wb=False,
-    use_auto_wb=False,
-    user_wb=None,
-    output_bps=8,
-    gamma=None,
-    no_auto_bright=False,
-    bright=1.0,
-    output_color=ColorSpace.sRGB,
-    demosaic_algorithm=None,
-    half_size=False,
-    user_flip=None,
-    exp_shift=None,
-    **others,
-):
-    """Develops the raw as rawpy's ``postprocess`` does: a (height, width, 3) uint8 array
-    (uint16 with ``output_bps=16``).
-
-    White balance: LibRaw's default (daylight multipliers from the camera's matrix),
-    ``use_camera_wb`` (as shot), ``use_auto_wb`` (chiaro's estimator) or ``user_wb``
-    (multipliers R, G, B, G2; only their ratios count, G2 is left out). ``gamma=(1, 1)``
-    gives scene-linear output (no tone curve, no transfer function); other gamma values are
-    replaced by the colour space's own transfer function. ``bright`` and ``exp_shift`` scale
-    the exposure; chiaro never auto-brightens, so ``no_auto_bright`` changes nothing.
-    ``half_size`` develops each 2x2 CFA cell as one pixel, without demosaicing.
-    """
-    if params is not None:
-        raise ParameterError("postprocess(params=...) is not supported; pass the keywords")
-    unknown = set(others) - _IGNORED
-    if unknown:
-        raise TypeError(f"postprocess() got unexpected keyword arguments {sorted(unknown)}")
-    if others:
-        warnings.warn(
-            f"chiaro ignores the LibRaw options {sorted(others)} (it has its own processing for them)",
-            stacklevel=2,
-        )
-    if user_wb is not None:
-        wb = "gains:" + ",".join(str(float(g)) for g in user_wb)
-    else:
-        wb = "auto" if use_auto_wb else ("as-shot" if use_camera_wb else "daylight")
-    if output_bps not in (8, 16):
-        raise ParameterError(f"output_bps must be 8 or 16, not {output_bps}")
-    space = _SPACES.get(int(_value(output_color)))
-    if space is None:
-        raise ParameterError(f"output_color {output_color!r} is not available in chiaro yet")
-    linear = gamma is not None and tuple(gamma) == (1, 1)
-    ev = math.log2(bright) if bright and bright > 0 else 0.0
-    if exp_shift is not None and exp_shift > 0:
-        ev += math.log2(exp_shift)
-    demosaic = None
-    if demosaic_algorithm is not None:
-        d = _value(demosaic_algorithm)
-        if isinstance(d, str):
-            demosaic = d
-        elif int(d) == DemosaicAlgorithm.LINEAR:
-            demosaic = "bilinear"
-    orientation = None
-    if user_flip is not None and user_flip >= 0:
-        if user_flip not in _FLIPS:
-            raise ParameterError(f"user_flip must be 0, 3, 5 or 6, not {user_flip}")
-        orientation = _FLIPS[user_flip]
-    return self._raw._develop(wb, output_bps, linear, space, ev, demosaic, bool(half_size), orientation)
-
-
-RawPy.postprocess = _postprocess
+        White balance: LibRaw's default (daylight multipliers from the camera's matrix),
+        ``use_camera_wb`` (as shot), ``use_auto_wb`` (chiaro's estimator) or ``user_wb``
+        (multipliers R, G, B, G2; only their ratios count, G2 is left out). ``gamma=(1, 1)``
+        gives scene-linear output (no tone curve, no transfer function); other gamma values are
+        replaced by the colour space's own transfer function. ``bright`` and ``exp_shift`` scale
+        the exposure; chiaro never auto-brightens, so ``no_auto_bright`` changes nothing.
+        ``half_size`` develops each 2x2 CFA cell as one pixel, without demosaicing.
+        """
+        if params is not None:
+            raise ParameterError("postprocess(params=...) is not supported; pass the keywords")
+        unknown = set(others) - _IGNORED
+        if unknown:
+            raise TypeError(f"postprocess() got unexpected keyword arguments {sorted(unknown)}")
+        if others:
+            warnings.warn(
+                f"chiaro ignores the LibRaw options {sorted(others)} (it has its own processing for them)",
+                stacklevel=2,
+            )
+        if user_wb is not None:
+            wb = "gains:" + ",".join(str(float(g)) for g in user_wb)
+        else:
+            wb = "auto" if use_auto_wb else ("as-shot" if use_camera_wb else "daylight")
+        if output_bps not in (8, 16):
+            raise ParameterError(f"output_bps must be 8 or 16, not {output_bps}")
+        space = _SPACES.get(int(_value(output_color)))
+        if space is None:
+            raise ParameterError(f"output_color {output_color!r} is not available in chiaro yet")
+        linear = gamma is not None and tuple(gamma) == (1, 1)
+        ev = math.log2(bright) if bright and bright > 0 else 0.0
+        if exp_shift is not None and exp_shift > 0:
+            ev += math.log2(exp_shift)
+        demosaic = None
+        if demosaic_algorithm is not None:
+            d = _value(demosaic_algorithm)
+            if isinstance(d, str):
+                demosaic = d
+            elif int(d) == DemosaicAlgorithm.LINEAR:
+                demosaic = "bilinear"
+        orientation = None
+        if user_flip is not None and user_flip >= 0:
+            if user_flip not in _FLIPS:
+                raise ParameterError(f"user_flip must be 0, 3, 5 or 6, not {user_flip}")
+            orientation = _FLIPS[user_flip]
+        return self._raw._develop(wb, output_bps, linear, space, ev, demosaic, bool(half_size), orientation)
 
 
 def develop(path, *, wb="as-shot", colorspace="srgb", linear=False, bits=16, exposure=0.0, demosaic=None, half_size=False):
