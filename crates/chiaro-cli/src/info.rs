@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 pub fn run(
     path: &Path,
     as_json: bool,
-    reader: &crate::RawReader,
-    lens_db: &crate::LensDb,
+    reader: &chiaro::batch::Reader,
+    lens_db: &chiaro::batch::LensDb,
 ) -> anyhow::Result<()> {
     let raw = reader.read(path, &chiaro::Limits::default())?;
     let mut v = describe(path, &raw);
@@ -57,7 +57,7 @@ struct Plan {
 
 /// Plans the default development with automatic exposure (`None` when the file cannot be
 /// prepared for rendering).
-fn plan(raw: &RawImage, lens_db: &crate::LensDb) -> Option<Plan> {
+fn plan(raw: &RawImage, lens_db: &chiaro::batch::LensDb) -> Option<Plan> {
     use chiaro::pipeline::{OutputSpec, Recipe, Rendering};
     use chiaro::stages::exposure::Exposure;
     let limits = chiaro::Limits::default();

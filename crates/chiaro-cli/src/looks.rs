@@ -14,7 +14,7 @@ use chiaro::stages::look::Look;
 use chiaro::stages::look::lut::{Lut3d, LutStage};
 use chiaro::stages::tone::curve::ToneCurve;
 
-use crate::RawReader;
+use crate::raw_reader;
 
 mod font;
 
@@ -145,7 +145,7 @@ fn sheet(
         );
     }
     let limits = chiaro::Limits::default();
-    let raw_image = RawReader::new(no_isolate).read(raw, &limits)?;
+    let raw_image = raw_reader(no_isolate).read(raw, &limits)?;
     let frame = chiaro::pipeline::prepare(&raw_image, &limits).map_err(|e| e.with_path(raw))?;
     drop(raw_image);
     let spec = OutputSpec {

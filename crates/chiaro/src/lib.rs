@@ -12,6 +12,7 @@
 //!      ──io::write_image──> JPEG / PNG / TIFF with ICC profile and EXIF (atomic write)
 //! ```
 
+pub mod batch;
 pub mod color;
 pub mod error;
 pub mod fastmath;
