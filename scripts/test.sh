@@ -57,6 +57,13 @@ if $venv_ok && $have_data && ! "$CHIARO_PYTHON" -c "import colour_demosaicing" 2
   "$CHIARO_PYTHON" -m pip install --quiet --disable-pip-version-check "colour-demosaicing" \
     || echo "warning: could not install colour-demosaicing; the peer test will fail" >&2
 fi
+# Ray, for the Python package's scale-out path (chiaro.ray) and its checks, which start a
+# local cluster of 2 CPUs (crates/chiaro-cli/tests/python_batch.rs).
+if $venv_ok && ! "$CHIARO_PYTHON" -c "import ray" 2>/dev/null; then
+  echo "installing Ray into $venv (pip; about a minute)..."
+  "$CHIARO_PYTHON" -m pip install --quiet --disable-pip-version-check "ray>=2.40" \
+    || echo "warning: could not install Ray; the Ray checks will fail" >&2
+fi
 # chiaro's Python package, built from this checkout (maturin, a release build: about two
 # minutes on 2 cores the first time); crates/chiaro-py/tests/python_api.rs runs its checks.
 if $venv_ok; then

@@ -540,12 +540,115 @@ fn _develop_file<'py>(
     develop_to_numpy(py, &raw, &opts, &path)
 }
 
+/// One file of a batch as Python sees it: (input, output, status, reason, notes), status
+/// `done`, `skipped`, `failed` or `cancelled`; the reason of a failure names the file.
+type FileRow = (PathBuf, PathBuf, &'static str, Option<String>, Vec<String>);
+
+fn row(r: chiaro::batch::FileReport) -> FileRow {
+    use chiaro::batch::Outcome;
+    let (status, reason, notes) = match r.outcome {
+        Outcome::Done(notes) => (
+            "done",
+            None,
+            notes
+                .into_iter()
+                .map(|(s, n)| format!("{s}: {n}"))
+                .collect(),
+        ),
+        Outcome::Skipped => ("skipped", None, vec![]),
+        Outcome::Failed(e) => ("failed", Some(e.to_string()), vec![]),
+        Outcome::Cancelled => ("cancelled", None, vec![]),
+    };
+    (r.input, r.output, status, reason, notes)
+}
+
+/// The batch job of `options_json` (`chiaro::batch::DevelopOptions` as JSON) and the output
+/// of each input in `out_dir`; every option is checked before any file is touched.
+fn batch_job(
+    py: Python<'_>,
+    inputs: &[PathBuf],
+    out_dir: &Path,
+    options_json: &str,
+) -> PyResult<(chiaro::batch::Job, Vec<PathBuf>)> {
+    let options = chiaro::batch::DevelopOptions::from_json(options_json).map_err(py_err)?;
+    let reader = chiaro::batch::Reader(Some(worker(py)?));
+    let job = chiaro::batch::Job::new(&options, None, reader).map_err(py_err)?;
+    let outputs = job.outputs_in(&options, inputs, out_dir).map_err(py_err)?;
+    Ok((job, outputs))
+}
+
+/// The raw files `inputs` name: files as given, folders replaced by the raw files in them
+/// (sorted; with `recursive`, their subfolders' too).
+#[pyfunction]
+fn _expand_inputs(inputs: Vec<PathBuf>, recursive: bool) -> PyResult<Vec<PathBuf>> {
+    chiaro::batch::expand_inputs(&inputs, recursive).map_err(py_err)
+}
+
+/// The output path each input of a batch would get (checks the options too).
+#[pyfunction]
+fn _plan(
+    py: Python<'_>,
+    inputs: Vec<PathBuf>,
+    out_dir: PathBuf,
+    options_json: &str,
+) -> PyResult<Vec<PathBuf>> {
+    Ok(batch_job(py, &inputs, &out_dir, options_json)?.1)
+}
+
+/// Develops `inputs` into `out_dir` on a pool of `jobs` threads (0: all cores) with the GIL
+/// released; a row per file (see [`FileRow`]) and the seconds taken. Ctrl-C cancels the
+/// files not yet started, lets those in flight finish or stop before their atomic rename,
+/// then raises `KeyboardInterrupt`.
+#[pyfunction]
+fn _develop_many(
+    py: Python<'_>,
+    inputs: Vec<PathBuf>,
+    out_dir: PathBuf,
+    options_json: &str,
+    jobs: usize,
+) -> PyResult<(Vec<FileRow>, f64)> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (job, outputs) = batch_job(py, &inputs, &out_dir, options_json)?;
+    std::fs::create_dir_all(&out_dir)
+        .map_err(|e| py_err(chiaro::Error::io(e).with_path(&out_dir)))?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| Error::new_err(format!("cannot start worker threads: {e}")))?;
+    let cancel = AtomicBool::new(false);
+    let (report, interrupted) = std::thread::scope(|scope| {
+        let worker = scope.spawn(|| pool.install(|| job.run(&inputs, &outputs, &cancel, &|_| {})));
+        // Python's signal handlers run only on this thread, between waits.
+        let mut interrupted = None;
+        let tick = std::time::Duration::from_millis(20);
+        while !worker.is_finished() {
+            py.detach(|| std::thread::sleep(tick));
+            if interrupted.is_none()
+                && let Err(e) = py.check_signals()
+            {
+                cancel.store(true, Ordering::SeqCst);
+                interrupted = Some(e);
+            }
+        }
+        (worker.join(), interrupted)
+    });
+    if let Some(e) = interrupted {
+        return Err(e);
+    }
+    let report = report.map_err(|_| Error::new_err("a batch worker thread panicked"))?;
+    let seconds = report.seconds;
+    Ok((report.files.into_iter().map(row).collect(), seconds))
+}
+
 #[pymodule]
 fn _chiaro(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_function(wrap_pyfunction!(imread, m)?)?;
     m.add_function(wrap_pyfunction!(_develop_file, m)?)?;
     m.add_function(wrap_pyfunction!(_decode_worker, m)?)?;
+    m.add_function(wrap_pyfunction!(_plan, m)?)?;
+    m.add_function(wrap_pyfunction!(_expand_inputs, m)?)?;
+    m.add_function(wrap_pyfunction!(_develop_many, m)?)?;
     m.add_class::<RawPy>()?;
     m.add("Error", py.get_type::<Error>())?;
     m.add("DecodeError", py.get_type::<DecodeError>())?;

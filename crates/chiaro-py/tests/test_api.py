@@ -2,7 +2,6 @@
 ``python crates/chiaro-py/tests/test_api.py``). LibRaw, through rawpy, is the independent
 peer for what a raw file holds. Exit status 0 when every check passed."""
 
-import os
 import pathlib
 import sys
 import tempfile
@@ -11,33 +10,7 @@ import warnings
 import numpy as np
 
 import chiaro
-
-ROOT = pathlib.Path(__file__).resolve().parents[3]
-SAMPLE = ROOT / "samples" / "nikon_d750_rose_768x512.dng"
-SHARED = ROOT.parent / "shared" / "data" / "raw"
-
-failures = []
-
-
-def check(name):
-    def wrap(f):
-        try:
-            f()
-            print(f"ok      {name}")
-        except Exception as e:  # report every check, then fail
-            failures.append(name)
-            print(f"FAILED  {name}: {type(e).__name__}: {e}")
-        return f
-
-    return wrap
-
-
-def skip(name, why):
-    print(f"skipped {name}: {why}")
-    log = os.environ.get("CHIARO_SKIP_LOG")
-    if log and "shared" in why:
-        with open(log, "a") as f:
-            f.write(f"SKIPPED (no ../shared data): python_api::{name}\n")
+from harness import SAMPLE, SHARED, check, finish, skip
 
 
 def same_as_libraw(path):
@@ -243,7 +216,4 @@ if SHARED.is_dir():
 else:
     skip("shared_dngs_read_as_libraw_reads_them", "no ../shared data")
 
-if failures:
-    print(f"{len(failures)} Python check(s) failed: {', '.join(failures)}")
-    sys.exit(1)
-print("all Python checks passed")
+finish()

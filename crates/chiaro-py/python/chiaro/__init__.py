@@ -16,7 +16,10 @@ demosaicing algorithms map to chiaro's default (``rcd-fit``), ``LINEAR`` to bili
 
 from collections import namedtuple
 from enum import IntEnum
+import glob
+import json
 import math
+import os
 import warnings
 
 from ._chiaro import (  # noqa: F401
@@ -28,6 +31,9 @@ from ._chiaro import (  # noqa: F401
     RawPy as _NativeRaw,  # noqa: F401 (the class behind RawPy)
     UnsupportedError,
     _develop_file,
+    _develop_many,
+    _expand_inputs,
+    _plan,
     imread as _imread,
 )
 
@@ -42,7 +48,10 @@ __all__ = [
     "ParameterError",
     "RawPy",
     "UnsupportedError",
+    "FileResult",
+    "Report",
     "develop",
+    "develop_many",
     "imread",
 ]
 
@@ -249,3 +258,116 @@ def develop(path, *, wb="as-shot", colorspace="srgb", linear=False, bits=16, exp
     if bits not in (8, 16, 32):
         raise ParameterError(f"bits must be 8, 16 or 32, not {bits}")
     return _develop_file(str(path), str(wb), bits, bool(linear), str(colorspace), float(exposure), demosaic, bool(half_size))
+
+
+FileResult = namedtuple("FileResult", ["input", "output", "status", "reason", "notes"])
+FileResult.__doc__ = """One file of a batch: its ``status`` is ``done``, ``skipped`` (the output existed),
+``failed`` (``reason`` says why, naming the file) or ``cancelled``; ``notes`` are what the
+development chose from the image and its warnings."""
+
+
+class Report:
+    """What became of each file of a batch (:func:`develop_many`, ``chiaro.ray.develop``).
+
+    ``files`` holds a :class:`FileResult` per input, in input order; ``done``, ``skipped``
+    and ``cancelled`` are lists of input paths, ``failed`` a list of ``(input, reason)``;
+    ``seconds`` is the wall time of the batch.
+    """
+
+    def __init__(self, files, seconds):
+        self.files = list(files)
+        self.seconds = seconds
+
+    def _inputs(self, status):
+        return [f.input for f in self.files if f.status == status]
+
+    @property
+    def done(self):
+        return self._inputs("done")
+
+    @property
+    def skipped(self):
+        return self._inputs("skipped")
+
+    @property
+    def cancelled(self):
+        return self._inputs("cancelled")
+
+    @property
+    def failed(self):
+        return [(f.input, f.reason) for f in self.files if f.status == "failed"]
+
+    @property
+    def ok(self):
+        """True when no file failed or was cancelled."""
+        return all(f.status in ("done", "skipped") for f in self.files)
+
+    def summary(self):
+        """One line, as the command line prints it."""
+        s = f"developed {len(self.done)} of {len(self.files)} file(s), {len(self.failed)} failed"
+        if self.skipped:
+            s += f", {len(self.skipped)} skipped (their outputs exist)"
+        if self.cancelled:
+            s += f", {len(self.cancelled)} cancelled"
+        return s + f", in {self.seconds:.2f} s"
+
+    def __repr__(self):
+        return f"<chiaro.Report: {self.summary()}>"
+
+
+# develop options given as Python values, turned into the text the engine parses.
+_AS_TEXT = ("exposure", "sharpen", "resize")
+
+
+def _batch_options(opts, overwrite):
+    """The engine's develop options (``chiaro::batch::DevelopOptions``) as a dict for JSON."""
+    out = {}
+    for key, v in opts.items():
+        if v is None:
+            continue
+        v = _value(v)
+        if key == "crop" and not isinstance(v, str):
+            v = ",".join(str(int(c)) for c in v)
+        elif key in _AS_TEXT and not isinstance(v, str):
+            v = str(v)
+        elif hasattr(v, "__fspath__"):
+            v = os.fspath(v)
+        out[key] = v
+    out["overwrite"] = bool(overwrite)
+    out["skip_existing"] = not overwrite
+    return out
+
+
+def _inputs(paths_or_glob, recursive=False):
+    """Input paths from a glob pattern, a file or folder, or an iterable of them."""
+    if isinstance(paths_or_glob, (str, os.PathLike)):
+        p = os.fspath(paths_or_glob)
+        if any(c in p for c in "*?["):
+            found = sorted(glob.glob(p, recursive=True))
+            if not found:
+                raise ParameterError(f"{p}: the pattern matches no file")
+            return _expand_inputs(found, recursive)
+        return _expand_inputs([p], recursive)
+    return _expand_inputs([os.fspath(p) for p in paths_or_glob], recursive)
+
+
+def develop_many(paths, out_dir, *, jobs=None, overwrite=False, recursive=False, **options):
+    """Develops many raw files into ``out_dir`` on the engine's own thread pool (``jobs``
+    threads; all cores by default), with the GIL released; returns a :class:`Report`.
+
+    ``paths``: a list of files or folders, one of them, or a glob pattern (``"shoot/*.dng"``).
+    Outputs are named ``{stem}.{ext}`` (``name=`` takes a template of ``{stem}``, ``{look}``
+    and ``{ext}``) and written atomically; ones that exist are skipped unless ``overwrite``,
+    so a rerun goes on where the last one stopped. A file that fails is reported with the
+    reason and the batch goes on. Ctrl-C stops it without leaving partial files.
+
+    ``options`` are ``chiaro develop``'s options by their long names with underscores:
+    ``format`` (``jpeg``, ``png``, ``tiff``), ``bits``, ``quality``, ``colorspace``, ``wb``,
+    ``exposure``, ``demosaic``, ``look``, ``recipe`` (a TOML file), ``linear``, ``half_size``,
+    ``rotate``, ``flip``, ``resize``, ``crop``, ``highlights``, ``sharpen``, ``lens``,
+    ``lens_db``, ``profile``, ``hdr``, ``compression``, ``sidecar``, ``sync``, ``name``.
+    """
+    inputs = _inputs(paths, recursive)
+    opts = json.dumps(_batch_options(options, overwrite))
+    rows, seconds = _develop_many(inputs, os.fspath(out_dir), opts, int(jobs or 0))
+    return Report((FileResult(*r) for r in rows), seconds)
