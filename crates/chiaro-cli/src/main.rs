@@ -484,13 +484,6 @@ fn run_local(
         // before their atomic rename, so no partial output is left.
         let _ = ctrlc::set_handler(move || cancel.store(true, Ordering::SeqCst));
     }
-    let mut pool = rayon::ThreadPoolBuilder::new();
-    // 0 is rayon's "all cores", as no --jobs is.
-    if let Some(j) = jobs {
-        pool = pool.num_threads(j);
-    }
-    let pool = pool.build().context("cannot start worker threads")?;
-
     let bar = progress_bar(inputs.len() as u64);
     let each = |r: &FileReport| {
         match &r.outcome {
@@ -506,7 +499,8 @@ fn run_local(
         }
         bar.inc(1);
     };
-    let report = pool.install(|| job.run(inputs, outputs, &cancel, &each));
+    // 0 is "all cores", as no --jobs is.
+    let report = job.run(inputs, outputs, jobs.unwrap_or(0), &cancel, &each)?;
     bar.finish_and_clear();
     let (skipped, stopped, failed) = (report.skipped(), report.cancelled(), report.failed());
     let cancelled = cancel.load(Ordering::SeqCst);

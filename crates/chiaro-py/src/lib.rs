@@ -562,21 +562,6 @@ fn row(r: chiaro::batch::FileReport) -> FileRow {
     (r.input, r.output, status, reason, notes)
 }
 
-/// The batch job of `options_json` (`chiaro::batch::DevelopOptions` as JSON) and the output
-/// of each input in `out_dir`; every option is checked before any file is touched.
-fn batch_job(
-    py: Python<'_>,
-    inputs: &[PathBuf],
-    out_dir: &Path,
-    options_json: &str,
-) -> PyResult<(chiaro::batch::Job, Vec<PathBuf>)> {
-    let options = chiaro::batch::DevelopOptions::from_json(options_json).map_err(py_err)?;
-    let reader = chiaro::batch::Reader(Some(worker(py)?));
-    let job = chiaro::batch::Job::new(&options, None, reader).map_err(py_err)?;
-    let outputs = job.outputs_in(&options, inputs, out_dir).map_err(py_err)?;
-    Ok((job, outputs))
-}
-
 /// The raw files `inputs` name: files as given, folders replaced by the raw files in them
 /// (sorted; with `recursive`, their subfolders' too).
 #[pyfunction]
@@ -584,60 +569,91 @@ fn _expand_inputs(inputs: Vec<PathBuf>, recursive: bool) -> PyResult<Vec<PathBuf
     chiaro::batch::expand_inputs(&inputs, recursive).map_err(py_err)
 }
 
-/// The output path each input of a batch would get (checks the options too).
-#[pyfunction]
-fn _plan(
-    py: Python<'_>,
-    inputs: Vec<PathBuf>,
-    out_dir: PathBuf,
-    options_json: &str,
-) -> PyResult<Vec<PathBuf>> {
-    Ok(batch_job(py, &inputs, &out_dir, options_json)?.1)
+/// A batch job (`chiaro::batch::Job`) built once from `chiaro::batch::DevelopOptions` as
+/// JSON, every option checked; it keeps what it loads (lensfun's database) for every run,
+/// which matters for a Ray worker that runs many small groups.
+#[pyclass(module = "chiaro", name = "_Batch", frozen)]
+struct Batch {
+    job: chiaro::batch::Job,
+    options: chiaro::batch::DevelopOptions,
 }
 
-/// Develops `inputs` into `out_dir` on a pool of `jobs` threads (0: all cores) with the GIL
-/// released; a row per file (see [`FileRow`]) and the seconds taken. Ctrl-C cancels the
-/// files not yet started, lets those in flight finish or stop before their atomic rename,
-/// then raises `KeyboardInterrupt`.
-#[pyfunction]
-fn _develop_many(
-    py: Python<'_>,
-    inputs: Vec<PathBuf>,
-    out_dir: PathBuf,
-    options_json: &str,
-    jobs: usize,
-) -> PyResult<(Vec<FileRow>, f64)> {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let (job, outputs) = batch_job(py, &inputs, &out_dir, options_json)?;
-    std::fs::create_dir_all(&out_dir)
-        .map_err(|e| py_err(chiaro::Error::io(e).with_path(&out_dir)))?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build()
-        .map_err(|e| Error::new_err(format!("cannot start worker threads: {e}")))?;
-    let cancel = AtomicBool::new(false);
-    let (report, interrupted) = std::thread::scope(|scope| {
-        let worker = scope.spawn(|| pool.install(|| job.run(&inputs, &outputs, &cancel, &|_| {})));
-        // Python's signal handlers run only on this thread, between waits.
-        let mut interrupted = None;
-        let tick = std::time::Duration::from_millis(20);
-        while !worker.is_finished() {
-            py.detach(|| std::thread::sleep(tick));
-            if interrupted.is_none()
-                && let Err(e) = py.check_signals()
-            {
-                cancel.store(true, Ordering::SeqCst);
-                interrupted = Some(e);
-            }
-        }
-        (worker.join(), interrupted)
-    });
-    if let Some(e) = interrupted {
-        return Err(e);
+#[pymethods]
+impl Batch {
+    #[new]
+    fn new(py: Python<'_>, options_json: &str) -> PyResult<Batch> {
+        let options = chiaro::batch::DevelopOptions::from_json(options_json).map_err(py_err)?;
+        let reader = chiaro::batch::Reader(Some(worker(py)?));
+        let job = chiaro::batch::Job::new(&options, None, reader).map_err(py_err)?;
+        Ok(Batch { job, options })
     }
-    let report = report.map_err(|_| Error::new_err("a batch worker thread panicked"))?;
-    let seconds = report.seconds;
-    Ok((report.files.into_iter().map(row).collect(), seconds))
+
+    /// The output path each input gets in `out_dir` (two inputs that would share one are an
+    /// error).
+    fn plan(&self, inputs: Vec<PathBuf>, out_dir: PathBuf) -> PyResult<Vec<PathBuf>> {
+        self.job
+            .outputs_in(&self.options, &inputs, &out_dir)
+            .map_err(py_err)
+    }
+
+    /// Develops `inputs` into `out_dir` on a pool of `jobs` threads (0: all cores) with the
+    /// GIL released; a row per file (see [`FileRow`]) and the seconds taken. Ctrl-C cancels
+    /// the files not yet started, lets those in flight finish or stop before their atomic
+    /// rename, then raises `KeyboardInterrupt`.
+    fn run(
+        &self,
+        py: Python<'_>,
+        inputs: Vec<PathBuf>,
+        out_dir: PathBuf,
+        jobs: usize,
+    ) -> PyResult<(Vec<FileRow>, f64)> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let outputs = self.plan(inputs.clone(), out_dir.clone())?;
+        std::fs::create_dir_all(&out_dir)
+            .map_err(|e| py_err(chiaro::Error::io(e).with_path(&out_dir)))?;
+        let cancel = AtomicBool::new(false);
+        let job = &self.job;
+        let finished = (std::sync::Mutex::new(false), std::sync::Condvar::new());
+        let (report, interrupted) = std::thread::scope(|scope| {
+            let worker = scope.spawn(|| {
+                let report = job.run(&inputs, &outputs, jobs, &cancel, &|_| {});
+                if let Ok(mut done) = finished.0.lock() {
+                    *done = true;
+                }
+                finished.1.notify_all();
+                report
+            });
+            // Python's signal handlers run only on this thread, between waits; the wait ends
+            // as soon as the batch does.
+            let mut interrupted = None;
+            let tick = std::time::Duration::from_millis(50);
+            let wait = || {
+                let done = finished.0.lock().ok()?;
+                let (done, _) = finished.1.wait_timeout_while(done, tick, |d| !*d).ok()?;
+                Some(*done)
+            };
+            while !worker.is_finished() {
+                if py.detach(wait) == Some(true) {
+                    break;
+                }
+                if interrupted.is_none()
+                    && let Err(e) = py.check_signals()
+                {
+                    cancel.store(true, Ordering::SeqCst);
+                    interrupted = Some(e);
+                }
+            }
+            (worker.join(), interrupted)
+        });
+        if let Some(e) = interrupted {
+            return Err(e);
+        }
+        let report = report
+            .map_err(|_| Error::new_err("a batch worker thread panicked"))?
+            .map_err(py_err)?;
+        let seconds = report.seconds;
+        Ok((report.files.into_iter().map(row).collect(), seconds))
+    }
 }
 
 #[pymodule]
@@ -646,9 +662,8 @@ fn _chiaro(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(imread, m)?)?;
     m.add_function(wrap_pyfunction!(_develop_file, m)?)?;
     m.add_function(wrap_pyfunction!(_decode_worker, m)?)?;
-    m.add_function(wrap_pyfunction!(_plan, m)?)?;
     m.add_function(wrap_pyfunction!(_expand_inputs, m)?)?;
-    m.add_function(wrap_pyfunction!(_develop_many, m)?)?;
+    m.add_class::<Batch>()?;
     m.add_class::<RawPy>()?;
     m.add("Error", py.get_type::<Error>())?;
     m.add("DecodeError", py.get_type::<DecodeError>())?;

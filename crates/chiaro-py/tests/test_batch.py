@@ -151,8 +151,9 @@ if ray is not None:
             src, out = shoot(d), pathlib.Path(d) / "out"
             report, _ = run_with_a_kill(src, out, max_retries=0)
             lost = [(p, why) for p, why in report.failed if p.name != "bad.dng"]
-            assert len(lost) == 2 and all("Ray task failed" in why for _, why in lost), report.failed
-            assert len(report.done) == GOOD - 2, report
+            # The killed task's files (one or two: tasks are formed by bytes) and no others.
+            assert 1 <= len(lost) <= 2 and all("Ray task failed" in why for _, why in lost), report.failed
+            assert len(report.done) == GOOD - len(lost), report
 
     chiaro_bin = os.environ.get("CHIARO_BIN")
     if chiaro_bin:

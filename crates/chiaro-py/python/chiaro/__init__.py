@@ -30,10 +30,9 @@ from ._chiaro import (  # noqa: F401
     ParameterError,
     RawPy as _NativeRaw,  # noqa: F401 (the class behind RawPy)
     UnsupportedError,
+    _Batch,
     _develop_file,
-    _develop_many,
     _expand_inputs,
-    _plan,
     imread as _imread,
 )
 
@@ -368,6 +367,6 @@ def develop_many(paths, out_dir, *, jobs=None, overwrite=False, recursive=False,
     ``lens_db``, ``profile``, ``hdr``, ``compression``, ``sidecar``, ``sync``, ``name``.
     """
     inputs = _inputs(paths, recursive)
-    opts = json.dumps(_batch_options(options, overwrite))
-    rows, seconds = _develop_many(inputs, os.fspath(out_dir), opts, int(jobs or 0))
+    batch = _Batch(json.dumps(_batch_options(options, overwrite)))
+    rows, seconds = batch.run(inputs, os.fspath(out_dir), int(jobs or 0))
     return Report((FileResult(*r) for r in rows), seconds)

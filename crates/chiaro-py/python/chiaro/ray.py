@@ -6,7 +6,9 @@
 
 Each Ray task develops a small group of files with :func:`chiaro.develop_many` (the same
 engine, options and report as on one machine). The driver keeps a bounded number of tasks in
-flight, so memory stays flat however many files there are, and shows progress.
+flight, so memory stays flat however many files there are, and shows progress. Tasks are
+formed largest files first and by bytes (a big raw is a task alone), so the slots stay busy
+to the end.
 
 Faults: outputs are written atomically and outputs that exist are skipped, so a rerun goes on
 where the last one stopped. A file that fails is reported with its reason and never retried.
@@ -17,6 +19,7 @@ file is written exactly once (with ``overwrite=True`` a retry writes them again,
 From the shell: ``chiaro batch INPUTS... --out-dir DIR --ray ADDRESS`` runs this module.
 """
 import argparse
+import functools
 import json
 import os
 import sys
@@ -24,15 +27,21 @@ import time
 
 import ray
 
-from . import FileResult, Report, _batch_options, _develop_many, _inputs, _plan
+from . import FileResult, Report, _Batch, _batch_options, _inputs
 
 __all__ = ["develop"]
+
+
+@functools.lru_cache(maxsize=4)
+def _batch(options_json):
+    """The engine's job for these options, built once per worker process."""
+    return _Batch(options_json)
 
 
 @ray.remote(retry_exceptions=False)
 def _develop_group(inputs, out_dir, options_json, jobs):
     """One task: a group of files through the engine; its report rows."""
-    rows, _seconds = _develop_many(inputs, out_dir, options_json, jobs)
+    rows, _seconds = _batch(options_json).run(inputs, out_dir, jobs)
     return rows
 
 
@@ -73,7 +82,7 @@ def develop(
     ``paths_or_glob``: a glob pattern (``**`` recurses), a file or folder, or a list of them.
     ``address``: the cluster (``"auto"``, ``"ray://host:10001"``, ...); ``None`` uses the Ray
     this process already joined, else starts a local one on this machine's cores (and stops it
-    at the end). ``group`` files make one task, each task using ``jobs_per_task`` CPUs and
+    at the end). At most ``group`` files make one task (fewer when they are big), each task using ``jobs_per_task`` CPUs and
     threads; at most ``max_in_flight`` tasks are queued at once (default: two per CPU slot).
     ``progress``: show a counter (default: when stderr is a terminal). The other keywords are
     :func:`chiaro.develop_many`'s options.
@@ -81,8 +90,8 @@ def develop(
     start = time.monotonic()
     inputs = _inputs(paths_or_glob, recursive)
     out_dir = os.fspath(out_dir)
-    options = _batch_options(options, overwrite)
-    outputs = _plan(inputs, out_dir, json.dumps(options))
+    opts = json.dumps(_batch_options(options, overwrite))
+    outputs = _Batch(opts).plan(inputs, out_dir)
     os.makedirs(out_dir, exist_ok=True)
     rows = {}
     todo = []
@@ -98,10 +107,9 @@ def develop(
         slots = max(1, int(ray.cluster_resources().get("CPU", 1)) // max(1, jobs_per_task))
         limit = max_in_flight or 2 * slots
         remote = _develop_group.options(num_cpus=jobs_per_task, max_retries=max_retries)
-        groups = [todo[k : k + group] for k in range(0, len(todo), max(1, group))]
+        groups = _groups(todo, group, slots)
         bar = _Progress(len(todo), sys.stderr.isatty() if progress is None else progress)
         pending = {}
-        opts = json.dumps(options)
         while groups or pending:
             while groups and len(pending) < limit:
                 g = groups.pop(0)
@@ -117,6 +125,29 @@ def develop(
         if started:
             ray.shutdown()
     return Report((rows[i] for i in inputs), time.monotonic() - start)
+
+
+def _size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _groups(files, most, slots):
+    """Tasks of at most `most` files, largest files first, each task about an eighth of a
+    slot's share of the bytes (a big file makes a task alone), so no slot sits idle while
+    another works through a long last task."""
+    sized = sorted(((_size(f), f) for f in files), reverse=True)
+    budget = sum(s for s, _ in sized) / (8 * slots) if sized else 0
+    groups, cur, cur_bytes = [], [], 0
+    for s, f in sized:
+        if cur and (len(cur) >= most or cur_bytes + s > budget):
+            groups.append(cur)
+            cur, cur_bytes = [], 0
+        cur.append(f)
+        cur_bytes += s
+    return groups + ([cur] if cur else [])
 
 
 def _group_rows(ref, group, output_of):
