@@ -338,10 +338,10 @@ impl Job {
                 .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start threads: {e}")))
         };
         let shared = pool(threads)?;
-        let threads = shared.current_num_threads().min(inputs.len().max(1));
+        let threads = shared.current_num_threads();
         let next = std::sync::atomic::AtomicUsize::new(0);
         let n = inputs.len().min(outputs.len());
-        let own = (0..threads).map(|_| pool(1)).collect::<Result<Vec<_>>>()?;
+        let own = (0..threads.min(n)).map(|_| pool(1)).collect::<Result<Vec<_>>>()?;
         let mut files: Vec<(usize, FileReport)> = std::thread::scope(|scope| {
             let workers: Vec<_> = own
                 .iter()
