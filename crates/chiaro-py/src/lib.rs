@@ -10,17 +10,17 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chiaro::io::Pixels;
-use chiaro::pipeline::{OutputSpec, Recipe, prepare, render};
 use chiaro::raw::{RawImage, WorkerCommand};
-use chiaro::stages::demosaic::{Demosaic, DemosaicMethod};
-use chiaro::stages::white_balance::{Preset, WbMode, WhiteBalance, neutral_for};
+use chiaro::stages::white_balance::{Preset, WbMode, neutral_for};
 use chiaro::{ErrorKind, Limits};
 use numpy::ndarray::{Array2, Array3};
 use numpy::{IntoPyArray, PyArray2};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
+
+mod batch;
+mod frame;
 
 create_exception!(
     chiaro,
@@ -55,7 +55,7 @@ create_exception!(
 create_exception!(chiaro, IoError, Error, "Reading or writing a file failed.");
 
 /// A chiaro error as the Python exception of its kind.
-fn py_err(e: chiaro::Error) -> PyErr {
+pub(crate) fn py_err(e: chiaro::Error) -> PyErr {
     let msg = e.to_string();
     match e.kind() {
         ErrorKind::Decode => DecodeError::new_err(msg),
@@ -67,13 +67,13 @@ fn py_err(e: chiaro::Error) -> PyErr {
     }
 }
 
-fn param(msg: impl Into<String>) -> PyErr {
+pub(crate) fn param(msg: impl Into<String>) -> PyErr {
     ParameterError::new_err(msg.into())
 }
 
 /// This interpreter as a decoder worker: `python -c` importing this module and running
 /// [`decode_worker`].
-fn worker(py: Python<'_>) -> PyResult<WorkerCommand> {
+pub(crate) fn worker(py: Python<'_>) -> PyResult<WorkerCommand> {
     let exe: PathBuf = py.import("sys")?.getattr("executable")?.extract()?;
     Ok(WorkerCommand::new(exe)
         .arg("-c")
@@ -82,7 +82,7 @@ fn worker(py: Python<'_>) -> PyResult<WorkerCommand> {
 
 /// Reads a raw file with the GIL released: DNGs and sidecar dumps by chiaro's own readers
 /// here, anything else in a worker process.
-fn read(py: Python<'_>, path: &Path) -> PyResult<RawImage> {
+pub(crate) fn read(py: Python<'_>, path: &Path) -> PyResult<RawImage> {
     let worker = worker(py)?;
     let limits = Limits::default();
     py.detach(|| chiaro::raw::read_file_isolated(path, &limits, &worker))
@@ -97,17 +97,37 @@ fn _decode_worker() -> i32 {
 }
 
 /// A raw file opened by [`imread`]: rawpy's `RawPy`, with the attributes rawpy users read.
+///
+/// The decoded samples live in one numpy array, moved there from the decoder without a copy;
+/// `raw_image` is that array, so, as with rawpy, changes made to it in place are what
+/// `postprocess` develops. `raw` holds the rest of the decoded file.
 #[pyclass(module = "chiaro", name = "RawPy")]
 struct RawPy {
-    raw: Option<Arc<RawImage>>,
+    raw: Option<RawImage>,
+    samples: Option<Py<PyAny>>,
     path: PathBuf,
 }
 
 impl RawPy {
-    fn raw(&self) -> PyResult<&Arc<RawImage>> {
+    fn raw(&self) -> PyResult<&RawImage> {
         self.raw
             .as_ref()
             .ok_or_else(|| param(format!("{}: the raw file is closed", self.path.display())))
+    }
+
+    /// The decoded file with the samples `raw_image` holds now (one copy of them).
+    fn with_samples(&self, py: Python<'_>) -> PyResult<RawImage> {
+        let raw = self.raw()?;
+        let samples = self.samples.as_ref().ok_or_else(|| param("closed"))?;
+        let array = samples.bind(py).call_method0("ravel")?;
+        let array: numpy::PyReadonlyArray1<'_, u16> = array.extract()?;
+        let data = array.as_slice().map_err(|e| param(e.to_string()))?.to_vec();
+        raw.with_data(data).map_err(py_err)
+    }
+
+    fn close_now(&mut self) {
+        self.raw = None;
+        self.samples = None;
     }
 }
 
@@ -171,35 +191,22 @@ impl RawPy {
 
     #[pyo3(signature = (*_args))]
     fn __exit__(&mut self, _args: &Bound<'_, pyo3::types::PyTuple>) {
-        self.raw = None;
+        self.close_now();
     }
 
     /// Releases the decoded samples; the object is unusable afterwards.
     fn close(&mut self) {
-        self.raw = None;
+        self.close_now();
     }
 
     /// The stored sensor samples, masked borders included (`sizes.raw_height` x
-    /// `sizes.raw_width`, uint16, as decoded; three planes deep for linear DNGs). A copy.
+    /// `sizes.raw_width`, uint16, as decoded; three planes deep for linear DNGs): the
+    /// decoder's own buffer, no copy, the same array at every access.
     #[getter]
     fn raw_image<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let raw = self.raw()?;
-        let (w, h, spp) = (raw.width(), raw.height(), raw.samples_per_pixel());
-        samples(py, h, w, spp, raw.data().to_vec())
-    }
-
-    /// `raw_image` cropped to the visible (active) area.
-    #[getter]
-    fn raw_image_visible<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let raw = self.raw()?;
-        let (w, spp) = (raw.width(), raw.samples_per_pixel());
-        let a = raw.active_area();
-        let data = raw.data();
-        let mut out = Vec::with_capacity(a.width * a.height * spp);
-        for y in a.y..a.y + a.height {
-            out.extend_from_slice(&data[(y * w + a.x) * spp..(y * w + a.x + a.width) * spp]);
-        }
-        samples(py, a.height, a.width, spp, out)
+        self.raw()?;
+        let samples = self.samples.as_ref().ok_or_else(|| param("closed"))?;
+        Ok(samples.bind(py).clone())
     }
 
     /// The CFA pattern from the visible area's top-left (2x2 Bayer, 6x6 X-Trans) as colour
@@ -375,295 +382,62 @@ impl RawPy {
         ))
     }
 
-    /// Develops the raw (see `chiaro.RawPy.postprocess` in the package for the rawpy
-    /// keywords; this takes them already checked).
-    #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (wb, bits, linear, colorspace, ev, demosaic, half_size, orientation))]
+    /// The raw prepared as a frame (normalised samples and calibration), GIL released.
+    fn _frame(&self, py: Python<'_>) -> PyResult<frame::Frame> {
+        let raw = self.with_samples(py)?;
+        let f = py
+            .detach(|| chiaro::pipeline::prepare(&raw, &Limits::default()))
+            .map_err(|e| py_err(e.with_path(&self.path)))?;
+        Ok(frame::Frame { frame: Arc::new(f) })
+    }
+
+    /// Develops the raw with develop options (`chiaro::batch::DevelopOptions` as JSON; see
+    /// `chiaro.RawPy.postprocess` in the package for the rawpy keywords), `orientation`
+    /// replacing the file's; the array and the development's notes.
+    #[pyo3(signature = (options_json, orientation=None))]
     fn _develop<'py>(
         &self,
         py: Python<'py>,
-        wb: &str,
-        bits: u8,
-        linear: bool,
-        colorspace: &str,
-        ev: f64,
-        demosaic: Option<&str>,
-        half_size: bool,
+        options_json: &str,
         orientation: Option<u16>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let raw = Arc::clone(self.raw()?);
-        let mut opts = Options::new(wb, bits, linear, colorspace, ev, demosaic, half_size)?;
-        opts.orientation = orientation;
-        develop_to_numpy(py, &raw, &opts, &self.path)
+    ) -> PyResult<(Bound<'py, PyAny>, Vec<String>)> {
+        let raw = self.with_samples(py)?;
+        let at = |e: chiaro::Error| py_err(e.with_path(&self.path));
+        let mut frame = py
+            .detach(|| chiaro::pipeline::prepare(&raw, &Limits::default()))
+            .map_err(at)?;
+        if let Some(code) = orientation {
+            frame = frame.with_orientation(code).map_err(at)?;
+        }
+        frame::develop_frame(py, frame, options_json, None)
     }
-}
-
-/// What `postprocess` and `develop` ask of a development.
-struct Options {
-    wb: WbMode,
-    bits: u8,
-    linear: bool,
-    colorspace: String,
-    ev: f64,
-    demosaic: Option<DemosaicMethod>,
-    half_size: bool,
-    orientation: Option<u16>,
-}
-
-impl Options {
-    fn new(
-        wb: &str,
-        bits: u8,
-        linear: bool,
-        colorspace: &str,
-        ev: f64,
-        demosaic: Option<&str>,
-        half_size: bool,
-    ) -> PyResult<Options> {
-        Ok(Options {
-            wb: WbMode::parse(wb).map_err(py_err)?,
-            bits,
-            linear,
-            colorspace: colorspace.to_string(),
-            ev,
-            demosaic: demosaic
-                .map(DemosaicMethod::from_name)
-                .transpose()
-                .map_err(py_err)?,
-            half_size,
-            orientation: None,
-        })
-    }
-}
-
-/// Develops with the GIL released; the array of the result.
-fn develop_to_numpy<'py>(
-    py: Python<'py>,
-    raw: &RawImage,
-    opts: &Options,
-    path: &Path,
-) -> PyResult<Bound<'py, PyAny>> {
-    let out = py
-        .detach(|| develop_raw(raw, opts))
-        .map_err(|e| py_err(e.with_path(path)))?;
-    to_numpy(py, out)
-}
-
-fn develop_raw(raw: &RawImage, o: &Options) -> chiaro::Result<chiaro::io::OutputImage> {
-    let limits = Limits::default();
-    let mut recipe = Recipe::default();
-    recipe.set(WhiteBalance { mode: o.wb });
-    if let Some(method) = o.demosaic {
-        recipe.set(Demosaic { method });
-    }
-    let mut color = recipe
-        .get::<chiaro::stages::color::Color>()
-        .cloned()
-        .unwrap_or_default();
-    color.space = chiaro::color::spaces::OutputSpace::from_name(&o.colorspace)?;
-    recipe.set(color);
-    if o.ev != 0.0 {
-        let baseline = recipe
-            .get::<chiaro::stages::exposure::Exposure>()
-            .is_none_or(|e| e.baseline);
-        recipe.set(chiaro::stages::exposure::Exposure {
-            ev: o.ev as f32,
-            baseline,
-            auto: false,
-        });
-    }
-    if o.linear {
-        recipe = recipe.linear();
-    }
-    recipe.validate()?;
-    let mut frame = prepare(raw, &limits)?;
-    if o.half_size {
-        frame = frame.binned(&limits)?;
-    }
-    if let Some(code) = o.orientation {
-        frame = frame.with_orientation(code)?;
-    }
-    let spec = OutputSpec {
-        bits: o.bits,
-        linear: o.linear,
-    };
-    Ok(render(&frame, &recipe, &spec, &limits, None)?.image)
-}
-
-/// An output image as a (height, width, 3) array of its sample type.
-fn to_numpy(py: Python<'_>, img: chiaro::io::OutputImage) -> PyResult<Bound<'_, PyAny>> {
-    let shape = (img.height, img.width, 3);
-    let bad = |e: numpy::ndarray::ShapeError| param(e.to_string());
-    Ok(match img.pixels {
-        Pixels::U8(v) => Array3::from_shape_vec(shape, v)
-            .map_err(bad)?
-            .into_pyarray(py)
-            .into_any(),
-        Pixels::U16(v) => Array3::from_shape_vec(shape, v)
-            .map_err(bad)?
-            .into_pyarray(py)
-            .into_any(),
-        Pixels::F32(v) => Array3::from_shape_vec(shape, v)
-            .map_err(bad)?
-            .into_pyarray(py)
-            .into_any(),
-    })
 }
 
 /// Opens a raw file (any format chiaro reads); the decode runs with the GIL released.
 #[pyfunction]
 fn imread(py: Python<'_>, path: PathBuf) -> PyResult<RawPy> {
-    let raw = read(py, &path)?;
+    let mut raw = read(py, &path)?;
+    let (w, h, spp) = (raw.width(), raw.height(), raw.samples_per_pixel());
+    let array = samples(py, h, w, spp, raw.take_data())?;
     Ok(RawPy {
-        raw: Some(Arc::new(raw)),
+        raw: Some(raw),
+        samples: Some(array.unbind()),
         path,
     })
-}
-
-/// chiaro's development of a raw file (see the package's `chiaro.develop`).
-#[allow(clippy::too_many_arguments)]
-#[pyfunction]
-#[pyo3(signature = (path, wb, bits, linear, colorspace, ev, demosaic, half_size))]
-fn _develop_file<'py>(
-    py: Python<'py>,
-    path: PathBuf,
-    wb: &str,
-    bits: u8,
-    linear: bool,
-    colorspace: &str,
-    ev: f64,
-    demosaic: Option<&str>,
-    half_size: bool,
-) -> PyResult<Bound<'py, PyAny>> {
-    let raw = read(py, &path)?;
-    let opts = Options::new(wb, bits, linear, colorspace, ev, demosaic, half_size)?;
-    develop_to_numpy(py, &raw, &opts, &path)
-}
-
-/// One file of a batch as Python sees it: (input, output, status, reason, notes), status
-/// `done`, `skipped`, `failed` or `cancelled`; the reason of a failure names the file.
-type FileRow = (PathBuf, PathBuf, &'static str, Option<String>, Vec<String>);
-
-fn row(r: chiaro::batch::FileReport) -> FileRow {
-    use chiaro::batch::Outcome;
-    let (status, reason, notes) = match r.outcome {
-        Outcome::Done(notes) => (
-            "done",
-            None,
-            notes
-                .into_iter()
-                .map(|(s, n)| format!("{s}: {n}"))
-                .collect(),
-        ),
-        Outcome::Skipped => ("skipped", None, vec![]),
-        Outcome::Failed(e) => ("failed", Some(e.to_string()), vec![]),
-        Outcome::Cancelled => ("cancelled", None, vec![]),
-    };
-    (r.input, r.output, status, reason, notes)
-}
-
-/// The raw files `inputs` name: files as given, folders replaced by the raw files in them
-/// (sorted; with `recursive`, their subfolders' too).
-#[pyfunction]
-fn _expand_inputs(inputs: Vec<PathBuf>, recursive: bool) -> PyResult<Vec<PathBuf>> {
-    chiaro::batch::expand_inputs(&inputs, recursive).map_err(py_err)
-}
-
-/// A batch job (`chiaro::batch::Job`) built once from `chiaro::batch::DevelopOptions` as
-/// JSON, every option checked; it keeps what it loads (lensfun's database) for every run,
-/// which matters for a Ray worker that runs many small groups.
-#[pyclass(module = "chiaro", name = "_Batch", frozen)]
-struct Batch {
-    job: chiaro::batch::Job,
-    options: chiaro::batch::DevelopOptions,
-}
-
-#[pymethods]
-impl Batch {
-    #[new]
-    fn new(py: Python<'_>, options_json: &str) -> PyResult<Batch> {
-        let options = chiaro::batch::DevelopOptions::from_json(options_json).map_err(py_err)?;
-        let reader = chiaro::batch::Reader(Some(worker(py)?));
-        let job = chiaro::batch::Job::new(&options, None, reader).map_err(py_err)?;
-        Ok(Batch { job, options })
-    }
-
-    /// The output path each input gets in `out_dir` (two inputs that would share one are an
-    /// error).
-    fn plan(&self, inputs: Vec<PathBuf>, out_dir: PathBuf) -> PyResult<Vec<PathBuf>> {
-        self.job
-            .outputs_in(&self.options, &inputs, &out_dir)
-            .map_err(py_err)
-    }
-
-    /// Develops `inputs` into `out_dir` on a pool of `jobs` threads (0: all cores) with the
-    /// GIL released; a row per file (see [`FileRow`]) and the seconds taken. Ctrl-C cancels
-    /// the files not yet started, lets those in flight finish or stop before their atomic
-    /// rename, then raises `KeyboardInterrupt`.
-    fn run(
-        &self,
-        py: Python<'_>,
-        inputs: Vec<PathBuf>,
-        out_dir: PathBuf,
-        jobs: usize,
-    ) -> PyResult<(Vec<FileRow>, f64)> {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        let outputs = self.plan(inputs.clone(), out_dir.clone())?;
-        std::fs::create_dir_all(&out_dir)
-            .map_err(|e| py_err(chiaro::Error::io(e).with_path(&out_dir)))?;
-        let cancel = AtomicBool::new(false);
-        let job = &self.job;
-        let finished = (std::sync::Mutex::new(false), std::sync::Condvar::new());
-        let (report, interrupted) = std::thread::scope(|scope| {
-            let worker = scope.spawn(|| {
-                let report = job.run(&inputs, &outputs, jobs, &cancel, &|_| {});
-                if let Ok(mut done) = finished.0.lock() {
-                    *done = true;
-                }
-                finished.1.notify_all();
-                report
-            });
-            // Python's signal handlers run only on this thread, between waits; the wait ends
-            // as soon as the batch does.
-            let mut interrupted = None;
-            let tick = std::time::Duration::from_millis(50);
-            let wait = || {
-                let done = finished.0.lock().ok()?;
-                let (done, _) = finished.1.wait_timeout_while(done, tick, |d| !*d).ok()?;
-                Some(*done)
-            };
-            while !worker.is_finished() {
-                if py.detach(wait) == Some(true) {
-                    break;
-                }
-                if interrupted.is_none()
-                    && let Err(e) = py.check_signals()
-                {
-                    cancel.store(true, Ordering::SeqCst);
-                    interrupted = Some(e);
-                }
-            }
-            (worker.join(), interrupted)
-        });
-        if let Some(e) = interrupted {
-            return Err(e);
-        }
-        let report = report
-            .map_err(|_| Error::new_err("a batch worker thread panicked"))?
-            .map_err(py_err)?;
-        let seconds = report.seconds;
-        Ok((report.files.into_iter().map(row).collect(), seconds))
-    }
 }
 
 #[pymodule]
 fn _chiaro(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_function(wrap_pyfunction!(imread, m)?)?;
-    m.add_function(wrap_pyfunction!(_develop_file, m)?)?;
+    m.add_function(wrap_pyfunction!(frame::_develop_frame, m)?)?;
+    m.add_function(wrap_pyfunction!(frame::demosaic, m)?)?;
+    m.add_function(wrap_pyfunction!(frame::read_recipe, m)?)?;
+    m.add_class::<frame::Frame>()?;
+    m.add_class::<frame::Recipe>()?;
     m.add_function(wrap_pyfunction!(_decode_worker, m)?)?;
-    m.add_function(wrap_pyfunction!(_expand_inputs, m)?)?;
-    m.add_class::<Batch>()?;
+    m.add_function(wrap_pyfunction!(batch::_expand_inputs, m)?)?;
+    m.add_class::<batch::Batch>()?;
     m.add_class::<RawPy>()?;
     m.add("Error", py.get_type::<Error>())?;
     m.add("DecodeError", py.get_type::<DecodeError>())?;

@@ -60,8 +60,9 @@ fn bradford_adaptation_matches_the_table_matrix() {
 }
 
 /// The library's output spaces and the table's names for them.
-const SPACES: [(OutputSpace, &str); 4] = [
+const SPACES: [(OutputSpace, &str); 5] = [
     (OutputSpace::Srgb, "sRGB"),
+    (OutputSpace::AdobeRgb, "Adobe RGB (1998)"),
     (OutputSpace::DisplayP3, "Display P3"),
     (OutputSpace::Rec2020, "ITU-R BT.2020"),
     (OutputSpace::Prophoto, "ProPhoto RGB"),

@@ -4,8 +4,12 @@
     with rawpy.imread("IMG.dng") as raw:
         rgb = raw.postprocess(use_camera_wb=True, output_bps=16)   # (h, w, 3) uint16
 
-``chiaro.develop(path, ...)`` is chiaro's own call. Decoding and development run with the GIL
-released. Errors are ``chiaro.Error`` subclasses whose message names the file; files that are
+chiaro's own API: ``chiaro.develop(source, recipe, look, colorspace, linear, ...)`` develops a
+file, an opened raw or a ``chiaro.Frame`` (``Frame.from_cfa`` and ``Frame.from_rgb`` make one
+from numpy arrays) into an array; ``chiaro.read_recipe`` reads a recipe; ``chiaro.demosaic``
+runs one stage on an array; ``chiaro.develop_many`` develops many files into a folder on the
+engine's thread pool and returns a ``chiaro.Report``; ``chiaro.ray.develop`` does the same on
+a Ray cluster. Decoding and development run with the GIL released. Errors are ``chiaro.Error`` subclasses whose message names the file; files that are
 not DNGs are decoded in a worker process, so a hostile file never crashes the interpreter.
 
 Where the result differs from LibRaw's on purpose: colour follows the DNG's own calibration
@@ -30,9 +34,13 @@ from ._chiaro import (  # noqa: F401
     ParameterError,
     RawPy as _NativeRaw,  # noqa: F401 (the class behind RawPy)
     UnsupportedError,
+    Frame,
+    Recipe,
     _Batch,
-    _develop_file,
+    _develop_frame,
     _expand_inputs,
+    demosaic,
+    read_recipe,
     imread as _imread,
 )
 
@@ -48,10 +56,14 @@ __all__ = [
     "RawPy",
     "UnsupportedError",
     "FileResult",
+    "Frame",
+    "Recipe",
     "Report",
+    "demosaic",
     "develop",
     "develop_many",
     "imread",
+    "read_recipe",
 ]
 
 ImageSizes = namedtuple(
@@ -108,7 +120,7 @@ class DemosaicAlgorithm(IntEnum):
 
 
 # rawpy output_color -> chiaro colour space (None: not available).
-_SPACES = {0: "camera", 1: "srgb", 2: None, 3: None, 4: "prophoto", 5: "xyz", 6: None, 7: "display-p3", 8: "rec2020"}
+_SPACES = {0: "camera", 1: "srgb", 2: "adobe-rgb", 3: None, 4: "prophoto", 5: "xyz", 6: None, 7: "display-p3", 8: "rec2020"}
 
 # rawpy keywords accepted for compatibility whose LibRaw processing chiaro does its own way.
 _IGNORED = {
@@ -146,8 +158,9 @@ def imread(path):
 class RawPy:
     """A raw file opened by :func:`imread`, with rawpy's attributes.
 
-    ``raw_image`` (the stored samples, masked borders included) and ``raw_image_visible``
-    (the active area) are uint16 copies; ``raw_pattern`` and ``raw_colors`` use LibRaw's
+    ``raw_image`` (the stored samples, masked borders included; the decoder's buffer, so
+    in-place changes to it are what ``postprocess`` develops, as with rawpy) and
+    ``raw_image_visible`` (a view of its active area) are uint16 arrays without copies; ``raw_pattern`` and ``raw_colors`` use LibRaw's
     colour indices (0 R, 1 G, 2 B, 3 the green of blue rows), ``color_desc`` is ``b"RGBG"``;
     ``black_level_per_channel``, ``white_level``, ``camera_whitebalance`` and
     ``daylight_whitebalance`` (multipliers, green 1), ``rgb_xyz_matrix`` and ``sizes``.
@@ -171,6 +184,12 @@ class RawPy:
         if name.startswith("_"):
             raise AttributeError(name)
         return getattr(self._raw, name)
+
+    @property
+    def raw_image_visible(self):
+        """``raw_image`` cropped to the visible (active) area: a view of it, no copy."""
+        s = self.sizes
+        return self._raw.raw_image[s.top_margin : s.top_margin + s.height, s.left_margin : s.left_margin + s.width]
 
     @property
     def sizes(self):
@@ -242,21 +261,62 @@ class RawPy:
             if user_flip not in _FLIPS:
                 raise ParameterError(f"user_flip must be 0, 3, 5 or 6, not {user_flip}")
             orientation = _FLIPS[user_flip]
-        return self._raw._develop(wb, output_bps, linear, space, ev, demosaic, bool(half_size), orientation)
+        opts = {"wb": wb, "bits": output_bps, "linear": linear, "colorspace": space, "half_size": bool(half_size)}
+        if ev:
+            opts["exposure"] = str(ev)
+        if demosaic:
+            opts["demosaic"] = demosaic
+        image, notes = self._raw._develop(json.dumps(opts), orientation)
+        _warn(notes)
+        return image
+
+    def frame(self):
+        """The raw as a :class:`Frame` (normalised, with its calibration), for
+        :func:`develop` and the per-stage calls."""
+        return self._raw._frame()
 
 
-def develop(path, *, wb="as-shot", colorspace="srgb", linear=False, bits=16, exposure=0.0, demosaic=None, half_size=False):
-    """chiaro's development of a raw file with its default recipe.
+def _warn(notes):
+    """A development's warnings as Python warnings."""
+    for n in notes:
+        if n.startswith("warning: "):
+            warnings.warn(n[len("warning: ") :], stacklevel=3)
+
+
+def develop(source, recipe=None, look=None, colorspace="srgb", linear=False, *, bits=16, **options):
+    """chiaro's development of a raw file, a :class:`Frame` or an opened raw.
 
     Returns a (height, width, 3) array: uint8 for ``bits=8``, uint16 for 16, float32 for 32.
-    ``wb``: ``as-shot``, ``auto``, ``camera``, a preset (``daylight``, ``tungsten``, ...) or a
-    temperature such as ``"4200"`` or multipliers ``"gains:R,G,B"``; ``colorspace``: ``srgb``, ``display-p3``, ``rec2020``,
-    ``prophoto``, ``xyz``, ``camera``; ``linear``: scene-referred output (no tone curve, no
-    transfer function); ``exposure`` in EV; ``demosaic``: a chiaro method name.
+    ``recipe``: a :class:`Recipe` or a recipe TOML file (its stages replace the default ones);
+    ``look``: a built-in look (``natural``, ``vibrant``, ``mono``, ...), a look TOML file or a
+    .cube LUT; ``colorspace``: ``srgb``, ``adobe-rgb``, ``display-p3``, ``rec2020``,
+    ``prophoto``, ``xyz``, ``camera``; ``linear``: scene-referred output (no tone curve, look
+    or transfer function). The other keywords are ``chiaro develop``'s options (see
+    :func:`develop_many`): ``wb`` (``as-shot``, ``auto``, ``daylight``, ``"4200"``,
+    ``"gains:R,G,B"``, ...), ``exposure`` (EV or ``"auto"``), ``demosaic``, ``half_size``,
+    ``highlights``, ``sharpen``, ``lens``, ``rotate``, ``flip``, ``crop``, ``resize``, ...
+    A development's warnings are issued as Python warnings.
     """
     if bits not in (8, 16, 32):
         raise ParameterError(f"bits must be 8, 16 or 32, not {bits}")
-    return _develop_file(str(path), str(wb), bits, bool(linear), str(colorspace), float(exposure), demosaic, bool(half_size))
+    opts = _options(options)
+    opts.update({"colorspace": str(colorspace), "linear": bool(linear), "bits": bits})
+    if look is not None:
+        opts["look"] = str(look)
+    native_recipe = None
+    if isinstance(recipe, Recipe):
+        native_recipe = recipe
+    elif recipe is not None:
+        opts["recipe"] = os.fspath(recipe)
+    if isinstance(source, RawPy):
+        frame = source.frame()
+    elif isinstance(source, Frame):
+        frame = source
+    else:
+        frame = Frame.from_file(os.fspath(source))
+    image, notes = _develop_frame(frame, json.dumps(opts), native_recipe)
+    _warn(notes)
+    return image
 
 
 FileResult = namedtuple("FileResult", ["input", "output", "status", "reason", "notes"])
@@ -319,7 +379,16 @@ _AS_TEXT = ("exposure", "sharpen", "resize")
 
 
 def _batch_options(opts, overwrite):
-    """The engine's develop options (``chiaro::batch::DevelopOptions``) as a dict for JSON."""
+    """The engine's develop options (``chiaro::batch::DevelopOptions``) as a dict for JSON,
+    with a batch's handling of existing outputs."""
+    out = _options(opts)
+    out["overwrite"] = bool(overwrite)
+    out["skip_existing"] = not overwrite
+    return out
+
+
+def _options(opts):
+    """Develop options given as Python values, as the engine's JSON takes them."""
     out = {}
     for key, v in opts.items():
         if v is None:
@@ -332,8 +401,6 @@ def _batch_options(opts, overwrite):
         elif hasattr(v, "__fspath__"):
             v = os.fspath(v)
         out[key] = v
-    out["overwrite"] = bool(overwrite)
-    out["skip_existing"] = not overwrite
     return out
 
 

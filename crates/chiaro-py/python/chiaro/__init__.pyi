@@ -1,6 +1,6 @@
 from enum import IntEnum
 from os import PathLike
-from typing import Any, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -88,6 +88,7 @@ class RawPy:
     def rgb_xyz_matrix(self) -> npt.NDArray[np.float64]: ...
     @property
     def sizes(self) -> ImageSizes: ...
+    def frame(self) -> "Frame": ...
     def postprocess(
         self,
         params: None = None,
@@ -107,15 +108,99 @@ class RawPy:
         **others: Any,
     ) -> npt.NDArray[Any]: ...
 
+_Pattern = Union[str, Sequence[Sequence[int]], npt.NDArray[Any]]
+_Matrix = Sequence[Sequence[float]]
+
+class Frame:
+    """Normalised samples and the metadata rendering needs."""
+
+    @staticmethod
+    def from_cfa(
+        data: npt.ArrayLike,
+        pattern: _Pattern,
+        black: Union[float, Sequence[float], None] = None,
+        white: Optional[float] = None,
+        color_matrix: Optional[_Matrix] = None,
+        forward_matrix: Optional[_Matrix] = None,
+        as_shot_neutral: Optional[Sequence[float]] = None,
+        baseline_exposure: float = 0.0,
+        orientation: int = 1,
+    ) -> "Frame": ...
+    @staticmethod
+    def from_rgb(
+        data: npt.ArrayLike,
+        black: float = 0.0,
+        white: float = 1.0,
+        color_matrix: Optional[_Matrix] = None,
+        forward_matrix: Optional[_Matrix] = None,
+        as_shot_neutral: Optional[Sequence[float]] = None,
+        baseline_exposure: float = 0.0,
+    ) -> "Frame": ...
+    @staticmethod
+    def from_file(path: _Path) -> "Frame": ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def pattern(self) -> Optional[str]: ...
+    @property
+    def data(self) -> npt.NDArray[np.float32]: ...
+
+class Recipe:
+    """A development recipe: stages and their parameters."""
+
+    @staticmethod
+    def from_toml(text: str) -> "Recipe": ...
+    @staticmethod
+    def default() -> "Recipe": ...
+    def to_toml(self) -> str: ...
+    @property
+    def stages(self) -> List[str]: ...
+
+class FileResult(NamedTuple):
+    input: PathLike
+    output: PathLike
+    status: str
+    reason: Optional[str]
+    notes: List[str]
+
+class Report:
+    files: List[FileResult]
+    seconds: float
+    @property
+    def done(self) -> List[PathLike]: ...
+    @property
+    def skipped(self) -> List[PathLike]: ...
+    @property
+    def cancelled(self) -> List[PathLike]: ...
+    @property
+    def failed(self) -> List[Tuple[PathLike, str]]: ...
+    @property
+    def ok(self) -> bool: ...
+    def summary(self) -> str: ...
+
+_Inputs = Union[_Path, Iterable[_Path]]
+
 def imread(path: _Path) -> RawPy: ...
+def read_recipe(path: _Path) -> Recipe: ...
+def demosaic(cfa: npt.ArrayLike, pattern: _Pattern, method: str = "rcd-fit") -> npt.NDArray[np.float32]: ...
 def develop(
-    path: _Path,
-    *,
-    wb: str = "as-shot",
+    source: Union[_Path, Frame, RawPy],
+    recipe: Union[Recipe, _Path, None] = None,
+    look: Optional[str] = None,
     colorspace: str = "srgb",
     linear: bool = False,
+    *,
     bits: int = 16,
-    exposure: float = 0.0,
-    demosaic: Optional[str] = None,
-    half_size: bool = False,
+    **options: Any,
 ) -> npt.NDArray[Any]: ...
+def develop_many(
+    paths: _Inputs,
+    out_dir: _Path,
+    *,
+    jobs: Optional[int] = None,
+    overwrite: bool = False,
+    recursive: bool = False,
+    **options: Any,
+) -> Report: ...

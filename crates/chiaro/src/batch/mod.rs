@@ -249,21 +249,10 @@ impl Job {
         // The sensor samples are dropped once the frame is prepared, before the output exists.
         let (frame, recipe, lens_note) = {
             let raw = self.reader.read(input, &self.limits)?;
-            let mut frame = crate::pipeline::prepare(&raw, &self.limits).map_err(at_input)?;
-            if self.half_size {
-                frame = frame.binned(&self.limits).map_err(at_input)?;
-            }
-            // Lens corrections are centred on the whole picture, before the user's crop.
-            let (recipe, said, warn) = self.lens_db.resolve(&self.recipe, &frame);
-            let frame = reframe(frame, self.turn, self.crop).map_err(at_input)?;
-            (frame, recipe, warn.then_some(said))
+            let frame = crate::pipeline::prepare(&raw, &self.limits).map_err(at_input)?;
+            self.frame_for_output(frame).map_err(at_input)?
         };
-        let notes_of = |info: RenderInfo| {
-            let warnings = info.warnings.into_iter().map(|w| ("warning", w));
-            let mut notes: Notes = info.notes.into_iter().chain(warnings).collect();
-            notes.extend(lens_note.clone().map(|n| ("warning", n)));
-            notes
-        };
+        let notes_of = |info: RenderInfo| notes_of(info, &lens_note);
         let encode_options = |profile| -> Result<EncodeOptions> {
             Ok(EncodeOptions {
                 format: self.format,
@@ -283,19 +272,7 @@ impl Job {
             crate::io::write_atomic(output, &bytes, self.place).map_err(at_output)?;
             return Ok((notes_of(dev.info), recipe));
         }
-        let mut rendering = crate::pipeline::Rendering::new(
-            &frame,
-            &recipe,
-            &self.spec,
-            &self.limits,
-            Some(cancel),
-        )
-        .map_err(at_input)?;
-        if let Some(spec) = self.resize {
-            let (w, h) = rendering.size();
-            let (tw, th) = crate::stages::resize::target_size(w, h, spec);
-            rendering = rendering.resize_to(tw, th).map_err(at_input)?;
-        }
+        let rendering = self.rendering(&frame, &recipe, cancel).map_err(at_input)?;
         let opts = encode_options(&rendering.profile())?;
         // TIFF takes its rows while they are rendered (the write overlaps the work and the
         // whole output never sits in memory); the other encoders take a whole image.
@@ -312,6 +289,49 @@ impl Job {
         }
         crate::io::write_image(output, &dev.image, &opts, self.place).map_err(at_output)?;
         Ok((notes_of(dev.info), recipe))
+    }
+
+    /// A prepared frame as the job outputs it: binned (`half_size`), its lens correction
+    /// resolved on the whole picture, then turned and cropped as asked; with the recipe for
+    /// it and a lens warning worth giving.
+    pub fn frame_for_output(&self, frame: Frame) -> Result<(Frame, Recipe, Option<String>)> {
+        let frame = if self.half_size {
+            frame.binned(&self.limits)?
+        } else {
+            frame
+        };
+        // Lens corrections are centred on the whole picture, before the user's crop.
+        let (recipe, said, warn) = self.lens_db.resolve(&self.recipe, &frame);
+        let frame = reframe(frame, self.turn, self.crop)?;
+        Ok((frame, recipe, warn.then_some(said)))
+    }
+
+    /// The rendering of `frame` (from [`Job::frame_for_output`]) at the output size.
+    fn rendering<'a>(
+        &'a self,
+        frame: &'a Frame,
+        recipe: &Recipe,
+        cancel: &'a AtomicBool,
+    ) -> Result<crate::pipeline::Rendering<'a>> {
+        let rendering =
+            crate::pipeline::Rendering::new(frame, recipe, &self.spec, &self.limits, Some(cancel))?;
+        Ok(match self.resize {
+            Some(spec) => {
+                let (w, h) = rendering.size();
+                let (tw, th) = crate::stages::resize::target_size(w, h, spec);
+                rendering.resize_to(tw, th)?
+            }
+            None => rendering,
+        })
+    }
+
+    /// Develops a prepared frame in memory, as [`Job::develop`] would before encoding: the
+    /// image (the job's bits, output space and size) and what to report.
+    pub fn develop_frame(&self, frame: Frame) -> Result<(crate::io::OutputImage, Notes)> {
+        let (frame, recipe, lens_note) = self.frame_for_output(frame)?;
+        let cancel = AtomicBool::new(false);
+        let dev = self.rendering(&frame, &recipe, &cancel)?.image()?;
+        Ok((dev.image, notes_of(dev.info, &lens_note)))
     }
 
     /// Develops every (input, output) pair on `threads` threads (0: all cores), calling
@@ -341,7 +361,9 @@ impl Job {
         let threads = shared.current_num_threads();
         let next = std::sync::atomic::AtomicUsize::new(0);
         let n = inputs.len().min(outputs.len());
-        let own = (0..threads.min(n)).map(|_| pool(1)).collect::<Result<Vec<_>>>()?;
+        let own = (0..threads.min(n))
+            .map(|_| pool(1))
+            .collect::<Result<Vec<_>>>()?;
         let mut files: Vec<(usize, FileReport)> = std::thread::scope(|scope| {
             let workers: Vec<_> = own
                 .iter()
@@ -384,6 +406,14 @@ impl Job {
             seconds: start.elapsed().as_secs_f64(),
         })
     }
+}
+
+/// What a development reports: its choices, its warnings, then the lens warning.
+fn notes_of(info: RenderInfo, lens_note: &Option<String>) -> Notes {
+    let warnings = info.warnings.into_iter().map(|w| ("warning", w));
+    let mut notes: Notes = info.notes.into_iter().chain(warnings).collect();
+    notes.extend(lens_note.clone().map(|n| ("warning", n)));
+    notes
 }
 
 /// The frame turned by orientation code `turn` after its own orientation, then cropped to

@@ -195,7 +195,7 @@ impl DevelopOptions {
     /// The recipe: the `recipe` file or the default, then the look, then the other options;
     /// validated.
     pub fn build_recipe(&self) -> Result<Recipe> {
-        let mut recipe = match &self.recipe {
+        let base = match &self.recipe {
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|e| {
                     Error::parameter(format!("cannot read recipe: {e}")).with_path(p)
@@ -204,6 +204,13 @@ impl DevelopOptions {
             }
             None => Recipe::default(),
         };
+        self.build_recipe_over(base)
+    }
+
+    /// `base` (in place of the `recipe` file) with the look and the other options applied;
+    /// validated.
+    pub fn build_recipe_over(&self, base: Recipe) -> Result<Recipe> {
+        let mut recipe = base;
         if let Some(look) = &self.look {
             if self.linear {
                 return Err(Error::parameter(

@@ -13,6 +13,8 @@ use crate::error::{Error, Result};
 pub enum OutputSpace {
     #[default]
     Srgb,
+    /// Adobe RGB (1998): D65, gamma 563/256 (Adobe RGB (1998) Color Image Encoding, 2005).
+    AdobeRgb,
     DisplayP3,
     Rec2020,
     Prophoto,
@@ -26,6 +28,7 @@ impl OutputSpace {
     pub fn from_name(name: &str) -> Result<Self> {
         Ok(match name.to_ascii_lowercase().replace('_', "-").as_str() {
             "srgb" => OutputSpace::Srgb,
+            "adobe-rgb" | "adobergb" | "adobe" | "adobe-rgb-1998" => OutputSpace::AdobeRgb,
             "display-p3" | "p3" => OutputSpace::DisplayP3,
             "rec2020" | "rec-2020" | "bt2020" => OutputSpace::Rec2020,
             "prophoto" | "romm" => OutputSpace::Prophoto,
@@ -33,7 +36,7 @@ impl OutputSpace {
             "camera" => OutputSpace::Camera,
             _ => {
                 return Err(Error::parameter(format!(
-                    "unknown colour space '{name}' (srgb, display-p3, rec2020, prophoto, xyz, camera)"
+                    "unknown colour space '{name}' (srgb, adobe-rgb, display-p3, rec2020, prophoto, xyz, camera)"
                 )));
             }
         })
@@ -42,6 +45,7 @@ impl OutputSpace {
     pub fn name(self) -> &'static str {
         match self {
             OutputSpace::Srgb => "sRGB",
+            OutputSpace::AdobeRgb => "Adobe RGB (1998)",
             OutputSpace::DisplayP3 => "Display P3",
             OutputSpace::Rec2020 => "Rec.2020",
             OutputSpace::Prophoto => "ProPhoto RGB",
@@ -56,6 +60,8 @@ impl OutputSpace {
             OutputSpace::Srgb | OutputSpace::DisplayP3 => Transfer::Srgb,
             OutputSpace::Rec2020 => Transfer::Rec709,
             OutputSpace::Prophoto => Transfer::Gamma(1.8),
+            // 2 51/256, a pure power law: the encoding has no linear toe.
+            OutputSpace::AdobeRgb => Transfer::Gamma(563.0 / 256.0),
             OutputSpace::Xyz | OutputSpace::Camera => Transfer::Linear,
         }
     }
@@ -64,6 +70,7 @@ impl OutputSpace {
     fn primaries(self) -> Option<([[f64; 2]; 3], [f64; 2])> {
         Some(match self {
             OutputSpace::Srgb => ([[0.64, 0.33], [0.30, 0.60], [0.15, 0.06]], D65_XY),
+            OutputSpace::AdobeRgb => ([[0.64, 0.33], [0.21, 0.71], [0.15, 0.06]], D65_XY),
             OutputSpace::DisplayP3 => ([[0.680, 0.320], [0.265, 0.690], [0.150, 0.060]], D65_XY),
             OutputSpace::Rec2020 => ([[0.708, 0.292], [0.170, 0.797], [0.131, 0.046]], D65_XY),
             OutputSpace::Prophoto => (
@@ -107,6 +114,7 @@ mod tests {
     fn output_white_maps_to_d50_in_every_space() {
         for s in [
             OutputSpace::Srgb,
+            OutputSpace::AdobeRgb,
             OutputSpace::DisplayP3,
             OutputSpace::Rec2020,
             OutputSpace::Prophoto,
@@ -120,6 +128,10 @@ mod tests {
             );
         }
         assert!(OutputSpace::from_name("Display-P3").is_ok());
-        assert!(OutputSpace::from_name("adobe").is_err());
+        assert_eq!(
+            OutputSpace::from_name("Adobe-RGB").expect("known"),
+            OutputSpace::AdobeRgb
+        );
+        assert!(OutputSpace::from_name("adobe-wide").is_err());
     }
 }

@@ -148,6 +148,30 @@ impl RawImage {
     pub fn data(&self) -> &[u16] {
         &self.data
     }
+    /// Takes the samples out without a copy, leaving the image without them (for a caller
+    /// that hands them to another owner, as Python's numpy arrays; [`RawImage::with_data`]
+    /// pairs the metadata with samples again).
+    pub fn take_data(&mut self) -> Vec<u16> {
+        std::mem::take(&mut self.data)
+    }
+    /// This image's metadata with `data` as its samples (`width * height *
+    /// samples_per_pixel` of them, in the layout [`RawImage::data`] has). The metadata is
+    /// cloned; take the samples out first so they are not cloned with it.
+    pub fn with_data(&self, data: Vec<u16>) -> Result<RawImage> {
+        let n = self.width * self.height * self.samples_per_pixel;
+        if data.len() != n {
+            return Err(Error::parameter(format!(
+                "a {}x{} raw of {} sample(s) per site needs {n} samples, got {}",
+                self.width,
+                self.height,
+                self.samples_per_pixel,
+                data.len()
+            )));
+        }
+        let mut raw = self.clone();
+        raw.data = data;
+        Ok(raw)
+    }
     pub fn cfa(&self) -> &CfaPattern {
         &self.cfa
     }
