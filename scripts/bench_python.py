@@ -1,9 +1,10 @@
 """Throughput of the Python batch paths on the same files and cores, in one run:
 
-- rawpy (LibRaw): ``imread`` + ``postprocess(use_camera_wb=True)`` + a Pillow JPEG q92 4:4:4, on a
-  process pool of one worker per core (what rawpy's maintainer advises against the GIL);
+- rawpy (LibRaw): ``imread`` + ``postprocess(use_camera_wb=True)`` + a Pillow JPEG q92 4:4:4
+  (or a 16-bit TIFF by tifffile), on a process pool of one worker per core (what rawpy's
+  maintainer advises against the GIL);
 - chiaro as a drop-in (``import chiaro as rawpy``) on the same process pool;
-- ``chiaro.develop_many`` (the engine's thread pool, JPEG q92);
+- ``chiaro.develop_many`` (the engine's thread pool, its own JPEG q92 or TIFF writer);
 - ``chiaro.ray.develop`` on a local Ray cluster started before the clock (so its start-up,
   about 4 s, is not counted: a cluster is started once for many batches).
 
@@ -14,7 +15,9 @@ sample. Then, on the phone DNG (exact ground truth), the mean CIEDE2000 of its C
 for rawpy and for chiaro, both linear ProPhoto RGB (wide enough for every patch) with the camera's white balance, each scaled so the
 chart's mid grey has its true lightness (colour-science computes Lab and CIEDE2000).
 
-    .venv/bin/python scripts/bench_python.py [--runs 3] [--cores 2]
+    .venv/bin/python scripts/bench_python.py [--runs 3] [--cores 2] [--formats jpeg,tiff]
+
+(`pip install tifffile` for the TIFF rows: rawpy's output is written with it.)
 """
 import argparse
 import concurrent.futures as cf
@@ -55,15 +58,21 @@ def file_set(d):
     return files
 
 
-def _develop_with(module, path, out):
+def _develop_with(module, path, out, fmt):
     """One file through rawpy's API (rawpy itself, or chiaro standing in for it)."""
-    from PIL import Image
-
     lib = __import__(module)
+    stem = os.path.join(out, pathlib.Path(path).stem)
     with lib.imread(path) as raw:
-        rgb = raw.postprocess(use_camera_wb=True)
-    # 4:4:4, as chiaro writes at quality 90 and above (Pillow's default would halve the chroma).
-    Image.fromarray(rgb).save(os.path.join(out, pathlib.Path(path).stem + ".jpg"), quality=92, subsampling=0)
+        rgb = raw.postprocess(use_camera_wb=True, output_bps=16 if fmt == "tiff" else 8)
+    if fmt == "tiff":
+        import tifffile
+
+        tifffile.imwrite(stem + ".tif", rgb, photometric="rgb")
+    else:
+        from PIL import Image
+
+        # 4:4:4, as chiaro writes at quality 90 and above (Pillow's default halves the chroma).
+        Image.fromarray(rgb).save(stem + ".jpg", quality=92, subsampling=0)
 
 
 def _warm(module):
@@ -79,18 +88,25 @@ def pool_method(module, cores):
     # Start the workers (and import the libraries) before the clock.
     list(pool.map(_warm, [module] * cores * 2))
 
-    def run(files, out):
-        list(pool.map(_develop_with, [module] * len(files), files, [out] * len(files)))
-        return len(files)
+    def run(files, out, fmt):
+        n = len(files)
+        list(pool.map(_develop_with, [module] * n, files, [out] * n, [fmt] * n))
+        return n
 
     return run, pool.shutdown
+
+
+# chiaro's options for each output: JPEG q92, or 16-bit TIFF without compression.
+CHIARO_FORMAT = {"jpeg": {"quality": 92}, "tiff": {"format": "tiff", "bits": 16, "compression": "none"}}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--cores", type=int, default=os.cpu_count())
+    ap.add_argument("--formats", default="jpeg,tiff", help="jpeg, tiff or both (tiff needs tifffile)")
     a = ap.parse_args()
+    formats = a.formats.split(",")
 
     import chiaro
 
@@ -103,7 +119,9 @@ def main():
         print("rawpy is not installed: its row is left out")
     methods["chiaro drop-in (import chiaro as rawpy), process pool"] = pool_method("chiaro", a.cores)
     methods["chiaro.develop_many"] = (
-        lambda files, out: len(chiaro.develop_many(files, out, jobs=a.cores, overwrite=True, quality=92).done),
+        lambda files, out, fmt: len(
+            chiaro.develop_many(files, out, jobs=a.cores, overwrite=True, **CHIARO_FORMAT[fmt]).done
+        ),
         None,
     )
     try:
@@ -113,8 +131,8 @@ def main():
 
         ray.init(num_cpus=a.cores, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
         methods["chiaro.ray.develop (local cluster)"] = (
-            lambda files, out: len(
-                chiaro.ray.develop(files, out, overwrite=True, quality=92, progress=False).done
+            lambda files, out, fmt: len(
+                chiaro.ray.develop(files, out, overwrite=True, progress=False, **CHIARO_FORMAT[fmt]).done
             ),
             ray.shutdown,
         )
@@ -132,27 +150,32 @@ def main():
                 mpix += s.width * s.height / 1e6
         best = {}
         for run in range(a.runs):
-            for name, (fn, _) in methods.items():
-                out = tmp / f"out{list(methods).index(name)}"
-                shutil.rmtree(out, ignore_errors=True)
-                out.mkdir()
-                t = time.perf_counter()
-                n = fn(files, str(out))
-                dt = time.perf_counter() - t
-                assert n == len(files), f"{name}: {n} of {len(files)} developed"
-                best[name] = min(best.get(name, dt), dt)
+            for fmt in formats:
+                for k, (name, (fn, _)) in enumerate(methods.items()):
+                    out = tmp / f"out{k}"
+                    shutil.rmtree(out, ignore_errors=True)
+                    out.mkdir()
+                    t = time.perf_counter()
+                    n = fn(files, str(out), fmt)
+                    dt = time.perf_counter() - t
+                    assert n == len(files), f"{name}: {n} of {len(files)} developed"
+                    best[fmt, name] = min(best.get((fmt, name), dt), dt)
         for c in closers:
             c()
 
-    print(f"\n{len(files)} raws, {mpix:.0f} MP in all, {a.cores} cores, JPEG q92, best of {a.runs} runs")
-    base = best.get("rawpy postprocess, process pool")
-    print(f"{'method':58} {'wall s':>7} {'images/s':>9} {'vs rawpy':>9}")
-    for name, dt in best.items():
-        rel = f"{base / dt:8.2f}x" if base else ""
-        print(f"{name:58} {dt:7.2f} {len(files) / dt:9.2f} {rel:>9}")
-    dm, rd = best.get("chiaro.develop_many"), best.get("chiaro.ray.develop (local cluster)")
-    if dm and rd:
-        print(f"Ray's overhead against develop_many: {100 * (rd / dm - 1):+.1f} %")
+    for fmt in formats:
+        what = "JPEG q92 4:4:4" if fmt == "jpeg" else "16-bit TIFF, uncompressed"
+        print(f"\n{len(files)} raws, {mpix:.0f} MP in all, {a.cores} cores, {what}, best of {a.runs} runs")
+        base = best.get((fmt, "rawpy postprocess, process pool"))
+        print(f"{'method':58} {'wall s':>7} {'images/s':>9} {'vs rawpy':>9}")
+        for name in methods:
+            dt = best[fmt, name]
+            rel = f"{base / dt:8.2f}x" if base else ""
+            print(f"{name:58} {dt:7.2f} {len(files) / dt:9.2f} {rel:>9}")
+        dm = best.get((fmt, "chiaro.develop_many"))
+        rd = best.get((fmt, "chiaro.ray.develop (local cluster)"))
+        if dm and rd:
+            print(f"Ray's overhead against develop_many: {100 * (rd / dm - 1):+.1f} %")
     if PHONE.exists():
         chart_error()
 

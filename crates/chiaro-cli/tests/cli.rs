@@ -2355,3 +2355,48 @@ fn lab_demosaic_runs_the_peers_beside_chiaro() {
     );
     assert!(mean_cpsnr(&v, "rcd-fit") > mean_cpsnr(&v, "libraw-ahd"));
 }
+
+#[test]
+fn batch_skips_finished_outputs_and_redoes_them_with_overwrite() {
+    let d = tempfile::tempdir().expect("temp dir");
+    let src = d.path().join("in");
+    std::fs::create_dir(&src).expect("mkdir");
+    for name in ["a.dng", "b.dng"] {
+        std::fs::copy(sample(), src.join(name)).expect("copy");
+    }
+    std::fs::write(src.join("c.dng"), b"II*\0 not a raw").expect("write");
+    let out = d.path().join("out");
+    let run = |extra: &[&str]| {
+        let mut args: Vec<OsArg> = vec!["batch".into(), src.clone().into(), "--out-dir".into()];
+        args.push(out.clone().into());
+        args.extend(extra.iter().map(OsArg::from));
+        chiaro(args)
+    };
+    let o = run(&["--format", "png"]);
+    assert_code(&o, 1, "a batch with a bad file");
+    assert!(
+        stderr(&o).contains("developed 2 of 3 file(s), 1 failed"),
+        "{}",
+        stderr(&o)
+    );
+    let first = std::fs::metadata(out.join("a.png")).expect("a.png");
+    let o = run(&["--format", "png"]);
+    assert!(
+        stderr(&o).contains("developed 0 of 3 file(s), 1 failed, 2 skipped"),
+        "{}",
+        stderr(&o)
+    );
+    let again = std::fs::metadata(out.join("a.png")).expect("a.png");
+    assert_eq!(first.modified().ok(), again.modified().ok(), "rewritten");
+    let o = run(&["--format", "png", "--overwrite"]);
+    assert!(
+        stderr(&o).contains("developed 2 of 3 file(s), 1 failed"),
+        "{}",
+        stderr(&o)
+    );
+    let names: Vec<_> = std::fs::read_dir(&out)
+        .expect("out")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}

@@ -206,6 +206,35 @@ def _():
     assert rgb.dtype == np.uint16 and norm.shape == raw_shape(SAMPLE) and np.isfinite(norm).all()
 
 
+@check("linear_camera_wb_postprocess_matches_libraws_colour")
+def _():
+    import rawpy
+
+    # Where both pipelines are defined alike (a DNG with one ColorMatrix, no ForwardMatrix or
+    # GainMap, the camera's white balance, linear output) the colour must agree: 32 px block
+    # means compared by level and by chromaticity, away from clipping and from the dark.
+    def blocks(x):
+        h, w = x.shape[0] // 32 * 32, x.shape[1] // 32 * 32
+        return x[:h, :w].reshape(h // 32, 32, w // 32, 32, 3).mean((1, 3)).reshape(-1, 3)
+
+    for space in ("sRGB", "ProPhoto"):
+        out = []
+        for lib in (chiaro, rawpy):
+            with lib.imread(str(SAMPLE)) as r:
+                rgb = r.postprocess(
+                    use_camera_wb=True, gamma=(1, 1), no_auto_bright=True, output_bps=16,
+                    output_color=getattr(lib.ColorSpace, space),
+                )
+            out.append(blocks(rgb.astype(np.float64)))
+        a, b = out
+        ok = (np.minimum(a, b).min(1) > 500) & (np.maximum(a, b).max(1) < 60000)
+        level = float(np.median(b[ok].sum(1) / a[ok].sum(1)))
+        chroma = np.abs(a[ok] / a[ok].sum(1, keepdims=True) - b[ok] / b[ok].sum(1, keepdims=True))
+        print(f"        {space}: {ok.sum()} blocks, level {level:.4f}, chromaticity median {np.median(chroma):.5f}, 90 % {np.quantile(chroma, 0.9):.5f}")
+        assert ok.sum() > 100 and abs(level - 1) < 0.01, (space, level)
+        assert np.median(chroma) < 0.002 and np.quantile(chroma, 0.9) < 0.01, space
+
+
 @check("adobe_rgb_output_is_srgb_through_the_standards_matrices")
 def _():
     # IEC 61966-2-1 (sRGB to XYZ) and Adobe RGB (1998) 4.3.4.1 (XYZ to Adobe RGB), both D65.
