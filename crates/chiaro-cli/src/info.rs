@@ -216,7 +216,7 @@ fn describe(path: &Path, raw: &RawImage) -> Value {
         let n = chiaro::stages::white_balance::neutral_for(
             chiaro::stages::white_balance::WbMode::AsShot,
             c,
-            || [1.0; 3],
+            |_| [1.0; 3],
         )
         .ok();
         n.map(|n| {

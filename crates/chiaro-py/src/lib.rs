@@ -300,7 +300,7 @@ impl RawPy {
     #[getter]
     fn camera_whitebalance(&self) -> PyResult<Vec<f64>> {
         let raw = self.raw()?;
-        let n = neutral_for(WbMode::AsShot, raw.color(), || [1.0; 3]).map_err(py_err)?;
+        let n = neutral_for(WbMode::AsShot, raw.color(), |_| [1.0; 3]).map_err(py_err)?;
         Ok(multipliers(n))
     }
 
@@ -308,7 +308,7 @@ impl RawPy {
     #[getter]
     fn daylight_whitebalance(&self) -> PyResult<Vec<f64>> {
         let raw = self.raw()?;
-        let n = neutral_for(WbMode::Preset(Preset::Daylight), raw.color(), || [1.0; 3])
+        let n = neutral_for(WbMode::Preset(Preset::Daylight), raw.color(), |_| [1.0; 3])
             .map_err(py_err)?;
         Ok(multipliers(n))
     }

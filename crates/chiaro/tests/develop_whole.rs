@@ -286,7 +286,9 @@ fn auto_white_balance_finds_a_warm_illuminant() {
         1,
     );
     let mut recipe = Recipe::default();
-    recipe.set(WhiteBalance { mode: WbMode::Auto });
+    recipe.set(WhiteBalance {
+        mode: WbMode::Auto(Default::default()),
+    });
     let dev = develop(
         &raw,
         &recipe,
@@ -376,7 +378,9 @@ fn auto_white_balance_beats_the_wrong_as_shot_white_on_the_canon_chart() {
             truth[c] += m[c] * dev.info.color.neutral[c];
         }
     }
-    recipe.set(WhiteBalance { mode: WbMode::Auto });
+    recipe.set(WhiteBalance {
+        mode: WbMode::Auto(Default::default()),
+    });
     let auto = develop(
         &raw,
         &recipe,
@@ -396,7 +400,7 @@ fn auto_white_balance_beats_the_wrong_as_shot_white_on_the_canon_chart() {
         "canon chart: true neutral {truth:?}; auto {auto:?} ({e_auto:.2} deg); as-shot {as_shot:?} ({e_shot:.2} deg)"
     );
     // Mixed daylight and tungsten: statistics-based estimators stay near 10 degrees here
-    // (see white_balance::auto_neutral); the as-shot white is about 14 degrees off.
+    // (see stages::awb); the as-shot white is about 14 degrees off.
     assert!(
         e_auto < 12.0 && e_auto < e_shot - 2.0,
         "auto {e_auto:.2} deg vs as-shot {e_shot:.2} deg"

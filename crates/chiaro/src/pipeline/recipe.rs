@@ -432,7 +432,9 @@ mod tests {
             Some(OutputSpace::Rec2020)
         );
         let mut r = r;
-        r.set(WhiteBalance { mode: WbMode::Auto });
+        r.set(WhiteBalance {
+            mode: WbMode::Auto(Default::default()),
+        });
         assert_eq!(r.stages[0].name(), "white-balance");
         assert!(r.validate().is_ok());
     }

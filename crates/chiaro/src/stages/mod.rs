@@ -6,6 +6,7 @@
 //! Every recipe stage implements [`crate::pipeline::stage::Stage`] and is registered in
 //! [`crate::pipeline::registry::Registry::builtin`].
 
+pub mod awb;
 pub mod black_level;
 pub mod color;
 pub mod defects;

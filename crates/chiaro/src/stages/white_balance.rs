@@ -15,6 +15,7 @@ use crate::color::temperature::temperature_to_xy;
 use crate::error::{Error, Result};
 use crate::pipeline::stage::{Kernel, PlanContext, PointKernel, Proxy, RowAt, Signal, Stage};
 use crate::raw::ColorCalibration;
+pub use crate::stages::awb::AwbMethod;
 
 /// How the white is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -22,8 +23,9 @@ use crate::raw::ColorCalibration;
 pub enum WbMode {
     /// The camera's as-shot white (AsShotNeutral or AsShotWhiteXY).
     AsShot,
-    /// Estimated from the image ([`auto_neutral`]).
-    Auto,
+    /// Estimated from the image by an [`AwbMethod`] (`auto` is the default method, others are
+    /// `auto:NAME`).
+    Auto(AwbMethod),
     /// A camera preset computed from the camera's own colour calibration at a named
     /// illuminant (`camera` = daylight, 5500 K).
     Preset(Preset),
@@ -80,7 +82,8 @@ impl From<WbMode> for String {
     fn from(m: WbMode) -> String {
         match m {
             WbMode::AsShot => "as-shot".into(),
-            WbMode::Auto => "auto".into(),
+            WbMode::Auto(m) if m == AwbMethod::default() => "auto".into(),
+            WbMode::Auto(m) => format!("auto:{}", m.name()),
             WbMode::Preset(p) => p.name().into(),
             WbMode::Kelvin { temperature, tint } => format!("{temperature},{tint}"),
             WbMode::Gains([r, g, b]) => format!("gains:{r},{g},{b}"),
@@ -89,10 +92,19 @@ impl From<WbMode> for String {
 }
 
 impl WbMode {
-    /// Parses `as-shot`, `auto`, `camera`, a preset name, `KELVIN`, `KELVIN,TINT` or
-    /// `gains:R,G,B` (a fourth value, rawpy's second green, is accepted and left out).
+    /// Parses `as-shot`, `auto`, `auto:METHOD` (grey-world, shades-of-grey, grey-edge,
+    /// max-rgb), `camera`, a preset name, `KELVIN`, `KELVIN,TINT` or `gains:R,G,B` (a fourth
+    /// value, rawpy's second green, is accepted and left out).
     pub fn parse(s: &str) -> Result<Self> {
         let t = s.trim().to_ascii_lowercase();
+        if let Some(name) = t.strip_prefix("auto:") {
+            return AwbMethod::from_name(name).map(WbMode::Auto).ok_or_else(|| {
+                Error::parameter(format!(
+                    "white balance '{s}': auto methods are {}",
+                    AwbMethod::ALL.map(AwbMethod::name).join(", ")
+                ))
+            });
+        }
         if let Some(list) = t.strip_prefix("gains:") {
             let bad = || {
                 Error::parameter(format!(
@@ -111,7 +123,7 @@ impl WbMode {
         }
         Ok(match t.as_str() {
             "as-shot" | "asshot" | "as_shot" => WbMode::AsShot,
-            "auto" => WbMode::Auto,
+            "auto" => WbMode::Auto(AwbMethod::default()),
             "camera" | "daylight" => WbMode::Preset(Preset::Daylight),
             "cloudy" => WbMode::Preset(Preset::Cloudy),
             "shade" => WbMode::Preset(Preset::Shade),
@@ -147,11 +159,11 @@ impl WbMode {
 }
 
 /// The camera neutral (largest entry 1) for a white-balance mode. `auto` needs the image
-/// statistics, passed as `auto_estimate`.
+/// statistics: `auto_estimate` runs its method on them.
 pub fn neutral_for(
     mode: WbMode,
     cal: &ColorCalibration,
-    auto_estimate: impl FnOnce() -> [f64; 3],
+    auto_estimate: impl FnOnce(AwbMethod) -> [f64; 3],
 ) -> Result<[f64; 3]> {
     let from_xy = |xy: [f64; 2]| -> Result<[f64; 3]> {
         if !cal.has_matrix() {
@@ -169,7 +181,7 @@ pub fn neutral_for(
             (None, None) if cal.has_matrix() => from_xy(temperature_to_xy(5500.0, 0.0))?,
             (None, None) => [1.0; 3],
         },
-        WbMode::Auto => auto_estimate(),
+        WbMode::Auto(m) => auto_estimate(m),
         WbMode::Preset(p) => {
             let (t, tint) = p.temperature();
             from_xy(temperature_to_xy(t, tint))?
@@ -177,36 +189,6 @@ pub fn neutral_for(
         WbMode::Kelvin { temperature, tint } => from_xy(temperature_to_xy(temperature, tint))?,
         WbMode::Gains(g) => g.map(|g| 1.0 / g),
     }))
-}
-
-/// Automatic white balance from the proxy of the normalised, not yet balanced frame: shades
-/// of grey with Minkowski norm p = 6 over the proxy's CFA-cell pixels, leaving out clipped
-/// and near-black ones.
-///
-/// A first automatic white balance. The p-norm sits between grey world (p = 1, pulled by
-/// large coloured areas) and max-RGB (p = inf, pulled by single bright objects); p = 6 is the
-/// best fixed value in Finlayson and Trezzi's evaluation. Tried and measured on the Canon
-/// chart scene (mixed daylight and tungsten): grey world 16 deg, grey-pixel voting along the
-/// Planckian locus 23 deg, shades of grey p = 6 11 deg from the chart's grey patches, hence
-/// this choice; a learned or scene-segmenting estimator is future work. Returns the camera
-/// neutral (largest entry 1); unity when fewer than 16 cells are usable.
-///
-/// # References
-/// G. Finlayson, E. Trezzi, "Shades of grey and colour constancy", CIC 2004.
-pub fn auto_neutral(proxy: &Proxy) -> [f64; 3] {
-    const P: i32 = 6;
-    let (mut sum, mut count) = ([0.0f64; 3], 0usize);
-    for (px, &peak) in proxy.rgb.chunks_exact(3).zip(&proxy.peak) {
-        let rgb = [0, 1, 2].map(|c| f64::from(px[c]));
-        if peak < 0.95 && rgb.iter().all(|&v| v > 0.004) {
-            sum.iter_mut().zip(rgb).for_each(|(s, v)| *s += v.powi(P));
-            count += 1;
-        }
-    }
-    if count < 16 {
-        return [1.0; 3];
-    }
-    normalize_max(sum.map(|s| (s / count as f64).powf(1.0 / f64::from(P))))
 }
 
 /// The `white-balance` stage: chooses the white ([`WbMode`]) and scales each sample by
@@ -236,20 +218,31 @@ impl Stage for WhiteBalance {
         200
     }
     fn needs_proxy(&self) -> bool {
-        self.mode == WbMode::Auto
+        matches!(self.mode, WbMode::Auto(_))
     }
     fn plan(&self, ctx: &mut PlanContext<'_>, proxy: Option<&Proxy>) -> Result<Option<Kernel>> {
-        let neutral = neutral_for(self.mode, ctx.frame.color(), || {
-            proxy.map(auto_neutral).unwrap_or([1.0; 3])
+        let mut unsure = false;
+        let neutral = neutral_for(self.mode, ctx.frame.color(), |m| {
+            let estimate = proxy.and_then(|p| m.estimate(p));
+            unsure = estimate.is_none();
+            estimate.unwrap_or([1.0; 3])
         })?;
-        if self.mode == WbMode::Auto {
+        if let WbMode::Auto(m) = self.mode {
             ctx.notes.push((
                 "white-balance",
                 format!(
-                    "auto neutral {:.4} {:.4} {:.4}",
-                    neutral[0], neutral[1], neutral[2]
+                    "auto ({}) neutral {:.4} {:.4} {:.4}",
+                    m.name(),
+                    neutral[0],
+                    neutral[1],
+                    neutral[2]
                 ),
             ));
+            if unsure {
+                ctx.warnings.push(
+                    "auto white balance: too few unclipped, lit pixels; unity gains used".into(),
+                );
+            }
         }
         ctx.neutral = neutral;
         Ok(Some(Kernel::Point(Box::new(Gains(
@@ -311,10 +304,22 @@ mod tests {
             "tungsten",
             "5000,10",
             "gains:2.5,1,1.25",
+            "auto:grey-world",
+            "auto:grey-edge",
+            "auto:max-rgb",
         ] {
             let m = WbMode::parse(s).expect("valid");
             assert_eq!(WbMode::parse(&String::from(m)).expect("valid"), m);
         }
+        assert_eq!(
+            WbMode::parse("AUTO:Gray-World").expect("valid"),
+            WbMode::Auto(AwbMethod::GreyWorld)
+        );
+        assert_eq!(
+            String::from(WbMode::parse("auto:shades-of-grey").expect("valid")),
+            "auto"
+        );
+        assert!(WbMode::parse("auto:ffcc").is_err());
         assert_eq!(
             WbMode::parse("camera").expect("valid"),
             WbMode::Preset(Preset::Daylight)
@@ -352,7 +357,7 @@ mod tests {
     fn wb_gains_turn_their_grey_neutral() {
         let cal = ColorCalibration::default();
         for g in [[2.5, 1.0, 1.25], [5.0, 2.0, 2.5]] {
-            let n = neutral_for(WbMode::Gains(g), &cal, || [1.0; 3]).expect("valid");
+            let n = neutral_for(WbMode::Gains(g), &cal, |_| [1.0; 3]).expect("valid");
             let grey = [0.4, 1.0, 0.8];
             let balanced: Vec<f64> = (0..3).map(|c| grey[c] / n[c]).collect();
             assert!(
@@ -382,7 +387,9 @@ mod tests {
             }
         }
         let frame = crate::pipeline::Frame::from_cfa(w, h, cfa, pattern).expect("frame");
-        let est = auto_neutral(&frame.proxy(250_000));
+        let est = AwbMethod::default()
+            .estimate(&frame.proxy(250_000))
+            .expect("estimates");
         for c in 0..3 {
             assert!((est[c] - neutral[c]).abs() < 0.02, "{est:?}");
         }
