@@ -164,8 +164,9 @@ struct OptionArgs {
     /// Scene-referred output: no tone curve, no look, no transfer function.
     #[arg(long)]
     linear: bool,
-    /// as-shot, auto, camera (daylight preset), daylight, cloudy, shade, tungsten,
-    /// fluorescent, flash, KELVIN[,TINT], or gains:R,G,B (channel multipliers).
+    /// as-shot, auto (shades of grey), auto:grey-world, auto:grey-edge, auto:max-rgb, camera
+    /// (daylight preset), daylight, cloudy, shade, tungsten, fluorescent, flash,
+    /// KELVIN[,TINT], or gains:R,G,B (channel multipliers).
     #[arg(long)]
     wb: Option<String>,
     /// Exposure correction in EV, or `auto` (chosen from the scene, printed per file), or

@@ -2400,3 +2400,39 @@ fn batch_skips_finished_outputs_and_redoes_them_with_overwrite() {
         .collect();
     assert_eq!(names.len(), 2, "{names:?}");
 }
+
+#[test]
+fn lab_awb_scores_every_estimator_on_spectral_renders() {
+    let data = common::require_data!();
+    let o = chiaro([
+        OsArg::from("lab"),
+        "awb".into(),
+        "--synthetic".into(),
+        "--scenes".into(),
+        "120".into(),
+        "--color-data".into(),
+        data.join("color").into(),
+        "--json".into(),
+    ]);
+    assert_code(&o, 0, "lab awb");
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    let rows = rows.as_array().expect("rows");
+    let names: Vec<&str> = rows.iter().filter_map(|r| r["method"].as_str()).collect();
+    assert_eq!(
+        names,
+        ["grey-world", "shades-of-grey", "grey-edge", "max-rgb"]
+    );
+    for r in rows {
+        let (median, worst) = (r["median"].as_f64(), r["worst25"].as_f64());
+        assert_eq!(r["scenes"], 120);
+        // Every classic is far from perfect and far from useless on these scenes.
+        assert!(
+            median.is_some_and(|m| (0.5..20.0).contains(&m))
+                && worst.zip(median).is_some_and(|(w, m)| w > m),
+            "{r}"
+        );
+    }
+    let o = chiaro(["lab", "awb", "--synthetic", "--color-data", "/nonexistent"]);
+    assert_code(&o, 1, "missing colour data");
+    assert!(stderr(&o).contains("/nonexistent"), "{}", stderr(&o));
+}

@@ -1,5 +1,6 @@
 //! Image-quality lab: metrics and synthetic test data with known ground truth.
 
+pub mod awb;
 pub mod compare;
 pub mod demosaicing;
 pub mod metrics;
