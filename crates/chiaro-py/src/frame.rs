@@ -11,8 +11,7 @@ use chiaro::pipeline::Frame as EngineFrame;
 use chiaro::pipeline::Recipe as EngineRecipe;
 use chiaro::raw::{CfaPattern, ColorCalibration};
 use chiaro::stages::demosaic::DemosaicMethod;
-use numpy::ndarray::{Array2, Array3};
-use numpy::{IntoPyArray, PyReadonlyArray2, PyReadonlyArray3, PyUntypedArrayMethods};
+use numpy::{PyReadonlyArray2, PyReadonlyArray3, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 use crate::{param, py_err, read};
@@ -259,19 +258,7 @@ impl Frame {
             self.frame.width(),
             self.frame.channels(),
         );
-        let v = self.frame.data().to_vec();
-        let bad = |e: numpy::ndarray::ShapeError| param(e.to_string());
-        Ok(if c == 1 {
-            Array2::from_shape_vec((h, w), v)
-                .map_err(bad)?
-                .into_pyarray(py)
-                .into_any()
-        } else {
-            Array3::from_shape_vec((h, w, c), v)
-                .map_err(bad)?
-                .into_pyarray(py)
-                .into_any()
-        })
+        crate::image(py, h, w, c, self.frame.data().to_vec())
     }
 
     fn __repr__(&self) -> String {
@@ -383,22 +370,12 @@ pub(crate) fn _develop_frame<'py>(
 
 /// An output image as a (height, width, 3) array of its sample type.
 pub(crate) fn to_numpy(py: Python<'_>, img: chiaro::io::OutputImage) -> PyResult<Bound<'_, PyAny>> {
-    let shape = (img.height, img.width, 3);
-    let bad = |e: numpy::ndarray::ShapeError| param(e.to_string());
-    Ok(match img.pixels {
-        Pixels::U8(v) => Array3::from_shape_vec(shape, v)
-            .map_err(bad)?
-            .into_pyarray(py)
-            .into_any(),
-        Pixels::U16(v) => Array3::from_shape_vec(shape, v)
-            .map_err(bad)?
-            .into_pyarray(py)
-            .into_any(),
-        Pixels::F32(v) => Array3::from_shape_vec(shape, v)
-            .map_err(bad)?
-            .into_pyarray(py)
-            .into_any(),
-    })
+    let shape = [img.height, img.width, 3];
+    match img.pixels {
+        Pixels::U8(v) => crate::array(py, &shape, v),
+        Pixels::U16(v) => crate::array(py, &shape, v),
+        Pixels::F32(v) => crate::array(py, &shape, v),
+    }
 }
 
 /// Demosaics a mosaic (a (height, width) array, normalised and white-balanced) whose CFA
@@ -427,7 +404,5 @@ pub(crate) fn demosaic<'py>(
     let rgb = py
         .detach(|| chiaro::stages::demosaic::demosaic(method, &samples, w, h, &p))
         .map_err(py_err)?;
-    Array3::from_shape_vec((h, w, 3), rgb)
-        .map_err(|e| param(e.to_string()))
-        .map(|a| a.into_pyarray(py).into_any())
+    crate::array(py, &[h, w, 3], rgb)
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use chiaro::raw::{RawImage, WorkerCommand};
 use chiaro::stages::white_balance::{Preset, WbMode, neutral_for};
 use chiaro::{ErrorKind, Limits};
-use numpy::ndarray::{Array2, Array3};
+use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray2};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -148,26 +148,30 @@ fn rawpy_pattern(raw: &RawImage) -> Array2<u8> {
     })
 }
 
-/// Stored samples as an (h, w) array, or (h, w, spp) for linear raws.
-fn samples(
+/// `data` as a numpy array of `shape`, moved into it (no copy).
+pub(crate) fn array<'py, T: numpy::Element>(
+    py: Python<'py>,
+    shape: &[usize],
+    data: Vec<T>,
+) -> PyResult<Bound<'py, PyAny>> {
+    numpy::ndarray::ArrayD::from_shape_vec(numpy::ndarray::IxDyn(shape), data)
+        .map(|a| a.into_pyarray(py).into_any())
+        .map_err(|e| param(e.to_string()))
+}
+
+/// Samples of `channels` per pixel as an (h, w) array, or (h, w, channels).
+pub(crate) fn image<T: numpy::Element>(
     py: Python<'_>,
     h: usize,
     w: usize,
-    spp: usize,
-    data: Vec<u16>,
+    channels: usize,
+    data: Vec<T>,
 ) -> PyResult<Bound<'_, PyAny>> {
-    let bad = |e: numpy::ndarray::ShapeError| param(e.to_string());
-    Ok(if spp == 1 {
-        Array2::from_shape_vec((h, w), data)
-            .map_err(bad)?
-            .into_pyarray(py)
-            .into_any()
+    if channels == 1 {
+        array(py, &[h, w], data)
     } else {
-        Array3::from_shape_vec((h, w, spp), data)
-            .map_err(bad)?
-            .into_pyarray(py)
-            .into_any()
-    })
+        array(py, &[h, w, channels], data)
+    }
 }
 
 /// White-balance multipliers of a camera neutral in rawpy's order R, G, B, G2 (green 1;
@@ -418,7 +422,7 @@ impl RawPy {
 fn imread(py: Python<'_>, path: PathBuf) -> PyResult<RawPy> {
     let mut raw = read(py, &path)?;
     let (w, h, spp) = (raw.width(), raw.height(), raw.samples_per_pixel());
-    let array = samples(py, h, w, spp, raw.take_data())?;
+    let array = image(py, h, w, spp, raw.take_data())?;
     Ok(RawPy {
         raw: Some(raw),
         samples: Some(array.unbind()),
