@@ -205,7 +205,10 @@ impl Frame {
             .check_image(s[1], s[0], 3)
             .map_err(py_err)?;
         let k = 1.0 / (white - black);
-        let samples: Vec<f32> = array.as_array().iter().map(|&v| (v - black) * k).collect();
+        let view = array.as_array();
+        let samples: Vec<f32> = data
+            .py()
+            .detach(|| view.iter().map(|&v| (v - black) * k).collect());
         let color = calibration(
             color_matrix,
             forward_matrix,
@@ -400,9 +403,12 @@ pub(crate) fn demosaic<'py>(
     let method = DemosaicMethod::from_name(method)
         .map_err(py_err)?
         .for_pattern(&p);
-    let samples = cfa.as_array().iter().copied().collect::<Vec<f32>>();
+    let view = cfa.as_array();
     let rgb = py
-        .detach(|| chiaro::stages::demosaic::demosaic(method, &samples, w, h, &p))
+        .detach(|| {
+            let samples: Vec<f32> = view.iter().copied().collect();
+            chiaro::stages::demosaic::demosaic(method, &samples, w, h, &p)
+        })
         .map_err(py_err)?;
     crate::array(py, &[h, w, 3], rgb)
 }
