@@ -110,6 +110,7 @@ def develop(
         groups = _groups(todo, group, slots)
         bar = _Progress(len(todo), sys.stderr.isatty() if progress is None else progress)
         pending = {}
+        output_of = dict(zip(inputs, outputs))
         while groups or pending:
             while groups and len(pending) < limit:
                 g = groups.pop(0)
@@ -117,14 +118,17 @@ def develop(
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
                 g = pending.pop(ref)
-                for r in _group_rows(ref, g, dict(zip(inputs, outputs))):
+                for r in _group_rows(ref, g, output_of):
                     rows[r.input] = r
                 bar.add(len(g))
         bar.close()
     finally:
         if started:
             ray.shutdown()
-    return Report((rows[i] for i in inputs), time.monotonic() - start)
+    # Every input has its row, even one a task came back without.
+    lost = "no result came back for it"
+    results = (rows.get(i) or FileResult(i, o, "failed", f"{i}: {lost}", []) for i, o in zip(inputs, outputs))
+    return Report(results, time.monotonic() - start)
 
 
 def _size(path):
