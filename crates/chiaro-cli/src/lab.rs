@@ -148,13 +148,13 @@ pub fn run(command: LabCommand) -> Result<(), chiaro::Error> {
                 spectra.reflectances.len()
             );
             println!(
-                "{:<16} {:>8} {:>8} {:>10} {:>8}",
-                "method", "median", "mean", "worst 25%", "failed"
+                "{:<16} {:>8} {:>8} {:>10} {:>8} {:>12}",
+                "method", "median", "mean", "worst 25%", "failed", "us/estimate"
             );
             for r in rows {
                 println!(
-                    "{:<16} {:>8.2} {:>8.2} {:>10.2} {:>8}",
-                    r.method, r.median, r.mean, r.worst25, r.failed
+                    "{:<16} {:>8.2} {:>8.2} {:>10.2} {:>8} {:>12.1}",
+                    r.method, r.median, r.mean, r.worst25, r.failed, r.micros
                 );
             }
             Ok(())

@@ -222,9 +222,11 @@ pub struct Summary {
     pub worst25: f64,
     /// Scenes where the method gave no estimate (counted at the error of unity gains).
     pub failed: usize,
+    /// Mean time of one estimate on the 64 x 48 grid, microseconds (one thread).
+    pub micros: f64,
 }
 
-pub fn summarise(method: &str, errors: &mut [f64], failed: usize) -> Summary {
+pub fn summarise(method: &str, errors: &mut [f64], failed: usize, micros: f64) -> Summary {
     errors.sort_by(f64::total_cmp);
     let n = errors.len();
     let median = if n == 0 {
@@ -242,6 +244,7 @@ pub fn summarise(method: &str, errors: &mut [f64], failed: usize) -> Summary {
         mean: errors.iter().sum::<f64>() / n.max(1) as f64,
         worst25: worst.iter().sum::<f64>() / worst.len().max(1) as f64,
         failed,
+        micros,
     }
 }
 
@@ -259,17 +262,22 @@ pub fn run_synthetic(s: &Spectra, scenes: usize, seed: u64) -> Vec<Summary> {
         .iter()
         .map(|m| {
             let mut failed = 0;
+            let start = std::time::Instant::now();
+            let estimates: Vec<Option<[f64; 3]>> =
+                all.iter().map(|sc| m.estimate(&sc.proxy)).collect();
+            let micros = start.elapsed().as_secs_f64() * 1e6 / all.len().max(1) as f64;
             let mut errors: Vec<f64> = all
                 .iter()
-                .map(|sc| {
-                    let est = m.estimate(&sc.proxy).unwrap_or_else(|| {
+                .zip(estimates)
+                .map(|(sc, est)| {
+                    let est = est.unwrap_or_else(|| {
                         failed += 1;
                         [1.0; 3]
                     });
                     angular_error(est, sc.truth)
                 })
                 .collect();
-            summarise(m.name(), &mut errors, failed)
+            summarise(m.name(), &mut errors, failed, micros)
         })
         .collect()
 }
@@ -327,7 +335,7 @@ mod tests {
     #[test]
     fn summary_takes_median_mean_and_worst_quarter() {
         let mut e = vec![4.0, 1.0, 3.0, 2.0, 10.0, 6.0, 5.0, 7.0];
-        let s = summarise("x", &mut e, 0);
+        let s = summarise("x", &mut e, 0, 0.0);
         assert_eq!((s.median, s.mean, s.worst25), (4.5, 4.75, 8.5));
     }
 
