@@ -89,6 +89,13 @@ pub enum LabCommand {
     },
 }
 
+/// Prints JSON text (`serde_json::to_string_pretty`'s result) on stdout.
+fn print_json(text: serde_json::Result<String>) -> Result<(), chiaro::Error> {
+    let text = text.map_err(|e| chiaro::Error::parameter(e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}
+
 /// `chiaro lab ...`.
 pub fn run(command: LabCommand) -> Result<(), chiaro::Error> {
     match command {
@@ -102,10 +109,7 @@ pub fn run(command: LabCommand) -> Result<(), chiaro::Error> {
             };
             let r = compare(&ra, &rb, encoding).map_err(|e| e.with_path(&b))?;
             if json {
-                let text = serde_json::to_string_pretty(&r)
-                    .map_err(|e| chiaro::Error::parameter(e.to_string()))?;
-                println!("{text}");
-                return Ok(());
+                return print_json(serde_json::to_string_pretty(&r));
             }
             println!(
                 "{} against {}: {}x{}",
@@ -135,10 +139,7 @@ pub fn run(command: LabCommand) -> Result<(), chiaro::Error> {
             let spectra = chiaro::lab::awb::Spectra::load(&color_data)?;
             let rows = chiaro::lab::awb::run_synthetic(&spectra, scenes.max(1), seed);
             if json {
-                let text = serde_json::to_string_pretty(&rows)
-                    .map_err(|e| chiaro::Error::parameter(e.to_string()))?;
-                println!("{text}");
-                return Ok(());
+                return print_json(serde_json::to_string_pretty(&rows));
             }
             println!(
                 "{scenes} synthetic scenes ({} cameras, {} lights, {} reflectances), seed {seed}; \
@@ -238,9 +239,7 @@ pub fn run(command: LabCommand) -> Result<(), chiaro::Error> {
                     .map_err(|e| e.with_path(path))?;
             }
             if json {
-                let text = serde_json::to_string_pretty(&report)
-                    .map_err(|e| chiaro::Error::parameter(e.to_string()))?;
-                println!("{text}");
+                print_json(serde_json::to_string_pretty(&report))?;
             } else {
                 print!("{}", report.table());
             }

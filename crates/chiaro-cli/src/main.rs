@@ -444,7 +444,7 @@ fn run_on_ray(
         .unwrap_or_else(|| PathBuf::from("python3"));
     let mut cmd = std::process::Command::new(&python);
     cmd.args(["-m", "chiaro.ray", "--address", address, "--options"])
-        .arg(options.to_json())
+        .arg(options.to_json()?)
         .arg("--group")
         .arg(args.group.to_string())
         .arg("--out-dir")

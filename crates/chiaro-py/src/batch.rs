@@ -75,7 +75,10 @@ impl Batch {
         jobs: usize,
     ) -> PyResult<(Vec<FileRow>, f64)> {
         use std::sync::atomic::{AtomicBool, Ordering};
-        let outputs = self.plan(inputs.clone(), out_dir.clone())?;
+        let outputs = self
+            .job
+            .outputs_in(&self.options, &inputs, &out_dir)
+            .map_err(py_err)?;
         std::fs::create_dir_all(&out_dir)
             .map_err(|e| py_err(chiaro::Error::io(e).with_path(&out_dir)))?;
         let cancel = AtomicBool::new(false);

@@ -57,6 +57,22 @@ fn float32<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         .call_method1("ascontiguousarray", (data, "float32"))
 }
 
+/// A mosaic from Python (any 2-D numeric array) as float32 with its height and width,
+/// checked against the limits for an image of `channels` per pixel.
+fn mosaic<'py>(
+    data: &Bound<'py, PyAny>,
+    channels: usize,
+) -> PyResult<(PyReadonlyArray2<'py, f32>, usize, usize)> {
+    let array: PyReadonlyArray2<'py, f32> = float32(data)?
+        .extract()
+        .map_err(|_| param("a mosaic is a 2-D array (height, width)"))?;
+    let [h, w] = [array.shape()[0], array.shape()[1]];
+    Limits::default()
+        .check_image(w, h, channels)
+        .map_err(py_err)?;
+    Ok((array, h, w))
+}
+
 /// Black levels: one number, or one per colour index (rawpy's `black_level_per_channel`).
 fn levels(black: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<f32>> {
     let Some(b) = black else {
@@ -130,12 +146,7 @@ impl Frame {
         orientation: u16,
     ) -> PyResult<Frame> {
         let py = data.py();
-        let array = float32(data)?;
-        let array: PyReadonlyArray2<'_, f32> = array
-            .extract()
-            .map_err(|_| param("a mosaic is a 2-D array (height, width)"))?;
-        let [h, w] = [array.shape()[0], array.shape()[1]];
-        Limits::default().check_image(w, h, 1).map_err(py_err)?;
+        let (array, h, w) = mosaic(data, 1)?;
         let (p, rows) = pattern_of(pattern)?;
         let black = levels(black)?;
         let white = white.unwrap_or(1.0);
@@ -393,12 +404,7 @@ pub(crate) fn demosaic<'py>(
     pattern: &Bound<'py, PyAny>,
     method: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let cfa = float32(cfa)?;
-    let cfa: PyReadonlyArray2<'_, f32> = cfa
-        .extract()
-        .map_err(|_| param("a mosaic is a 2-D array (height, width)"))?;
-    let [h, w] = [cfa.shape()[0], cfa.shape()[1]];
-    Limits::default().check_image(w, h, 3).map_err(py_err)?;
+    let (cfa, h, w) = mosaic(cfa, 3)?;
     let (p, _) = pattern_of(pattern)?;
     let method = DemosaicMethod::from_name(method)
         .map_err(py_err)?

@@ -237,19 +237,6 @@ impl RawPy {
         )
     }
 
-    /// `raw_colors` cropped to the visible area.
-    #[getter]
-    fn raw_colors_visible<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<u8>>> {
-        let raw = self.raw()?;
-        let a = raw.active_area();
-        let p = rawpy_pattern(raw);
-        let (ph, pw) = p.dim();
-        Ok(
-            Array2::from_shape_fn((a.height, a.width), |(y, x)| p[(y % ph, x % pw)])
-                .into_pyarray(py),
-        )
-    }
-
     /// The meaning of the colour indices.
     #[getter]
     fn color_desc(&self) -> &'static [u8] {

@@ -185,11 +185,20 @@ class RawPy:
             raise AttributeError(name)
         return getattr(self._raw, name)
 
+    def _visible(self, array):
+        """The visible (active) area of a full-raw array: a view, no copy."""
+        s = self.sizes
+        return array[s.top_margin : s.top_margin + s.height, s.left_margin : s.left_margin + s.width]
+
     @property
     def raw_image_visible(self):
         """``raw_image`` cropped to the visible (active) area: a view of it, no copy."""
-        s = self.sizes
-        return self._raw.raw_image[s.top_margin : s.top_margin + s.height, s.left_margin : s.left_margin + s.width]
+        return self._visible(self._raw.raw_image)
+
+    @property
+    def raw_colors_visible(self):
+        """``raw_colors`` cropped to the visible area."""
+        return self._visible(self._raw.raw_colors)
 
     @property
     def sizes(self):

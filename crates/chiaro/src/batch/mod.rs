@@ -13,6 +13,7 @@ mod inputs;
 mod lens_db;
 mod options;
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -378,11 +379,19 @@ impl Job {
                             }
                             let (input, output) = (&inputs[i], &outputs[i]);
                             let develop = || self.develop(input, output, cancel);
-                            let outcome = if n - i >= threads {
-                                single.install(develop)
-                            } else {
-                                shared.install(develop)
-                            };
+                            let pool = if n - i >= threads { single } else { shared };
+                            // A bug that panics on one file fails that file, not the batch.
+                            let outcome = catch_unwind(AssertUnwindSafe(|| pool.install(develop)))
+                                .unwrap_or_else(|_| {
+                                    Outcome::Failed(
+                                        Error::new(
+                                            ErrorKind::Decode,
+                                            "internal error: the development panicked \
+                                             (please report it with the file)",
+                                        )
+                                        .with_path(input),
+                                    )
+                                });
                             let r = FileReport {
                                 input: input.clone(),
                                 output: output.clone(),
@@ -394,7 +403,7 @@ impl Job {
                     })
                 })
                 .collect();
-            // A worker that panicked loses its files' entries; develop itself never panics.
+            // Only `each` could panic a worker now; its files' entries are then lost.
             workers
                 .into_iter()
                 .flat_map(|w| w.join().unwrap_or_default())

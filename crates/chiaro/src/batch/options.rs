@@ -87,8 +87,9 @@ impl DevelopOptions {
         serde_json::from_str(text).map_err(|e| Error::parameter(format!("develop options: {e}")))
     }
 
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+    /// The options as JSON; a path that is not valid UTF-8 cannot be written so.
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string(self).map_err(|e| Error::parameter(format!("develop options: {e}")))
     }
 
     /// The output format: `format`, else the extension of `output` (when one file is named),
@@ -357,7 +358,8 @@ mod tests {
             .expect("works");
         assert_eq!(o.wb.as_deref(), Some("auto"));
         assert!(o.half_size && !o.linear);
-        assert_eq!(DevelopOptions::from_json(&o.to_json()).expect("works"), o);
+        let json = o.to_json().expect("works");
+        assert_eq!(DevelopOptions::from_json(&json).expect("works"), o);
         let e = DevelopOptions::from_json(r#"{"colour": "srgb"}"#).expect_err("fails");
         assert!(e.to_string().contains("colour"), "{e}");
     }
